@@ -1,0 +1,64 @@
+//! The `monge` command line: dispatch to one file per subcommand.
+
+pub mod args;
+
+use monge::{Error, Result};
+
+/// The top-level help text.
+pub const HELP: &str = "\
+monge — neural optimal transport maps with hand-derived gradients
+
+USAGE:
+    monge <COMMAND> [OPTIONS]
+
+COMMANDS:
+    demo     train on a built-in 2-D toy, print metrics, write an SVG plot
+    fit      learn a map from a source set to a target set and save the model
+    map      apply a saved model to a data file
+    eval     compare a mapped set with a target set (MMD, sliced/exact W2, r², …)
+    synth    generate data sets (toy, scrna, known-map)
+    bench    time the training iterations of every solver
+
+OPTIONS:
+    -h, --help       print this help
+    -V, --version    print the version
+
+Run `monge <COMMAND> --help` for the options of a command.
+";
+
+/// Runs the command line `argv` (without the program name); returns the process exit code.
+pub fn run(argv: &[String]) -> i32 {
+    match dispatch(argv) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("monge: error: {e}");
+            if e.exit_code() == 2 && !matches!(e, Error::NotAvailable(_)) {
+                eprintln!("run `monge --help` for usage");
+            }
+            e.exit_code()
+        }
+    }
+}
+
+fn dispatch(argv: &[String]) -> Result<()> {
+    let Some(cmd) = argv.first() else {
+        print!("{HELP}");
+        return Err(Error::Usage("no command given".into()));
+    };
+    let rest = &argv[1..];
+    match cmd.as_str() {
+        "-h" | "--help" | "help" => {
+            print!("{HELP}");
+            Ok(())
+        }
+        "-V" | "--version" => {
+            println!("monge {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        "demo" | "fit" | "map" | "eval" | "synth" | "bench" => {
+            let _ = rest;
+            Err(Error::NotAvailable(format!("monge {cmd}")))
+        }
+        other => Err(Error::Usage(format!("unknown command '{other}'"))),
+    }
+}

@@ -1,0 +1,25 @@
+//! # monge — neural optimal transport maps with hand-derived gradients
+//!
+//! monge learns optimal transport maps between two point clouds (e.g. control and drug-perturbed cells)
+//! with neural networks whose every gradient is derived in the module doc of the file that computes it and
+//! checked against finite differences in f64.
+//!
+//! Rooms, with one-way doors (a module looks only down this list):
+//! - [`linalg`]: scalars, matrices, gemm, orthonormalisers;
+//! - [`nn`]: networks and optimisers;
+//! - `ot`: solvers, penalties, schedules, baselines;
+//! - `metrics`, `data`, `io`;
+//! - the `monge` binary's command line.
+//!
+//! Cross-cutting: [`random`] (seeded streams), [`gradcheck`] (the finite-difference harness),
+//! [`error`] (the typed error).
+
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod gradcheck;
+pub mod linalg;
+pub mod nn;
+pub mod random;
+
+pub use error::{Error, Result};

@@ -1,0 +1,128 @@
+//! General matrix multiply on views: `C ← α·op(A)·op(B) + β·C`.
+//!
+//! `op(X)` is `X` ([`Op::N`]) or `Xᵀ` ([`Op::T`]). A transpose is a swap of the row and column strides
+//! handed to `matrixmultiply` — never a copy. Contract: if `β` is zero, `C` is not read, so it may hold
+//! anything (even NaN) on entry.
+//!
+//! Shapes: `op(A)` is m×k, `op(B)` is k×n, `C` is m×n; a mismatch is a violated internal invariant and
+//! panics (callers size their workspaces once; shapes never come from user data unchecked).
+
+use super::{MatMut, MatRef, Real};
+
+/// Whether a gemm operand is used as stored or transposed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// As stored.
+    N,
+    /// Transposed.
+    T,
+}
+
+impl Op {
+    /// (rows, cols, row stride, col stride) of `op(X)` for a row-major view X.
+    #[inline]
+    fn apply<T: Real>(self, x: &MatRef<'_, T>) -> (usize, usize, isize, isize) {
+        let rs = x.row_stride() as isize;
+        match self {
+            Op::N => (x.rows(), x.cols(), rs, 1),
+            Op::T => (x.cols(), x.rows(), 1, rs),
+        }
+    }
+}
+
+/// `C ← α·op(A)·op(B) + β·C` (see the module doc for the contract).
+pub fn gemm<T: Real>(
+    alpha: T,
+    a: MatRef<'_, T>,
+    op_a: Op,
+    b: MatRef<'_, T>,
+    op_b: Op,
+    beta: T,
+    mut c: MatMut<'_, T>,
+) {
+    let (m, k, rsa, csa) = op_a.apply(&a);
+    let (k2, n, rsb, csb) = op_b.apply(&b);
+    assert_eq!(k, k2, "gemm: inner dimensions differ ({k} vs {k2})");
+    assert_eq!(
+        (c.rows(), c.cols()),
+        (m, n),
+        "gemm: output is {}×{}, product is {m}×{n}",
+        c.rows(),
+        c.cols()
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    let rsc = c.row_stride() as isize;
+    if k == 0 {
+        // The product is empty: C ← β·C (and C is not read when β = 0).
+        for i in 0..m {
+            let row = c.row_mut(i);
+            if beta == T::ZERO {
+                row.fill(T::ZERO);
+            } else {
+                row.iter_mut().for_each(|v| *v *= beta);
+            }
+        }
+        return;
+    }
+    // safety: MatRef/MatMut constructors guarantee every (i, j) with i < rows, j < cols lies inside the
+    // borrowed slices at i*rs + j; `op` only swaps which of the two strides walks which index. C is a
+    // unique borrow, so it cannot alias A or B.
+    unsafe {
+        T::gemm_raw(
+            m,
+            k,
+            n,
+            alpha,
+            a.as_slice().as_ptr(),
+            rsa,
+            csa,
+            b.as_slice().as_ptr(),
+            rsb,
+            csb,
+            beta,
+            c.as_mut_ptr(),
+            rsc,
+            1,
+        );
+    }
+}
+
+/// The same product by the textbook triple loop (reference for tests; never used in hot paths).
+pub fn gemm_naive<T: Real>(
+    alpha: T,
+    a: MatRef<'_, T>,
+    op_a: Op,
+    b: MatRef<'_, T>,
+    op_b: Op,
+    beta: T,
+    mut c: MatMut<'_, T>,
+) {
+    let at = |i: usize, l: usize| match op_a {
+        Op::N => a.get(i, l),
+        Op::T => a.get(l, i),
+    };
+    let bt = |l: usize, j: usize| match op_b {
+        Op::N => b.get(l, j),
+        Op::T => b.get(j, l),
+    };
+    let k = match op_a {
+        Op::N => a.cols(),
+        Op::T => a.rows(),
+    };
+    for i in 0..c.rows() {
+        for j in 0..c.cols() {
+            let mut s = T::ZERO;
+            for l in 0..k {
+                s += at(i, l) * bt(l, j);
+            }
+            let old = if beta == T::ZERO {
+                T::ZERO
+            } else {
+                beta * c.get(i, j)
+            };
+            c.set(i, j, alpha * s + old);
+        }
+    }
+}

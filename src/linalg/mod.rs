@@ -1,0 +1,13 @@
+//! Linear algebra: the scalar trait, row-major matrices and views, gemm through `matrixmultiply` strides,
+//! elementwise kernels, and (in their own files) the orthonormalisers of SPEC §1.
+//!
+//! This is the bottom room of the crate: it looks at nothing above it.
+
+mod gemm;
+mod mat;
+pub mod ops;
+mod real;
+
+pub use gemm::{gemm, gemm_naive, Op};
+pub use mat::{gather_rows, Mat, MatMut, MatRef};
+pub use real::Real;

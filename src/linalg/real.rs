@@ -1,0 +1,253 @@
+//! The scalar trait [`Real`], implemented for `f32` and `f64`.
+//!
+//! Everything numerical in monge is generic over `T: Real`. The trait carries the arithmetic the kernels
+//! need, the few transcendental functions the papers' formulas use, conversions to and from `f64` (for
+//! constants and for reporting), and the `matrixmultiply` gemm entry point for the type, so that
+//! [`crate::linalg::gemm`] can stay generic without a runtime branch.
+
+use core::fmt::{Debug, Display};
+use core::iter::Sum;
+use core::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
+
+/// A real floating-point scalar: `f32` or `f64`.
+pub trait Real:
+    Copy
+    + Send
+    + Sync
+    + 'static
+    + Default
+    + Debug
+    + Display
+    + PartialOrd
+    + PartialEq
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + DivAssign
+    + Sum
+{
+    /// 0
+    const ZERO: Self;
+    /// 1
+    const ONE: Self;
+    /// 2
+    const TWO: Self;
+    /// 1/2
+    const HALF: Self;
+    /// Machine epsilon of the type.
+    const EPSILON: Self;
+    /// Largest finite value.
+    const MAX: Self;
+    /// Positive infinity.
+    const INFINITY: Self;
+    /// `"f32"` or `"f64"` (used in file headers and reports).
+    const NAME: &'static str;
+    /// Size in bytes.
+    const BYTES: usize;
+
+    /// Nearest value of this type to `x`.
+    fn from_f64(x: f64) -> Self;
+    /// Exact widening (f32) or identity (f64).
+    fn to_f64(self) -> f64;
+    /// `n as Self`.
+    fn from_usize(n: usize) -> Self;
+    /// eˣ
+    fn exp(self) -> Self;
+    /// Natural logarithm.
+    fn ln(self) -> Self;
+    /// ln(1 + x), accurate near 0.
+    fn ln_1p(self) -> Self;
+    /// eˣ − 1, accurate near 0.
+    fn exp_m1(self) -> Self;
+    /// √x
+    fn sqrt(self) -> Self;
+    /// |x|
+    fn abs(self) -> Self;
+    /// Inverse hyperbolic sine.
+    fn asinh(self) -> Self;
+    /// Hyperbolic tangent.
+    fn tanh(self) -> Self;
+    /// Cosine.
+    fn cos(self) -> Self;
+    /// Sine.
+    fn sin(self) -> Self;
+    /// xⁿ for integer n.
+    fn powi(self, n: i32) -> Self;
+    /// Larger of the two (NaN-ignoring as `f64::max`).
+    fn max(self, other: Self) -> Self;
+    /// Smaller of the two (NaN-ignoring as `f64::min`).
+    fn min(self, other: Self) -> Self;
+    /// Neither NaN nor infinite.
+    fn is_finite(self) -> bool;
+    /// Sign: 1, −1, or 0 at ±0 (unlike `f64::signum`, which gives ±1 at ±0; the L1 subgradient wants 0).
+    fn sign(self) -> Self {
+        if self > Self::ZERO {
+            Self::ONE
+        } else if self < Self::ZERO {
+            -Self::ONE
+        } else {
+            Self::ZERO
+        }
+    }
+    /// Raw bits widened to u64 (for bit-identity checks and checksums).
+    fn to_bits_u64(self) -> u64;
+    /// Little-endian bytes appended to `out`.
+    fn write_le(self, out: &mut Vec<u8>);
+    /// Read from exactly `Self::BYTES` little-endian bytes.
+    fn read_le(bytes: &[u8]) -> Self;
+
+    /// C ← α·op(A)·op(B) + β·C, the raw `matrixmultiply` entry for this type.
+    ///
+    /// `A` is m×k with strides (rsa, csa), `B` k×n with (rsb, csb), `C` m×n with (rsc, csc).
+    /// If β is zero, C is not read (it may hold anything, even NaN).
+    ///
+    /// # Safety
+    /// The pointers must be valid for every element addressed by the dimensions and strides, and `C` must
+    /// not alias `A` or `B`.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn gemm_raw(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: Self,
+        a: *const Self,
+        rsa: isize,
+        csa: isize,
+        b: *const Self,
+        rsb: isize,
+        csb: isize,
+        beta: Self,
+        c: *mut Self,
+        rsc: isize,
+        csc: isize,
+    );
+}
+
+macro_rules! impl_real {
+    ($t:ty, $name:literal, $gemm:ident) => {
+        impl Real for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            const TWO: Self = 2.0;
+            const HALF: Self = 0.5;
+            const EPSILON: Self = <$t>::EPSILON;
+            const MAX: Self = <$t>::MAX;
+            const INFINITY: Self = <$t>::INFINITY;
+            const NAME: &'static str = $name;
+            const BYTES: usize = core::mem::size_of::<$t>();
+
+            #[inline(always)]
+            fn from_f64(x: f64) -> Self {
+                x as $t
+            }
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            fn from_usize(n: usize) -> Self {
+                n as $t
+            }
+            #[inline(always)]
+            fn exp(self) -> Self {
+                <$t>::exp(self)
+            }
+            #[inline(always)]
+            fn ln(self) -> Self {
+                <$t>::ln(self)
+            }
+            #[inline(always)]
+            fn ln_1p(self) -> Self {
+                <$t>::ln_1p(self)
+            }
+            #[inline(always)]
+            fn exp_m1(self) -> Self {
+                <$t>::exp_m1(self)
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                <$t>::sqrt(self)
+            }
+            #[inline(always)]
+            fn abs(self) -> Self {
+                <$t>::abs(self)
+            }
+            #[inline(always)]
+            fn asinh(self) -> Self {
+                <$t>::asinh(self)
+            }
+            #[inline(always)]
+            fn tanh(self) -> Self {
+                <$t>::tanh(self)
+            }
+            #[inline(always)]
+            fn cos(self) -> Self {
+                <$t>::cos(self)
+            }
+            #[inline(always)]
+            fn sin(self) -> Self {
+                <$t>::sin(self)
+            }
+            #[inline(always)]
+            fn powi(self, n: i32) -> Self {
+                <$t>::powi(self, n)
+            }
+            #[inline(always)]
+            fn max(self, other: Self) -> Self {
+                <$t>::max(self, other)
+            }
+            #[inline(always)]
+            fn min(self, other: Self) -> Self {
+                <$t>::min(self, other)
+            }
+            #[inline(always)]
+            fn is_finite(self) -> bool {
+                <$t>::is_finite(self)
+            }
+            #[inline(always)]
+            fn to_bits_u64(self) -> u64 {
+                self.to_bits() as u64
+            }
+            fn write_le(self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.to_le_bytes());
+            }
+            fn read_le(bytes: &[u8]) -> Self {
+                let mut b = [0u8; core::mem::size_of::<$t>()];
+                b.copy_from_slice(&bytes[..core::mem::size_of::<$t>()]);
+                <$t>::from_le_bytes(b)
+            }
+            #[inline]
+            unsafe fn gemm_raw(
+                m: usize,
+                k: usize,
+                n: usize,
+                alpha: Self,
+                a: *const Self,
+                rsa: isize,
+                csa: isize,
+                b: *const Self,
+                rsb: isize,
+                csb: isize,
+                beta: Self,
+                c: *mut Self,
+                rsc: isize,
+                csc: isize,
+            ) {
+                // safety: forwarded contract of this function.
+                unsafe {
+                    matrixmultiply::$gemm(
+                        m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
+                    )
+                }
+            }
+        }
+    };
+}
+
+impl_real!(f32, "f32", sgemm);
+impl_real!(f64, "f64", dgemm);

@@ -1,0 +1,177 @@
+//! gemm against the naive triple loop on random shapes, every transpose combination, contiguous and
+//! strided views, f32 and f64. Tolerance: the summation-order bound `k · ε · Σ|aᵢₗ bₗⱼ|` scaled by 4.
+
+use monge::linalg::{gemm, gemm_naive, Mat, MatMut, MatRef, Op, Real};
+use monge::random::Stream;
+use proptest::prelude::*;
+
+fn random_buf<T: Real>(rng: &mut Stream, n: usize) -> Vec<T> {
+    (0..n)
+        .map(|_| rng.uniform_range(T::from_f64(-1.0), T::ONE))
+        .collect()
+}
+
+/// Runs one case: op(A) is m×k, op(B) is k×n; each operand (and C) is stored with `pad` extra columns so
+/// views have row stride > cols.
+#[allow(clippy::too_many_arguments)]
+fn case<T: Real>(
+    seed: u64,
+    m: usize,
+    k: usize,
+    n: usize,
+    op_a: Op,
+    op_b: Op,
+    pad: usize,
+    beta: f64,
+) {
+    let mut rng = Stream::new(seed, 0);
+    let (ar, ac) = if op_a == Op::N { (m, k) } else { (k, m) };
+    let (br, bc) = if op_b == Op::N { (k, n) } else { (n, k) };
+    let abuf: Vec<T> = random_buf(&mut rng, ar * (ac + pad) + 1);
+    let bbuf: Vec<T> = random_buf(&mut rng, br * (bc + pad) + 1);
+    let cbuf: Vec<T> = random_buf(&mut rng, m * (n + pad) + 1);
+    let a = MatRef::new(&abuf, ar, ac, ac + pad).unwrap();
+    let b = MatRef::new(&bbuf, br, bc, bc + pad).unwrap();
+    let alpha = T::from_f64(0.75);
+    let beta = T::from_f64(beta);
+    let mut c1 = cbuf.clone();
+    let mut c2 = cbuf.clone();
+    gemm(
+        alpha,
+        a,
+        op_a,
+        b,
+        op_b,
+        beta,
+        MatMut::new(&mut c1, m, n, n + pad).unwrap(),
+    );
+    gemm_naive(
+        alpha,
+        a,
+        op_a,
+        b,
+        op_b,
+        beta,
+        MatMut::new(&mut c2, m, n, n + pad).unwrap(),
+    );
+    let tol = 4.0 * (k as f64 + 2.0) * T::EPSILON.to_f64() * (k as f64 + 1.0);
+    for i in 0..m {
+        for j in 0..n {
+            let (x, y) = (
+                c1[i * (n + pad) + j].to_f64(),
+                c2[i * (n + pad) + j].to_f64(),
+            );
+            assert!(
+                (x - y).abs() <= tol,
+                "({i},{j}) {x} vs {y}, m={m} k={k} n={n} {op_a:?}{op_b:?}"
+            );
+        }
+        // padding columns untouched
+        for j in n..n + pad {
+            assert_eq!(
+                c1[i * (n + pad) + j].to_f64(),
+                cbuf[i * (n + pad) + j].to_f64()
+            );
+        }
+    }
+}
+
+fn ops() -> impl Strategy<Value = (Op, Op)> {
+    prop_oneof![
+        Just((Op::N, Op::N)),
+        Just((Op::N, Op::T)),
+        Just((Op::T, Op::N)),
+        Just((Op::T, Op::T))
+    ]
+}
+
+fn dim() -> impl Strategy<Value = usize> {
+    prop_oneof![Just(1usize), 1usize..12, Just(17), Just(64), 60usize..80]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn gemm_matches_triple_loop_f64(seed in any::<u64>(), m in dim(), k in dim(), n in dim(),
+                                    (oa, ob) in ops(), pad in 0usize..3, beta in prop_oneof![Just(0.0), Just(1.0), -1.0f64..1.0]) {
+        case::<f64>(seed, m, k, n, oa, ob, pad, beta);
+    }
+
+    #[test]
+    fn gemm_matches_triple_loop_f32(seed in any::<u64>(), m in dim(), k in dim(), n in dim(),
+                                    (oa, ob) in ops(), pad in 0usize..3, beta in prop_oneof![Just(0.0), Just(1.0), -1.0f64..1.0]) {
+        case::<f32>(seed, m, k, n, oa, ob, pad, beta);
+    }
+}
+
+#[test]
+fn gemm_awkward_shapes_all_ops() {
+    for &(m, k, n) in &[
+        (1, 1, 1),
+        (1, 7, 1),
+        (1, 5, 9),
+        (9, 5, 1),
+        (17, 257, 3),
+        (266, 3, 265),
+        (2, 300, 2),
+    ] {
+        for oa in [Op::N, Op::T] {
+            for ob in [Op::N, Op::T] {
+                case::<f64>(7, m, k, n, oa, ob, 1, 0.5);
+                case::<f32>(8, m, k, n, oa, ob, 0, 0.0);
+            }
+        }
+    }
+}
+
+#[test]
+fn gemm_beta_zero_does_not_read_c() {
+    let a = Mat::<f64>::from_fn(3, 2, |i, j| (i + j) as f64);
+    let b = Mat::<f64>::from_fn(2, 4, |i, j| (i * j) as f64 + 1.0);
+    let mut c = Mat::<f64>::from_fn(3, 4, |_, _| f64::NAN);
+    gemm(1.0, a.view(), Op::N, b.view(), Op::N, 0.0, c.view_mut());
+    assert!(c.as_slice().iter().all(|v| v.is_finite()));
+    assert_eq!(c.get(2, 3), 2.0 * 1.0 + 3.0 * 4.0); // a₂· = (2, 3), b·₃ = (1, 4)
+}
+
+#[test]
+fn gemm_on_row_range_and_column_block_views() {
+    // C[1..3, 1..3] ← A[2..4, 0..2] · B[0..2, 1..3]ᵀ, everything else in C untouched
+    let a = Mat::<f64>::from_fn(5, 3, |i, j| (i * 3 + j) as f64);
+    let b = Mat::<f64>::from_fn(4, 4, |i, j| (i as f64) - (j as f64));
+    let mut c = Mat::<f64>::zeros(4, 4);
+    let av = a.view().block(2, 4, 0, 2);
+    let bv = b.view().block(0, 2, 1, 3);
+    gemm(
+        1.0,
+        av,
+        Op::N,
+        bv,
+        Op::T,
+        0.0,
+        c.view_mut().block(1, 3, 1, 3),
+    );
+    for i in 0..4 {
+        for j in 0..4 {
+            let want = if (1..3).contains(&i) && (1..3).contains(&j) {
+                let (ii, jj) = (i - 1, j - 1);
+                (0..2)
+                    .map(|l| a.get(2 + ii, l) * b.get(jj, 1 + l))
+                    .sum::<f64>()
+            } else {
+                0.0
+            };
+            assert_eq!(c.get(i, j), want, "({i},{j})");
+        }
+    }
+}
+
+#[test]
+fn views_reject_short_buffers_and_overlapping_rows() {
+    let buf = [0.0f64; 10];
+    assert!(MatRef::new(&buf, 2, 5, 5).is_some());
+    assert!(MatRef::new(&buf, 3, 4, 4).is_none());
+    assert!(MatRef::new(&buf, 2, 4, 3).is_none());
+    assert!(Mat::<f64>::from_vec(3, 3, vec![0.0; 8]).is_none());
+}
