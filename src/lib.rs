@@ -16,10 +16,14 @@
 
 #![warn(missing_docs)]
 
+pub mod data;
 pub mod error;
 pub mod gradcheck;
+pub mod io;
 pub mod linalg;
+pub mod metrics;
 pub mod nn;
+pub mod ot;
 pub mod random;
 
 pub use error::{Error, Result};

@@ -11,3 +11,6 @@ mod real;
 pub use gemm::{gemm, gemm_naive, Op};
 pub use mat::{gather_rows, Mat, MatMut, MatRef};
 pub use real::Real;
+
+pub mod bjorck;
+pub mod cayley;

@@ -8,3 +8,8 @@
 pub mod optim;
 
 pub use optim::{Adam, AdamConfig, LrSchedule, Optimizer, Sgd};
+
+pub mod groupsort;
+pub mod icnn;
+pub mod lipschitz;
+pub mod mlp;
