@@ -302,6 +302,19 @@ impl<T: Real> Icnn<T> {
     pub fn b_all(&self) -> &[T] {
         &self.params[self.off_b..self.off_b + self.h_total() + 1]
     }
+    /// Range of A_l (l = 0..L, an `out × d` block of the stacked A) in the flat buffer, and its width out.
+    pub fn a_range(&self, l: usize) -> (core::ops::Range<usize>, usize) {
+        assert!(l <= self.hidden.len(), "A_l exists for l = 0..L");
+        let w = self.width(l);
+        let s = self.h_off[l] * self.dim;
+        (s..s + w * self.dim, w)
+    }
+    /// Range of b_l (l = 0..L) in the flat buffer.
+    pub fn b_range(&self, l: usize) -> core::ops::Range<usize> {
+        assert!(l <= self.hidden.len(), "b_l exists for l = 0..L");
+        let s = self.off_b + self.h_off[l];
+        s..s + self.width(l)
+    }
     /// Range of W_l (l = 1..L) in the flat buffer, and its shape (out, in).
     pub fn w_range(&self, l: usize) -> (core::ops::Range<usize>, usize, usize) {
         assert!(l >= 1 && l <= self.hidden.len(), "W_l exists for l = 1..L");
