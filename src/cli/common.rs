@@ -105,12 +105,15 @@ pub fn fmt_num(x: f64) -> String {
     }
 }
 
+/// One history row: (iteration, named losses, λ, held-out MMD).
+type HistoryRow = (f64, Vec<(&'static str, f64)>, Option<f64>, Option<f64>);
+
 /// Training history collected from progress reports, written as the CSV that `monge plot --history` reads:
 /// `iteration,<loss names…>,lambda,heldout_mmd` (empty cells where a value is missing).
 #[derive(Default)]
 pub struct History {
     names: Vec<&'static str>,
-    rows: Vec<(f64, Vec<(&'static str, f64)>, Option<f64>, Option<f64>)>,
+    rows: Vec<HistoryRow>,
     offset: usize,
     last_phase: &'static str,
     last_iter: usize,
