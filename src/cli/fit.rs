@@ -7,7 +7,9 @@ use monge::linalg::{MatRef, Real};
 use monge::ot::anneal::{
     anneal_lambda, dim_budget, AnnealConfig, AnnealReport, DimBudgetConfig, LambdaTrainee,
 };
+use monge::ot::baselines::{Identity, MeanShift};
 use monge::ot::penalty::Penalty;
+use monge::ot::sinkhorn::{ElasticCost, ElasticSinkhornMap, SinkhornConfig};
 use monge::ot::w2::{W2Config, W2Trainer};
 use monge::ot::{Progress, SavedModel, TransportMap};
 use monge::{Error, Result};
@@ -51,7 +53,13 @@ W2 OPTIONS:
     --anneal                       tune λ by simulated annealing ([C25] Alg. 1); see --anneal-warmup,
                                    --anneal-adjust (default 20000, 2000)
     --max-dim L                    drive λ until the mean displacement dimensionality is ≤ L ([C25] Alg. 2);
-                                   see --threshold (1), --budget-warmup (10000), --budget-block (5000)";
+                                   see --threshold (1), --budget-warmup (10000), --budget-block (5000)
+
+SINKHORN OPTIONS:
+    --penalty none|l1|stvs         elastic cost ½‖z‖² + γτ(z) (default l1; none = squared Euclidean)
+    --gamma G                      its strength γ (default 1)
+    --epsilon E                    entropic ε (default 0.05 × mean cost, as ott-jax)
+    --tol T, --max-iter N          Sinkhorn stopping rule (marginal ℓ1 error; defaults 1e-3, 2000)";
 
 /// Options shared by every method.
 struct Common {
@@ -209,7 +217,23 @@ fn fit_typed<T: Real>(method: &str, c: Common, mut a: Args) -> Result<()> {
     let t0 = Instant::now();
     let (saved, mut out): (SavedModel<T>, Json) = match method {
         "w2" => fit_w2::<T>(&c, &mut a, &mut on_progress)?,
-        "w1" | "sinkhorn" | "mean-shift" | "identity" => {
+        "sinkhorn" => fit_sinkhorn::<T>(&c, &mut a)?,
+        "mean-shift" | "identity" => {
+            a.finish()?;
+            let (x, y) = load_pair::<T>(&c)?;
+            let out = Json::obj()
+                .with("method", method)
+                .with("n_source", x.rows())
+                .with("n_target", y.rows())
+                .with("d", x.cols());
+            let saved = if method == "identity" {
+                Identity::new(x.cols()).to_saved()
+            } else {
+                MeanShift::fit(x.view(), y.view())?.to_saved()
+            };
+            (saved, out)
+        }
+        "w1" => {
             a.finish()?;
             return Err(Error::NotAvailable(format!("monge fit --method {method}")));
         }
@@ -363,4 +387,52 @@ fn fit_w2<T: Real>(
             .set("w2_estimate", rep.last.w2);
         Ok((tr.best_map().to_saved(), out))
     }
+}
+
+fn fit_sinkhorn<T: Real>(c: &Common, a: &mut Args) -> Result<(SavedModel<T>, Json)> {
+    let defaults = SinkhornConfig::default();
+    let name: String = a.get_or("penalty", "l1".to_string())?;
+    let gamma: f64 = a.get_or("gamma", 1.0)?;
+    let cost = match name.as_str() {
+        "none" => ElasticCost::SqEuclidean,
+        "l1" => ElasticCost::L1 { gamma },
+        "stvs" => ElasticCost::Stvs { gamma },
+        other => {
+            return Err(Error::Usage(format!(
+                "--penalty: the sinkhorn map takes none, l1 or stvs, not '{other}'"
+            )))
+        }
+    };
+    cost.validate()?;
+    let cfg = SinkhornConfig {
+        cost,
+        epsilon: a.get("epsilon")?,
+        tol: a.get_or("tol", defaults.tol)?,
+        max_iter: a.get_or("max-iter", defaults.max_iter)?,
+        threads: c.threads,
+        ..defaults
+    };
+    a.finish()?;
+    let (x, y) = load_pair::<T>(c)?;
+    let map = ElasticSinkhornMap::fit(x.view(), y.view(), &cfg)?;
+    let mut out = Json::obj()
+        .with("method", "sinkhorn")
+        .with("n_source", x.rows())
+        .with("n_target", y.rows())
+        .with("d", x.cols())
+        .with("cost", cost.name())
+        .with("gamma", cost.gamma());
+    if let Some(r) = map.report() {
+        out.set("epsilon", r.epsilon)
+            .set("iterations", r.iterations)
+            .set("marginal_error", r.marginal_error)
+            .set("converged", r.converged);
+        if !r.converged && !c.quiet {
+            eprintln!(
+                "monge: warning: Sinkhorn stopped at the iteration cap ({}) with marginal error {:.3e} > tol",
+                r.iterations, r.marginal_error
+            );
+        }
+    }
+    Ok((map.to_saved(), out))
 }
