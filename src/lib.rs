@@ -18,6 +18,7 @@
 
 pub mod data;
 pub mod error;
+pub mod experiments;
 pub mod gradcheck;
 pub mod io;
 pub mod linalg;

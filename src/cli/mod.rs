@@ -4,6 +4,7 @@ pub mod args;
 pub mod common;
 pub mod demo;
 pub mod eval;
+pub mod experiment;
 pub mod fit;
 pub mod json;
 pub mod map;
@@ -27,6 +28,7 @@ COMMANDS:
     synth    generate data sets (toy, scrna, known-map)
     plot     SVG of point sets with displacement arrows, or of training curves
     bench    time the training iterations of every solver
+    experiment  reproduce a seed paper's table (scrna)
 
 OPTIONS:
     -h, --help       print this help
@@ -38,7 +40,7 @@ Exit codes: 0 success, 1 runtime failure (bad data, I/O, divergence), 2 usage er
 
 /// Options that never take a value, for every subcommand.
 const FLAGS: &[&str] = &[
-    "help", "json", "quiet", "anneal", "log", "quick", "positive", "f64",
+    "help", "json", "quiet", "anneal", "log", "quick", "positive", "reduced",
 ];
 
 /// Runs the command line `argv` (without the program name); returns the process exit code.
@@ -75,6 +77,7 @@ fn dispatch(argv: &[String]) -> Result<()> {
         "synth" => synth::run(args()?),
         "plot" => plot::run(args()?),
         "fit" => fit::run(args()?),
+        "experiment" => experiment::run(args()?),
         "demo" => demo::run(args()?),
         "map" => map::run(args()?),
         "bench" => Err(Error::NotAvailable(format!("monge {cmd}"))),
