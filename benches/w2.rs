@@ -55,9 +55,14 @@ fn bench(c: &mut Criterion) {
         let mut rng = Stream::new(0, 8);
         let n = 1024;
         let x = Mat::<f32>::from_fn(n, d, |_, _| rng.normal());
-        let y = Mat::<f32>::from_fn(n, d, |_, j| rng.normal::<f32>() + if j < 2 { 2.0 } else { 0.0 });
+        let y = Mat::<f32>::from_fn(n, d, |_, j| {
+            rng.normal::<f32>() + if j < 2 { 2.0 } else { 0.0 }
+        });
         let flops = gemm_flops(d, 256, &[64; 4], 10);
-        eprintln!("d = {d}: {:.3} GFLOP of gemm per outer iteration", flops / 1e9);
+        eprintln!(
+            "d = {d}: {:.3} GFLOP of gemm per outer iteration",
+            flops / 1e9
+        );
         group.throughput(Throughput::Elements(flops as u64));
         for (pname, pen, lambda) in [
             ("plain", Penalty::None, 0.0),

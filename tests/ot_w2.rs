@@ -401,3 +401,58 @@ fn floors() {
         );
     }
 }
+
+/// The demo budget on 8gaussians (n = 1000): the selected map reaches exact W2²(T#μ, ν) ≤ 2 × 0.111
+/// (twice the sampling floor of SPEC §5, averaged over 4 fresh sample pairs); a second run is
+/// bit-identical; the trained f is convex along segments and ∇g is monotone.
+#[test]
+fn w2_demo_fits_8gaussians_within_twice_the_sampling_floor() {
+    let cfg = W2Config::demo();
+    let (x, y) = toy_data("8gaussians", 1000, cfg.seed);
+    let train = || {
+        let mut tr = W2Trainer::new(&x, &y, &cfg).unwrap();
+        tr.run(cfg.iterations, &mut |_| {}).unwrap();
+        tr
+    };
+    let tr = train();
+    let map = tr.best_map();
+    let w2sq = fresh_w2sq(&map, "8gaussians", 0);
+    eprintln!(
+        "8gaussians demo: exact W2² {w2sq:.4} (best iteration {}, {:.1} s)",
+        tr.report().best_iteration,
+        tr.report().seconds
+    );
+    assert!(w2sq <= 2.0 * 0.111, "exact W2²(T#μ, ν) = {w2sq}");
+    // bit-identical second run
+    let tr2 = train();
+    let bits = |m: &W2Map<f32>| -> Vec<u32> {
+        m.potential().params().iter().map(|v| v.to_bits()).collect()
+    };
+    assert!(bits(&map) == bits(&tr2.best_map()), "second run differs");
+    assert_eq!(tr.report().evals, tr2.report().evals);
+    // f is clamped: convex along segments; ∇g (penalised, not clamped) is monotone on random pairs
+    let f = tr.f();
+    assert!(f.is_convex());
+    let mut rng = Stream::new(99, 0);
+    let n = 500;
+    let p = Mat::<f32>::from_fn(n, 2, |_, _| 3.0 * rng.normal::<f32>());
+    let q = Mat::<f32>::from_fn(n, 2, |_, _| 3.0 * rng.normal::<f32>());
+    let mid = Mat::<f32>::from_fn(n, 2, |i, j| 0.3 * p.get(i, j) + 0.7 * q.get(i, j));
+    let mut ws = f.workspace(n);
+    let (mut fp, mut fq, mut fm) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+    f.value(p.view(), &mut ws, &mut fp);
+    f.value(q.view(), &mut ws, &mut fq);
+    f.value(mid.view(), &mut ws, &mut fm);
+    for i in 0..n {
+        let chord = 0.3 * fp[i] + 0.7 * fq[i];
+        assert!(fm[i] <= chord + 1e-4 * (1.0 + chord.abs()), "f above its chord");
+    }
+    let (tp, tq) = (map.transport(&p), map.transport(&q));
+    for i in 0..n {
+        let s: f32 = (0..2)
+            .map(|j| (tp.get(i, j) - tq.get(i, j)) * (p.get(i, j) - q.get(i, j)))
+            .sum();
+        let d2: f32 = (0..2).map(|j| (p.get(i, j) - q.get(i, j)).powi(2)).sum();
+        assert!(s >= -1e-3 * d2, "∇g not monotone on pair {i}: {s}");
+    }
+}

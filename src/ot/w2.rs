@@ -1061,21 +1061,6 @@ fn heldout_mmd<T: Real>(x: MatRef<'_, T>, y: MatRef<'_, T>) -> f64 {
     crate::metrics::mmd(x, y, &crate::metrics::MMD_GAMMAS_TRAIN)
 }
 
-impl<T: Real> crate::ot::anneal::LambdaTrainee<T> for W2Trainer<T> {
-    fn train_step(&mut self) -> Result<()> {
-        self.step().map(|_| ())
-    }
-    fn lambda(&self) -> f64 {
-        self.lambda
-    }
-    fn set_lambda(&mut self, lambda: f64) {
-        self.lambda = lambda;
-    }
-    fn last_batch(&self) -> (MatRef<'_, T>, MatRef<'_, T>, MatRef<'_, T>) {
-        (self.x.view(), self.tx.view(), self.y.view())
-    }
-}
-
 /// Trains f and g for `cfg.iterations` outer iterations and returns the selected map and a report.
 /// On divergence returns `Error::Diverged`; drive a [`W2Trainer`] to keep the best map in that case.
 pub fn fit<T: Real>(
