@@ -27,7 +27,6 @@ pub fn same_dim(a_name: &str, a: usize, b_name: &str, b: usize) -> Result<()> {
 
 /// Prints training progress to stderr, at most once per `interval_s` seconds (and always for the final
 /// iteration of a phase), with elapsed time and an ETA from the phase's rate so far.
-#[allow(dead_code)] // used by fit and demo as they land
 pub struct ProgressPrinter {
     quiet: bool,
     start: Instant,
@@ -37,7 +36,6 @@ pub struct ProgressPrinter {
     interval_s: f64,
 }
 
-#[allow(dead_code)]
 impl ProgressPrinter {
     /// A printer; `quiet` silences it.
     pub fn new(quiet: bool) -> Self {
@@ -58,8 +56,11 @@ impl ProgressPrinter {
             return;
         }
         if p.phase != self.phase {
+            // the first phase started with the printer; later ones when their first report arrives
+            if !self.phase.is_empty() {
+                self.phase_start = Instant::now();
+            }
             self.phase = p.phase;
-            self.phase_start = Instant::now();
         }
         let now = self.start.elapsed().as_secs_f64();
         let done = p.iteration >= p.total;
@@ -101,5 +102,72 @@ pub fn fmt_num(x: f64) -> String {
         format!("{x:.4}")
     } else {
         format!("{x:.3e}")
+    }
+}
+
+/// One history row: (iteration, named losses, λ, held-out MMD).
+type HistoryRow = (f64, Vec<(&'static str, f64)>, Option<f64>, Option<f64>);
+
+/// Training history collected from progress reports, written as the CSV that `monge plot --history` reads:
+/// `iteration,<loss names…>,lambda,heldout_mmd` (empty cells where a value is missing).
+#[derive(Default)]
+pub struct History {
+    names: Vec<&'static str>,
+    rows: Vec<HistoryRow>,
+    offset: usize,
+    last_phase: &'static str,
+    last_iter: usize,
+}
+
+impl History {
+    /// Records one report; iterations of successive phases are laid end to end.
+    pub fn record(&mut self, p: &Progress) {
+        if p.phase != self.last_phase && !self.last_phase.is_empty() {
+            self.offset += self.last_iter;
+        }
+        self.last_phase = p.phase;
+        self.last_iter = p.iteration;
+        for (k, _) in &p.losses {
+            if !self.names.contains(k) {
+                self.names.push(k);
+            }
+        }
+        self.rows.push((
+            (self.offset + p.iteration) as f64,
+            p.losses.clone(),
+            p.lambda,
+            p.heldout_mmd,
+        ));
+    }
+
+    /// Writes the CSV atomically.
+    pub fn write_csv(&self, path: &str) -> Result<()> {
+        let mut s = String::from("iteration");
+        for n in &self.names {
+            s.push(',');
+            s.push_str(n);
+        }
+        s.push_str(",lambda,heldout_mmd\n");
+        for (it, losses, lam, mmd) in &self.rows {
+            s.push_str(&format!("{it}"));
+            for n in &self.names {
+                s.push(',');
+                if let Some((_, v)) = losses.iter().find(|(k, _)| k == n) {
+                    if v.is_finite() {
+                        s.push_str(&format!("{v:e}"));
+                    }
+                }
+            }
+            s.push(',');
+            if let Some(l) = lam {
+                s.push_str(&format!("{l:e}"));
+            }
+            s.push(',');
+            if let Some(m) = mmd {
+                s.push_str(&format!("{m:e}"));
+            }
+            s.push('\n');
+        }
+        monge::io::atomic::write_bytes_atomic(Path::new(path), s.as_bytes())
     }
 }

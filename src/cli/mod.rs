@@ -2,8 +2,11 @@
 
 pub mod args;
 pub mod common;
+pub mod demo;
 pub mod eval;
+pub mod fit;
 pub mod json;
+pub mod map;
 pub mod plot;
 pub mod synth;
 
@@ -71,7 +74,10 @@ fn dispatch(argv: &[String]) -> Result<()> {
         "eval" => eval::run(args()?),
         "synth" => synth::run(args()?),
         "plot" => plot::run(args()?),
-        "demo" | "fit" | "map" | "bench" => Err(Error::NotAvailable(format!("monge {cmd}"))),
+        "fit" => fit::run(args()?),
+        "demo" => demo::run(args()?),
+        "map" => map::run(args()?),
+        "bench" => Err(Error::NotAvailable(format!("monge {cmd}"))),
         other => Err(Error::Usage(format!("unknown command '{other}'"))),
     }
 }
