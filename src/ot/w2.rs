@@ -21,7 +21,8 @@
 //! two [`Icnn::param_grad_of_value`] calls with seeds `+1/B` and `−1/B`.
 //!
 //! # Reported W2 estimate (SPEC §7.1, on the f step's batches)
-//! `mean[ f(∇g(x)) − f(y) − ⟨x, ∇g(x)⟩ + ½‖x‖² + ½‖y‖² ]`.
+//! `mean[ f(∇g(x)) − f(y) − ⟨x, ∇g(x)⟩ + ½‖x‖² + ½‖y‖² ]` — an estimate of ½·W2² (measured: ≈ 1.35 on
+//! 8gaussians, whose exact W2² is 2.70).
 //!
 //! # Threads and determinism
 //! The batch rows are split into `threads` contiguous chunks; each worker owns its ICNN workspaces and
@@ -229,7 +230,8 @@ pub struct StepStats {
     pub loss_g: f64,
     /// L_f of the f step.
     pub loss_f: f64,
-    /// The W2 estimate of SPEC §7.1 on the f step's batches.
+    /// The W2 estimate of SPEC §7.1 on the f step's batches. With these potentials it estimates ½·W2²
+    /// (on 8gaussians it settles near 1.35 where the exact W2² is 2.70).
     pub w2: f64,
     /// mean τ(∇g(x) − x) of the last g step (without λ).
     pub penalty: f64,
@@ -459,27 +461,21 @@ fn g_step_worker<T: Real>(s: &Shared<'_, T>, w: &mut Worker<T>) {
         ..Sums::default()
     };
     // G3
-    let d = x.cols();
     let pen = s.penalty;
-    let has_pen = !pen.is_none();
     for i in 0..x.rows() {
-        let xr = x.row(i);
-        let tr = w.tx.row(i);
+        let (xr, tr) = (x.row(i), w.tx.row(i));
+        let d = xr.len();
         let vr = &mut w.v.as_mut_slice()[i * d..(i + 1) * d];
         let mut xt = T::ZERO;
-        let mut tau = T::ZERO;
         for j in 0..d {
             xt += xr[j] * tr[j];
-            let mut vj = vr[j] - xr[j];
-            if has_pen {
-                let delta = tr[j] - xr[j];
-                tau += pen.phi(delta);
-                vj += s.lambda * pen.dphi(delta);
-            }
-            vr[j] = vj * s.inv_b;
+            vr[j] -= xr[j];
+        }
+        sums.tau += pen.add_displacement_grad(xr, tr, s.lambda, vr).to_f64();
+        for vj in vr.iter_mut() {
+            *vj *= s.inv_b;
         }
         sums.x_tx += xt.to_f64();
-        sums.tau += tau.to_f64();
     }
     // G4
     s.g.map_param_grad(x, w.v.view(), &mut w.gws, &mut w.grad_g);
