@@ -463,3 +463,51 @@ fn w2_demo_fits_8gaussians_within_twice_the_sampling_floor() {
         assert!(s >= -1e-3 * d2, "∇g not monotone on pair {i}: {s}");
     }
 }
+
+/// Diagnostic (not a test): N(0, I₂) → N((1, −1), diag(4, 0.25)); the optimal map is linear.
+#[test]
+#[ignore]
+fn gaussian_diag() {
+    let gen = |seed: u64, k: u64| {
+        let mut r1 = Stream::new(seed, k);
+        let mut r2 = Stream::new(seed, k + 1);
+        let x = Mat::<f32>::from_fn(1000, 2, |_, _| r1.normal());
+        let y = Mat::<f32>::from_fn(1000, 2, |_, j| {
+            let z: f32 = r2.normal();
+            if j == 0 {
+                1.0 + 2.0 * z
+            } else {
+                -1.0 + 0.5 * z
+            }
+        });
+        (x, y)
+    };
+    let (x, y) = gen(0, 8);
+    let cfg = W2Config::demo();
+    let mut tr = W2Trainer::new(&x, &y, &cfg).unwrap();
+    tr.run(cfg.iterations, &mut |_| {}).unwrap();
+    let (xs, ys) = gen(5, 8);
+    let (_, y2) = gen(6, 8);
+    let t = tr.best_map().transport(&xs);
+    let exact: Mat<f32> = Mat::from_fn(1000, 2, |i, j| {
+        if j == 0 {
+            1.0 + 2.0 * xs.get(i, 0)
+        } else {
+            -1.0 + 0.5 * xs.get(i, 1)
+        }
+    });
+    let mse: f64 = (0..1000)
+        .map(|i| {
+            (0..2)
+                .map(|j| ((t.get(i, j) - exact.get(i, j)) as f64).powi(2))
+                .sum::<f64>()
+        })
+        .sum::<f64>()
+        / 1000.0;
+    eprintln!(
+        "gaussian: W2²(T#μ, ν) {:.4}, floor {:.4}, E‖T − T*‖² {:.4}",
+        monge::metrics::exact_w2sq(t.view(), ys.view()).unwrap(),
+        monge::metrics::exact_w2sq(y2.view(), ys.view()).unwrap(),
+        mse
+    );
+}
