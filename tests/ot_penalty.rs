@@ -131,3 +131,20 @@ fn invalid_parameters_are_rejected() {
     assert!(Penalty::SmoothedL0 { sigma: f64::NAN }.validate().is_err());
     assert!(Penalty::L1.validate().is_ok());
 }
+
+#[test]
+fn fused_displacement_kernel_matches_value_and_gradient() {
+    let x = [0.3f64, -1.2, 2.0, 0.0, 0.7];
+    let t = [0.5f64, -1.0, -0.4, 0.05, 0.7];
+    let delta: Vec<f64> = t.iter().zip(&x).map(|(a, b)| a - b).collect();
+    for p in penalties() {
+        let mut out = vec![0.25; 5];
+        let tau = p.add_displacement_grad(&x, &t, 0.6, &mut out);
+        assert!((tau - p.value(&delta)).abs() <= 1e-14, "{}", p.name());
+        let mut g = vec![0.0; 5];
+        p.grad(&delta, &mut g);
+        for (o, gi) in out.iter().zip(&g) {
+            assert!((o - (0.25 + 0.6 * gi)).abs() <= 1e-14, "{}", p.name());
+        }
+    }
+}

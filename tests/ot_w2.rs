@@ -95,10 +95,10 @@ fn g_loss_value_matches_its_definition() {
     let mut ft = vec![0.0; 6];
     f.value(t.view(), &mut fws, &mut ft);
     let mut want = 0.0;
-    for i in 0..6 {
+    for (i, &fti) in ft.iter().enumerate() {
         let xt: f64 = (0..3).map(|j| x.get(i, j) * t.get(i, j)).sum();
         let delta: Vec<f64> = (0..3).map(|j| t.get(i, j) - x.get(i, j)).collect();
-        want += (ft[i] - xt + 0.3 * pen.value(&delta)) / 6.0;
+        want += (fti - xt + 0.3 * pen.value(&delta)) / 6.0;
     }
     want += 2.0 * g.w_penalty(1.0, None);
     assert!(
@@ -270,4 +270,244 @@ fn step_exposes_the_batches_and_lambda() {
     let again = tr.map().transport(tr.last_source());
     assert_eq!(&again, tr.last_mapped());
     assert_eq!(tr.last_target().rows(), 64);
+}
+
+/// Exact W2²(T#μ, ν) on fresh samples of n = 1000 (independent of the training samples), averaged over
+/// 4 sample pairs: the W2² between two n = 1000 samples of the same 8gaussians law itself ranges over
+/// 0.08–0.21 from draw to draw (mean 0.111, SPEC §5), so one pair is too noisy to judge a map by.
+fn fresh_w2sq(map: &W2Map<f32>, toy: &str, seed: u64) -> f64 {
+    let mut s = 0.0;
+    for k in 0..4 {
+        let (xs, yt) = toy_data(toy, 1000, seed * 10 + k + 1000);
+        let t = map.transport(&xs);
+        s += monge::metrics::exact_w2sq(t.view(), yt.view()).unwrap();
+    }
+    s / 4.0
+}
+
+/// Tuning aid (not a test): `MONGE_TOY=moons MONGE_ITERS=3000 MONGE_LR=1e-3 cargo test --release --test
+/// ot_w2 tune -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn tune() {
+    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    let toy = env("MONGE_TOY", "8gaussians");
+    let lr: f64 = env("MONGE_LR", "3e-4").parse().unwrap();
+    let cfg = W2Config {
+        iterations: env("MONGE_ITERS", "1500").parse().unwrap(),
+        lr_f: lr,
+        lr_g: lr,
+        batch: env("MONGE_BATCH", "256").parse().unwrap(),
+        output_activation: env("MONGE_OA", "1") == "1",
+        seed: env("MONGE_SEED", "0").parse().unwrap(),
+        cosine_lr: env("MONGE_COS", "1") == "1",
+        g_iters: env("MONGE_GITERS", "10").parse().unwrap(),
+        betas: (0.5, env("MONGE_B2", "0.9").parse().unwrap()),
+        init: if env("MONGE_INIT", "u") == "normal" {
+            IcnnInit::Normal { std: 0.1 }
+        } else {
+            IcnnInit::default()
+        },
+        heldout_fraction: env("MONGE_HELD", "0.1").parse().unwrap(),
+        ..W2Config::demo()
+    };
+    eprintln!("{cfg:?}");
+    let (x, y) = toy_data(&toy, 1000, cfg.seed);
+    let t0 = std::time::Instant::now();
+    let mut tr = W2Trainer::new(&x, &y, &cfg).unwrap();
+    for k in 0..cfg.iterations {
+        let st = tr.step().unwrap();
+        if (k + 1) % 500 == 0 {
+            eprintln!(
+                "{} w2 {:.3} fnorm {:.4} mmd {:?} exact-now {:.4}",
+                k + 1,
+                st.w2,
+                st.fnorm,
+                st.heldout_mmd,
+                fresh_w2sq(&tr.map(), &toy, cfg.seed)
+            );
+        }
+    }
+    tr.evaluate();
+    let rep = tr.report();
+    eprintln!(
+        "{toy}: best it {} mmd {:?}; exact W2² best {:.4}; {:.1} s",
+        rep.best_iteration,
+        rep.best_mmd,
+        fresh_w2sq(&tr.best_map(), &toy, cfg.seed),
+        t0.elapsed().as_secs_f64()
+    );
+}
+
+/// Source N(0, I₁₀); target = source shifted by (+3, −3) on the first two coordinates (unpaired). The
+/// optimal map is that translation: it moves exactly 2 coordinates.
+fn shifted_pair(n: usize, seed: u64) -> (Mat<f32>, Mat<f32>) {
+    let mut r1 = Stream::new(seed, 8);
+    let mut r2 = Stream::new(seed, 9);
+    let x = Mat::from_fn(n, 10, |_, _| r1.normal());
+    let y = Mat::from_fn(n, 10, |_, j| {
+        r2.normal::<f32>()
+            + match j {
+                0 => 3.0,
+                1 => -3.0,
+                _ => 0.0,
+            }
+    });
+    (x, y)
+}
+
+fn sparse_cfg(penalty: Penalty, lambda: f64) -> W2Config {
+    W2Config {
+        hidden: vec![64, 64],
+        iterations: 600,
+        lr_f: 1e-3,
+        lr_g: 1e-3,
+        cosine_lr: true,
+        eval_every: 0,
+        penalty,
+        lambda,
+        ..W2Config::default()
+    }
+}
+
+#[test]
+fn smoothed_l0_penalty_reduces_the_displacement_dimension() {
+    let (x, y) = shifted_pair(1000, 11);
+    let (xs, _) = shifted_pair(1000, 12);
+    // (mean displacement dim at thr 0.02 / 0.05 / 0.1, mean displacement of coordinates 0 and 1)
+    let run = |cfg: &W2Config| {
+        let (m, _) = fit(&x, &y, cfg, &mut |_| {}).unwrap();
+        let t = m.transport(&xs);
+        let dims = [0.02, 0.05, 0.1]
+            .map(|thr| monge::metrics::displacement_dim(xs.view(), t.view(), thr).0);
+        let shift = |j: usize| {
+            (0..xs.rows())
+                .map(|i| (t.get(i, j) - xs.get(i, j)) as f64)
+                .sum::<f64>()
+                / xs.rows() as f64
+        };
+        (dims, [shift(0), shift(1)])
+    };
+    let (p, p_shift) = run(&sparse_cfg(Penalty::None, 0.0));
+    let (s, s_shift) = run(&sparse_cfg(Penalty::SmoothedL0 { sigma: 0.1 }, 2.0));
+    eprintln!(
+        "mean displacement dim at thr 0.02/0.05/0.1: unpenalised {p:.2?} (shift {p_shift:.2?}), \
+         smoothed L0 {s:.2?} (shift {s_shift:.2?})"
+    );
+    // at thr 0.05: the unpenalised map moves most coordinates, the penalised one about the true 2
+    assert!(p[1] > 7.0, "unpenalised map moves most coordinates: {p:?}");
+    assert!(s[1] < 3.0, "penalised map moves about 2 coordinates: {s:?}");
+    // and both still transport: the mean shift of the two moved coordinates is (3, −3)
+    for sh in [p_shift, s_shift] {
+        assert!(
+            (sh[0] - 3.0).abs() < 0.3 && (sh[1] + 3.0).abs() < 0.3,
+            "{sh:?}"
+        );
+    }
+}
+
+/// The demo budget on 8gaussians (n = 1000): the selected map reaches exact W2²(T#μ, ν) ≤ 2 × 0.111
+/// (twice the sampling floor of SPEC §5, averaged over 4 fresh sample pairs); a second run is
+/// bit-identical; the trained f is convex along segments and ∇g is monotone.
+#[test]
+fn w2_demo_fits_8gaussians_within_twice_the_sampling_floor() {
+    let cfg = W2Config::demo();
+    let (x, y) = toy_data("8gaussians", 1000, cfg.seed);
+    let train = || {
+        let mut tr = W2Trainer::new(&x, &y, &cfg).unwrap();
+        tr.run(cfg.iterations, &mut |_| {}).unwrap();
+        tr
+    };
+    let tr = train();
+    let map = tr.best_map();
+    let w2sq = fresh_w2sq(&map, "8gaussians", 0);
+    eprintln!(
+        "8gaussians demo: exact W2² {w2sq:.4} (best iteration {}, {:.1} s)",
+        tr.report().best_iteration,
+        tr.report().seconds
+    );
+    assert!(w2sq <= 2.0 * 0.111, "exact W2²(T#μ, ν) = {w2sq}");
+    // bit-identical second run
+    let tr2 = train();
+    let bits = |m: &W2Map<f32>| -> Vec<u32> {
+        m.potential().params().iter().map(|v| v.to_bits()).collect()
+    };
+    assert!(bits(&map) == bits(&tr2.best_map()), "second run differs");
+    assert_eq!(tr.report().evals, tr2.report().evals);
+    // f is clamped: convex along segments; ∇g (penalised, not clamped) is monotone on random pairs
+    let f = tr.f();
+    assert!(f.is_convex());
+    let mut rng = Stream::new(99, 0);
+    let n = 500;
+    let p = Mat::<f32>::from_fn(n, 2, |_, _| 3.0 * rng.normal::<f32>());
+    let q = Mat::<f32>::from_fn(n, 2, |_, _| 3.0 * rng.normal::<f32>());
+    let mid = Mat::<f32>::from_fn(n, 2, |i, j| 0.3 * p.get(i, j) + 0.7 * q.get(i, j));
+    let mut ws = f.workspace(n);
+    let (mut fp, mut fq, mut fm) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+    f.value(p.view(), &mut ws, &mut fp);
+    f.value(q.view(), &mut ws, &mut fq);
+    f.value(mid.view(), &mut ws, &mut fm);
+    for i in 0..n {
+        let chord = 0.3 * fp[i] + 0.7 * fq[i];
+        assert!(
+            fm[i] <= chord + 1e-4 * (1.0 + chord.abs()),
+            "f above its chord"
+        );
+    }
+    let (tp, tq) = (map.transport(&p), map.transport(&q));
+    for i in 0..n {
+        let s: f32 = (0..2)
+            .map(|j| (tp.get(i, j) - tq.get(i, j)) * (p.get(i, j) - q.get(i, j)))
+            .sum();
+        let d2: f32 = (0..2).map(|j| (p.get(i, j) - q.get(i, j)).powi(2)).sum();
+        assert!(s >= -1e-3 * d2, "∇g not monotone on pair {i}: {s}");
+    }
+}
+
+/// Diagnostic (not a test): N(0, I₂) → N((1, −1), diag(4, 0.25)); the optimal map is linear.
+#[test]
+#[ignore]
+fn gaussian_diag() {
+    let gen = |seed: u64, k: u64| {
+        let mut r1 = Stream::new(seed, k);
+        let mut r2 = Stream::new(seed, k + 1);
+        let x = Mat::<f32>::from_fn(1000, 2, |_, _| r1.normal());
+        let y = Mat::<f32>::from_fn(1000, 2, |_, j| {
+            let z: f32 = r2.normal();
+            if j == 0 {
+                1.0 + 2.0 * z
+            } else {
+                -1.0 + 0.5 * z
+            }
+        });
+        (x, y)
+    };
+    let (x, y) = gen(0, 8);
+    let cfg = W2Config::demo();
+    let mut tr = W2Trainer::new(&x, &y, &cfg).unwrap();
+    tr.run(cfg.iterations, &mut |_| {}).unwrap();
+    let (xs, ys) = gen(5, 8);
+    let (_, y2) = gen(6, 8);
+    let t = tr.best_map().transport(&xs);
+    let exact: Mat<f32> = Mat::from_fn(1000, 2, |i, j| {
+        if j == 0 {
+            1.0 + 2.0 * xs.get(i, 0)
+        } else {
+            -1.0 + 0.5 * xs.get(i, 1)
+        }
+    });
+    let mse: f64 = (0..1000)
+        .map(|i| {
+            (0..2)
+                .map(|j| ((t.get(i, j) - exact.get(i, j)) as f64).powi(2))
+                .sum::<f64>()
+        })
+        .sum::<f64>()
+        / 1000.0;
+    eprintln!(
+        "gaussian: W2²(T#μ, ν) {:.4}, floor {:.4}, E‖T − T*‖² {:.4}",
+        monge::metrics::exact_w2sq(t.view(), ys.view()).unwrap(),
+        monge::metrics::exact_w2sq(y2.view(), ys.view()).unwrap(),
+        mse
+    );
 }

@@ -144,6 +144,38 @@ impl Penalty {
         s
     }
 
+    /// For one sample: `out += λ ∇τ(t − x)` and returns τ(t − x) — the fused kernel of the W2 g step
+    /// (the variant is matched once per row and the constants hoisted; smoothed L0 shares one `exp`
+    /// between φ and φ').
+    pub fn add_displacement_grad<T: Real>(&self, x: &[T], t: &[T], lambda: T, out: &mut [T]) -> T {
+        assert!(
+            x.len() == t.len() && t.len() == out.len(),
+            "penalty: lengths differ"
+        );
+        let mut tau = T::ZERO;
+        match *self {
+            Penalty::None => {}
+            Penalty::SmoothedL0 { sigma } => {
+                let inv_s2 = T::from_f64(1.0 / (sigma * sigma));
+                let half_inv_s2 = T::HALF * inv_s2;
+                for ((o, &xi), &ti) in out.iter_mut().zip(x).zip(t) {
+                    let z = ti - xi;
+                    let e = (-(z * z) * half_inv_s2).exp();
+                    tau += T::ONE - e;
+                    *o += lambda * z * inv_s2 * e;
+                }
+            }
+            _ => {
+                for ((o, &xi), &ti) in out.iter_mut().zip(x).zip(t) {
+                    let z = ti - xi;
+                    tau += self.phi(z);
+                    *o += lambda * self.dphi(z);
+                }
+            }
+        }
+        tau
+    }
+
     /// Batch mean of τ over the rows of `delta`, accumulated in f64.
     pub fn batch_mean<T: Real>(&self, delta: MatRef<'_, T>) -> f64 {
         if delta.rows() == 0 {
