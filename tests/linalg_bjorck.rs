@@ -154,11 +154,9 @@ fn bjorck_spectral_norm_stays_at_most_one_before_convergence() {
     let mut v = vec![1.0; 12];
     let mut lam = 0.0;
     for _ in 0..500 {
-        let mut nv = vec![0.0; 12];
-        for i in 0..12 {
-            for j in 0..12 {
-                nv[i] += g.get(i, j) * v[j];
-            }
+        let mut nv = [0.0; 12];
+        for (i, o) in nv.iter_mut().enumerate() {
+            *o = v.iter().enumerate().map(|(j, vj)| g.get(i, j) * vj).sum();
         }
         lam = nv.iter().map(|x| x * x).sum::<f64>().sqrt();
         v = nv.iter().map(|x| x / lam).collect();

@@ -6,7 +6,7 @@
 //! 1. Scale (optional, w1ot): `Z = α·R/ρ` with `ρ = ‖R‖_F` and a learnable scalar α; without it `Z = R`.
 //! 2. Split `Z = [U; V]`, `U = Z[:m]` (m×m), `V = Z[m:]` ((n−m)×m).
 //! 3. `A = U − Uᵀ + VᵀV`, `M = I + A`.
-//! 4. `N = M⁻¹` — an LU factorisation with partial pivoting, always in f64 (M is never singular: its
+//! 4. `N = M⁻¹` — Gauss–Jordan elimination with partial pivoting, always in f64 (M is never singular: its
 //!    symmetric part `I + VᵀV` is positive definite).
 //! 5. `Q = [Q₁; Q₂]` with `Q₁ = N(I − A) = N(2I − M) = 2N − I` and `Q₂ = −2 V N`; `Q` has orthonormal
 //!    columns (`QᵀQ = I`). `Q` is transposed back when `W` was wide (then `QQᵀ = I`).
@@ -72,26 +72,38 @@ impl<T: Real> CayleyWork<T> {
             zbar: Mat::zeros(n, m),
             qbar: Mat::zeros(n, m),
             mbuf: vec![0.0; m * m],
-            lu: vec![0.0; m * m],
+            lu: vec![0.0; 2 * m * m],
             inv: vec![0.0; m * m],
             piv: vec![0; m],
         }
     }
 }
 
-/// Inverse of the m×m row-major `a` (f64) by LU with partial pivoting, into `inv`; `lu`, `piv` scratch.
-/// Returns false if a pivot is exactly zero (cannot happen for `I + A` above).
-pub fn lu_inverse(m: usize, a: &[f64], lu: &mut [f64], piv: &mut [usize], inv: &mut [f64]) -> bool {
-    lu.copy_from_slice(&a[..m * m]);
-    for (i, p) in piv.iter_mut().enumerate() {
-        *p = i;
+/// Inverse of the m×m row-major `a` (f64) by Gauss–Jordan elimination with partial pivoting on the
+/// augmented rows `[a | I]` (row-contiguous updates), into `inv`; `work` (m × 2m) and `piv` (m) are
+/// scratch. Returns false if a pivot is exactly zero (cannot happen for `I + A` above).
+pub fn inverse_f64(
+    m: usize,
+    a: &[f64],
+    work: &mut [f64],
+    piv: &mut [usize],
+    inv: &mut [f64],
+) -> bool {
+    let w = 2 * m;
+    assert!(work.len() >= m * w && inv.len() >= m * m && piv.len() >= m);
+    for i in 0..m {
+        let row = &mut work[i * w..(i + 1) * w];
+        row[..m].copy_from_slice(&a[i * m..(i + 1) * m]);
+        row[m..].fill(0.0);
+        row[m + i] = 1.0;
+        piv[i] = i;
     }
-    // Doolittle LU, PA = LU, in place.
     for k in 0..m {
+        // pivot: the largest |entry| in column k at or below row k
         let mut best = k;
-        let mut bv = lu[k * m + k].abs();
+        let mut bv = work[k * w + k].abs();
         for i in k + 1..m {
-            let v = lu[i * m + k].abs();
+            let v = work[i * w + k].abs();
             if v > bv {
                 bv = v;
                 best = i;
@@ -101,40 +113,26 @@ pub fn lu_inverse(m: usize, a: &[f64], lu: &mut [f64], piv: &mut [usize], inv: &
             return false;
         }
         if best != k {
-            for j in 0..m {
-                lu.swap(k * m + j, best * m + j);
-            }
+            let (lo, hi) = work.split_at_mut(best * w);
+            lo[k * w..(k + 1) * w].swap_with_slice(&mut hi[..w]);
             piv.swap(k, best);
         }
-        let d = lu[k * m + k];
-        for i in k + 1..m {
-            let l = lu[i * m + k] / d;
-            lu[i * m + k] = l;
+        let (before, rest) = work.split_at_mut(k * w);
+        let (pivot_row, after) = rest.split_at_mut(w);
+        let d = 1.0 / pivot_row[k];
+        pivot_row[k..].iter_mut().for_each(|v| *v *= d);
+        let pr = &pivot_row[k..];
+        for row in before.chunks_exact_mut(w).chain(after.chunks_exact_mut(w)) {
+            let l = row[k];
             if l != 0.0 {
-                for j in k + 1..m {
-                    lu[i * m + j] -= l * lu[k * m + j];
+                for (r, &p) in row[k..].iter_mut().zip(pr) {
+                    *r -= l * p;
                 }
             }
         }
     }
-    // Solve L U X = P I column by column, stored row-major in inv.
-    for c in 0..m {
-        // forward substitution: y = L⁻¹ (P e_c)
-        for i in 0..m {
-            let mut s = if piv[i] == c { 1.0 } else { 0.0 };
-            for k in 0..i {
-                s -= lu[i * m + k] * inv[k * m + c];
-            }
-            inv[i * m + c] = s;
-        }
-        // back substitution
-        for i in (0..m).rev() {
-            let mut s = inv[i * m + c];
-            for k in i + 1..m {
-                s -= lu[i * m + k] * inv[k * m + c];
-            }
-            inv[i * m + c] = s / lu[i * m + i];
-        }
+    for i in 0..m {
+        inv[i * m..(i + 1) * m].copy_from_slice(&work[i * w + m..(i + 1) * w]);
     }
     true
 }
@@ -205,7 +203,7 @@ pub fn cayley_forward<T: Real>(
             ws.mbuf[i * m + j] = d + ws.a.get(i, j).to_f64();
         }
     }
-    let ok = lu_inverse(m, &ws.mbuf, &mut ws.lu, &mut ws.piv, &mut ws.inv);
+    let ok = inverse_f64(m, &ws.mbuf, &mut ws.lu, &mut ws.piv, &mut ws.inv);
     assert!(
         ok,
         "cayley: I + A is singular (impossible for finite input)"

@@ -3,11 +3,13 @@
 //! # Forward
 //! Each row of a `B × w` batch is split into `w / k` consecutive groups of `k` features; each group is
 //! sorted (descending by default, as w1ot's code; ascending as an option). The sort is a stable
-//! insertion sort on indices, and the permutation is stored: `y[i, j] = x[i, π_i(j)]`.
+//! rank count: element j goes to position `ρ(j) = #{t : x_t before x_j}` (ties broken by index), i.e.
+//! `y[i, ρ_i(j)] = x[i, j]` — branch-free, O(k²) per group and vectorised, fast for the small groups used
+//! here. The ranks ρ (positions within the row) are stored.
 //!
 //! # Backward
-//! The Jacobian of a sort is the permutation matrix of π (almost everywhere: away from ties), so
-//! `x̄[i, π_i(j)] = ȳ[i, j]` — a scatter by the stored argsort. GroupSort is therefore 1-Lipschitz and
+//! The Jacobian of a sort is a permutation matrix (almost everywhere: away from ties), so
+//! `x̄[i, j] = ȳ[i, ρ_i(j)]` — a gather by the stored ranks. GroupSort is therefore 1-Lipschitz and
 //! gradient-norm preserving.
 //!
 //! `k = 2` is MaxMin; `k = w` is FullSort. w1ot's default (4 groups) is `k = w / 4`.
@@ -33,7 +35,8 @@ impl GroupSort {
         }
     }
 
-    /// `y ← GroupSort(x)`, recording the permutation in `perm` (`perm[i·w + j] = π_i(j)`).
+    /// `y ← GroupSort(x)`, recording the ranks in `perm` (`perm[i·w + j] = ρ_i(j)`, the position of
+    /// `x[i, j]` in row i of `y`).
     pub fn forward<T: Real>(&self, x: &Mat<T>, y: &mut Mat<T>, perm: &mut [u32]) {
         let (b, w) = x.shape();
         let k = self.group;
@@ -53,45 +56,45 @@ impl GroupSort {
             .zip(perm.chunks_exact_mut(w))
         {
             for g0 in (0..w).step_by(k) {
-                let p = &mut pr[g0..g0 + k];
-                // stable insertion sort of the indices by value
-                for t in 0..k {
-                    let idx = (g0 + t) as u32;
-                    let v = xr[g0 + t];
-                    let mut s = t;
-                    while s > 0 {
-                        let prev = xr[p[s - 1] as usize];
-                        let before = if self.descending { prev < v } else { prev > v };
-                        if !before {
-                            break;
-                        }
-                        p[s] = p[s - 1];
-                        s -= 1;
-                    }
-                    p[s] = idx;
+                let xg = &xr[g0..g0 + k];
+                let yg = &mut yr[g0..g0 + k];
+                let pg = &mut pr[g0..g0 + k];
+                // NaN marks any slot a NaN input leaves unfilled (its rank collides), so it propagates
+                yg.fill(T::from_f64(f64::NAN));
+                // ρ(j) = #{t < j : x_t at or before x_j} + #{t > j : x_t strictly before x_j}
+                // (stable on ties): two contiguous counting loops per j
+                for (j, &v) in xg.iter().enumerate() {
+                    let r = if self.descending {
+                        xg[..j].iter().fold(0u32, |c, &u| c + (u >= v) as u32)
+                            + xg[j + 1..].iter().fold(0u32, |c, &u| c + (u > v) as u32)
+                    } else {
+                        xg[..j].iter().fold(0u32, |c, &u| c + (u <= v) as u32)
+                            + xg[j + 1..].iter().fold(0u32, |c, &u| c + (u < v) as u32)
+                    };
+                    pg[j] = r;
+                    yg[r as usize] = v;
                 }
-                for t in 0..k {
-                    yr[g0 + t] = xr[p[t] as usize];
-                }
+                // store the absolute position in the row
+                pg.iter_mut().for_each(|r| *r += g0 as u32);
             }
         }
     }
 
-    /// `x̄ ← Pᵀ ȳ` (overwrites `x_bar`) with the permutation of the last forward.
-    pub fn backward<T: Real>(&self, y_bar: &Mat<T>, perm: &[u32], x_bar: &mut Mat<T>) {
+    /// `x̄ ← Pᵀ ȳ` (overwrites `x_bar`) with the ranks of the last forward: `x̄[i, j] = ȳ[i, ρ_i(j)]`.
+    pub fn backward<T: Real>(&self, y_bar: &Mat<T>, rank: &[u32], x_bar: &mut Mat<T>) {
         let (b, w) = y_bar.shape();
         assert_eq!(x_bar.shape(), (b, w), "groupsort: gradient shape");
         if w == 0 {
             return;
         }
-        for ((yr, xr), pr) in y_bar
+        for ((yr, xr), rr) in y_bar
             .as_slice()
             .chunks_exact(w)
             .zip(x_bar.as_mut_slice().chunks_exact_mut(w))
-            .zip(perm.chunks_exact(w))
+            .zip(rank.chunks_exact(w))
         {
-            for (&yv, &p) in yr.iter().zip(pr) {
-                xr[p as usize] = yv;
+            for (xv, &r) in xr.iter_mut().zip(rr) {
+                *xv = yr[r as usize];
             }
         }
     }
