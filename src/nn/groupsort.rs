@@ -61,17 +61,15 @@ impl GroupSort {
                 let pg = &mut pr[g0..g0 + k];
                 // NaN marks any slot a NaN input leaves unfilled (its rank collides), so it propagates
                 yg.fill(T::from_f64(f64::NAN));
-                // ρ(j) = #{t < j : x_t at or before x_j} + #{t > j : x_t strictly before x_j}
-                // (stable on ties): two contiguous counting loops per j
-                for (j, &v) in xg.iter().enumerate() {
-                    let r = if self.descending {
-                        xg[..j].iter().fold(0u32, |c, &u| c + (u >= v) as u32)
-                            + xg[j + 1..].iter().fold(0u32, |c, &u| c + (u > v) as u32)
-                    } else {
-                        xg[..j].iter().fold(0u32, |c, &u| c + (u <= v) as u32)
-                            + xg[j + 1..].iter().fold(0u32, |c, &u| c + (u < v) as u32)
-                    };
-                    pg[j] = r;
+                match k {
+                    2 => ranks_fixed::<T, 2>(xg, pg, self.descending),
+                    4 => ranks_fixed::<T, 4>(xg, pg, self.descending),
+                    8 => ranks_fixed::<T, 8>(xg, pg, self.descending),
+                    16 => ranks_fixed::<T, 16>(xg, pg, self.descending),
+                    32 => ranks_fixed::<T, 32>(xg, pg, self.descending),
+                    _ => ranks_any(xg, pg, self.descending),
+                }
+                for (&v, &r) in xg.iter().zip(pg.iter()) {
                     yg[r as usize] = v;
                 }
                 // store the absolute position in the row
@@ -97,5 +95,33 @@ impl GroupSort {
                 *xv = yr[r as usize];
             }
         }
+    }
+}
+
+/// Ranks `ρ(j) = #{t : x_t before x_j, or x_t = x_j and t < j}` ("before" = larger when descending) of a
+/// group whose size K is known at compile time: fixed trip counts let the compiler unroll and vectorise.
+#[inline(always)]
+fn ranks_fixed<T: Real, const K: usize>(xg: &[T], pg: &mut [u32], descending: bool) {
+    let x: &[T; K] = xg.try_into().expect("group of size K");
+    let mut r = [0u32; K];
+    for (t, &u) in x.iter().enumerate() {
+        for (j, (rj, &v)) in r.iter_mut().zip(x).enumerate() {
+            let before = if descending { u > v } else { u < v };
+            *rj += (before | ((u == v) & (t < j))) as u32;
+        }
+    }
+    pg.copy_from_slice(&r);
+}
+
+/// The same ranks for any group size (two counting loops per element).
+fn ranks_any<T: Real>(xg: &[T], pg: &mut [u32], descending: bool) {
+    for (j, &v) in xg.iter().enumerate() {
+        pg[j] = if descending {
+            xg[..j].iter().fold(0u32, |c, &u| c + (u >= v) as u32)
+                + xg[j + 1..].iter().fold(0u32, |c, &u| c + (u > v) as u32)
+        } else {
+            xg[..j].iter().fold(0u32, |c, &u| c + (u <= v) as u32)
+                + xg[j + 1..].iter().fold(0u32, |c, &u| c + (u < v) as u32)
+        };
     }
 }
