@@ -59,6 +59,41 @@ fn lipschitz_param_gradient_matches_finite_differences() {
 }
 
 #[test]
+fn lipschitz_sharded_gradient_equals_unsharded() {
+    for ortho in [Orthonormaliser::Cayley, bjorck_small()] {
+        let d = 3;
+        let mut net = LipschitzNet::<f64>::new(d, small_cfg(ortho), &mut Stream::new(11, 0));
+        let x = random(10, d, 12);
+        let s: Vec<f64> = (0..10).map(|i| i as f64 / 10.0 - 0.3).collect();
+        net.orthonormalise(false);
+        let mut g1 = vec![0.0; net.n_params()];
+        let mut ws = net.work(10);
+        net.param_grad_of_value(x.view(), &s, &mut g1, &mut ws);
+        let direct: f64 = ws.values().iter().zip(&s).map(|(a, b)| a * b).sum();
+        for threads in [1usize, 2, 3] {
+            let mut sh = net.shards(10, threads);
+            assert_eq!(sh.len(), threads);
+            let mut g2 = vec![0.0; net.n_params()];
+            let v = net.param_grad_of_value_sharded(x.view(), &s, &mut g2, &mut sh);
+            assert!((v - direct).abs() <= 1e-12, "{v} vs {direct}");
+            for (a, b) in g1.iter().zip(&g2) {
+                assert!(
+                    (a - b).abs() <= 1e-12 * (1.0 + a.abs()),
+                    "{threads} threads: {a} vs {b}"
+                );
+            }
+            if threads == 1 {
+                assert_eq!(g1, g2, "one shard is the unsharded computation");
+            }
+            // deterministic for a given shard count
+            let mut g3 = vec![0.0; net.n_params()];
+            net.param_grad_of_value_sharded(x.view(), &s, &mut g3, &mut sh);
+            assert_eq!(g2, g3);
+        }
+    }
+}
+
+#[test]
 fn lipschitz_input_gradient_matches_finite_differences() {
     for ortho in [Orthonormaliser::Cayley, bjorck_small()] {
         let d = 4;

@@ -126,6 +126,25 @@ pub struct LipschitzWork<T> {
     ones: Vec<T>,
 }
 
+/// Row-range shards of a batch with one workspace and one partial gradient each (see
+/// [`LipschitzNet::param_grad_of_value_sharded`]).
+#[derive(Clone, Debug)]
+pub struct LipschitzShards<T> {
+    batch: usize,
+    shards: Vec<(usize, usize, LipschitzWork<T>, Vec<T>)>,
+}
+
+impl<T> LipschitzShards<T> {
+    /// Number of shards (threads).
+    pub fn len(&self) -> usize {
+        self.shards.len()
+    }
+    /// Whether there are no shards (never, by construction).
+    pub fn is_empty(&self) -> bool {
+        self.shards.is_empty()
+    }
+}
+
 impl<T: Real> LipschitzWork<T> {
     /// The values of the last forward (length B).
     pub fn values(&self) -> &[T] {
@@ -519,21 +538,108 @@ impl<T: Real> LipschitzNet<T> {
         );
         self.forward(x, ws);
         self.backward(x, s, ws, false, Some(grads));
-        // step 4
+        let qbar = core::mem::take(&mut ws.qbar);
+        self.ortho_backward(&qbar, grads);
+        ws.qbar = qbar;
+    }
+
+    /// Step 4 of the module doc: `W̄_l += orth'(W_l)ᵀ[Q̄_l]` (and `ᾱ_l`) for every layer.
+    fn ortho_backward(&mut self, qbar: &[Mat<T>], grads: &mut [T]) {
         for (l, ly) in self.layers.iter().enumerate() {
             let wb = &mut grads[ly.w..ly.w + ly.rows * ly.cols];
             match (&mut self.ortho_ws[l], self.cfg.ortho) {
                 (OrthoWork::Bjorck(bw), Orthonormaliser::Bjorck(b)) => {
-                    b.backward(ws.qbar[l].view(), wb, bw)
+                    b.backward(qbar[l].view(), wb, bw)
                 }
                 (OrthoWork::Cayley(cw), Orthonormaliser::Cayley) => {
                     let mut ab = T::ZERO;
-                    cayley_backward(ws.qbar[l].view(), wb, Some(&mut ab), cw);
+                    cayley_backward(qbar[l].view(), wb, Some(&mut ab), cw);
                     grads[ly.alpha.unwrap()] += ab;
                 }
                 _ => unreachable!("workspace matches the orthonormaliser"),
             }
         }
+    }
+
+    /// Workspaces for [`Self::param_grad_of_value_sharded`]: the batch of `batch` rows split into
+    /// `threads` consecutive row ranges of near-equal size.
+    pub fn shards(&self, batch: usize, threads: usize) -> LipschitzShards<T> {
+        let t = threads.clamp(1, batch.max(1));
+        let shards = (0..t)
+            .map(|k| {
+                let (r0, r1) = (k * batch / t, (k + 1) * batch / t);
+                (r0, r1, self.work(r1 - r0), vec![T::ZERO; self.params.len()])
+            })
+            .collect();
+        LipschitzShards { batch, shards }
+    }
+
+    /// As [`Self::param_grad_of_value`], with the batch split over the shards' row ranges, one thread
+    /// per shard (`std::thread::scope`; the first shard runs on the calling thread). Each shard runs
+    /// forward and backward on its rows into its own Q̄ and bias-gradient buffers; these are added in
+    /// shard order, then the orthonormaliser backward runs once. The result is bit-identical for a given
+    /// shard count. Returns `Σ_i s_i f(x_i)` (summed per shard, then in shard order).
+    pub fn param_grad_of_value_sharded(
+        &mut self,
+        x: MatRef<'_, T>,
+        s: &[T],
+        grads: &mut [T],
+        sh: &mut LipschitzShards<T>,
+    ) -> T {
+        assert!(
+            self.q_state == Some(self.cfg.ortho) && self.q_recorded,
+            "LipschitzNet: orthonormalise(false) before param_grad_of_value_sharded"
+        );
+        assert_eq!(x.rows(), sh.batch, "LipschitzNet: batch size of the shards");
+        assert_eq!(s.len(), sh.batch, "LipschitzNet: seed length");
+        assert_eq!(
+            grads.len(),
+            self.params.len(),
+            "LipschitzNet: gradient length"
+        );
+        let net: &Self = self;
+        let run = |(r0, r1, ws, gpart): &mut (usize, usize, LipschitzWork<T>, Vec<T>)| {
+            gpart.iter_mut().for_each(|g| *g = T::ZERO);
+            let xs = x.rows_range(*r0, *r1);
+            net.forward(xs, ws);
+            net.backward(xs, &s[*r0..*r1], ws, false, Some(gpart));
+        };
+        let (first, rest) = sh.shards.split_at_mut(1);
+        if rest.is_empty() {
+            run(&mut first[0]);
+        } else {
+            std::thread::scope(|scope| {
+                for shard in rest.iter_mut() {
+                    scope.spawn(move || run(shard));
+                }
+                run(&mut first[0]);
+            });
+        }
+        // reduce in shard order
+        let mut total = T::ZERO;
+        for (r0, r1, ws, gpart) in sh.shards.iter() {
+            total += ws
+                .values()
+                .iter()
+                .zip(&s[*r0..*r1])
+                .fold(T::ZERO, |acc, (&v, &si)| acc + v * si);
+            for (g, &p) in grads.iter_mut().zip(gpart) {
+                *g += p;
+            }
+        }
+        let (head, tail) = sh.shards.split_at_mut(1);
+        let q0 = &mut head[0].2.qbar;
+        for (_, _, ws, _) in tail.iter() {
+            for (a, b) in q0.iter_mut().zip(&ws.qbar) {
+                for (u, &v) in a.as_mut_slice().iter_mut().zip(b.as_slice()) {
+                    *u += v;
+                }
+            }
+        }
+        let qbar = core::mem::take(&mut head[0].2.qbar);
+        self.ortho_backward(&qbar, grads);
+        sh.shards[0].2.qbar = qbar;
+        total
     }
 
     /// Values f(x) for any number of rows (not a hot path: allocates a workspace).
