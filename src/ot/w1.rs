@@ -32,7 +32,7 @@
 //!
 //! # Determinism and allocation
 //! Every random draw comes from a stream of the seed; workspaces are sized before the loops, so an
-//! iteration allocates nothing. With `threads > 1` the phase-1 batch is split into that many row ranges,
+//! iteration allocates nothing (except, with `threads > 1`, what spawning the scoped threads costs). With `threads > 1` the phase-1 batch is split into that many row ranges,
 //! run on scoped threads and reduced in a fixed order
 //! ([`LipschitzNet::param_grad_of_value_sharded`]): same seed and thread count ⇒ bit-identical model.
 //! Phase 2 runs on one thread.
