@@ -677,8 +677,9 @@ pub fn curves_svg(series: &[Series], opts: &CurveOptions) -> String {
                 .map(|&(x, y)| (x, ty(y)))
                 .collect();
             let n = ok.len();
-            let mut idx: Vec<usize> = spaced(n, opts.max_points.max(2)).collect();
-            if n > 0 && idx.last() != Some(&(n - 1)) {
+            let max = opts.max_points.max(2);
+            let mut idx: Vec<usize> = spaced(n, if n > max { max - 1 } else { n }).collect();
+            if n > max {
                 idx.push(n - 1);
             }
             idx.into_iter().map(|i| ok[i]).collect()
@@ -718,8 +719,17 @@ pub fn curves_svg(series: &[Series], opts: &CurveOptions) -> String {
             ..=(yhi.floor() as i64).min(ylo.ceil() as i64 + 60))
             .map(|k| k as f64)
             .collect();
-        if decades.len() >= 2 {
+        // 1-2-5 steps within each decade when few decades are in view.
+        let steps125: Vec<(f64, String)> = ((ylo.floor() as i64)
+            ..=(yhi.ceil() as i64).min(ylo.floor() as i64 + 60))
+            .flat_map(|k| [1.0, 2.0, 5.0].map(|m| (m * 10f64.powi(k as i32), 10f64.powi(k as i32))))
+            .filter(|&(v, _)| v.log10() >= ylo && v.log10() <= yhi)
+            .map(|(v, step)| (v.log10(), tick_label(v, step)))
+            .collect();
+        if decades.len() >= 4 {
             decades.into_iter().map(|k| (k, format!("1e{k}"))).collect()
+        } else if steps125.len() >= 2 {
+            steps125
         } else {
             // Less than two decades in view: nice linear ticks of the values, placed on the log axis.
             let (t, s) = nice_ticks(10f64.powf(ylo), 10f64.powf(yhi), 5);

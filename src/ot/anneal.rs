@@ -34,6 +34,7 @@
 
 use crate::linalg::{MatRef, Real};
 use crate::metrics::{displacement_dim, sliced_w2};
+use crate::ot::w2::W2Trainer;
 use crate::random::{streams, Stream};
 use crate::Result;
 
@@ -47,6 +48,25 @@ pub trait LambdaTrainee<T: Real> {
     fn set_lambda(&mut self, lambda: f64);
     /// The last outer iteration's (source batch x, mapped batch T(x), target batch y), each B × d.
     fn last_batch(&self) -> (MatRef<'_, T>, MatRef<'_, T>, MatRef<'_, T>);
+}
+
+impl<T: Real> LambdaTrainee<T> for W2Trainer<T> {
+    fn train_step(&mut self) -> Result<()> {
+        self.step().map(|_| ())
+    }
+    fn lambda(&self) -> f64 {
+        W2Trainer::lambda(self)
+    }
+    fn set_lambda(&mut self, lambda: f64) {
+        W2Trainer::set_lambda(self, lambda)
+    }
+    fn last_batch(&self) -> (MatRef<'_, T>, MatRef<'_, T>, MatRef<'_, T>) {
+        (
+            self.last_source().view(),
+            self.last_mapped().view(),
+            self.last_target().view(),
+        )
+    }
 }
 
 /// λ in monge's batch-mean convention from a value in [C25]'s batch-sum convention: `B · λ_sum`.
