@@ -1,6 +1,6 @@
 //! W1 solver iterations at batch 256 (SPEC §8): one phase-1 potential step (Cayley and Björck potentials)
 //! and one phase-2 GAN step (discriminator + step size), d ∈ {2, 50, 1000}, f32, one thread (and the
-//! Cayley potential step on two threads).
+//! Cayley potential step and the GAN step on two threads).
 //! Reference (PyTorch, one core): potential 9.4 / 11.4 / 14.3 ms, GAN 3.8 / 4.1 / 9.9 ms.
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -38,11 +38,22 @@ fn bench(c: &mut Criterion) {
                 b.iter(|| tr.potential_step().unwrap())
             });
         }
-        let mut tr = W1Trainer::new(&x, &y, &W1Config::default()).unwrap();
-        tr.start_gan();
-        g.bench_function(format!("gan_step_d{d}"), |b| {
-            b.iter(|| tr.gan_step().unwrap())
-        });
+        for threads in [1usize, 2] {
+            let cfg = W1Config {
+                threads,
+                ..W1Config::default()
+            };
+            let mut tr = W1Trainer::new(&x, &y, &cfg).unwrap();
+            tr.start_gan();
+            let name = if threads == 1 {
+                "gan_step".to_string()
+            } else {
+                format!("gan_step_{threads}threads")
+            };
+            g.bench_function(format!("{name}_d{d}"), |b| {
+                b.iter(|| tr.gan_step().unwrap())
+            });
+        }
     }
     g.finish();
 }

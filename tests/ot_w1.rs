@@ -391,7 +391,7 @@ fn w1_model_selection_keeps_the_best_heldout_mmd() {
 #[test]
 fn w1_two_threads_are_deterministic_and_match_one_thread_closely() {
     let (x, y) = toy("moons", 600, 13);
-    let one = short(40, 0);
+    let one = short(40, 20);
     let two = W1Config {
         threads: 2,
         ..one.clone()
@@ -417,6 +417,14 @@ fn w1_two_threads_are_deterministic_and_match_one_thread_closely() {
         .map(|(p, q)| (p - q).abs())
         .fold(0f32, f32::max);
     assert!(diff < 5e-2, "max |f₁ − f₂| = {diff}");
+    let ea = a.step_sizes(&x);
+    let eb = b.step_sizes(&x);
+    let diff = ea
+        .iter()
+        .zip(&eb)
+        .map(|(p, q)| (p - q).abs())
+        .fold(0f32, f32::max);
+    assert!(diff < 5e-2, "max |η₁ − η₂| = {diff}");
     assert!(matches!(
         W1Trainer::new(&x, &y, &W1Config { threads: 0, ..one }),
         Err(Error::Usage(_))

@@ -34,8 +34,9 @@
 //! Every random draw comes from a stream of the seed; workspaces are sized before the loops, so an
 //! iteration allocates nothing (except, with `threads > 1`, what spawning the scoped threads costs). With `threads > 1` the phase-1 batch is split into that many row ranges,
 //! run on scoped threads and reduced in a fixed order
-//! ([`LipschitzNet::param_grad_of_value_sharded`]): same seed and thread count ⇒ bit-identical model.
-//! Phase 2 runs on one thread.
+//! ([`LipschitzNet::param_grad_of_value_sharded`]); in phase 2 each row range maps its rows and computes
+//! its share of both losses' gradients ([`GanWork::shard_of`]) on its own thread, and the shares are
+//! added in range order. Same seed and thread count ⇒ bit-identical model.
 
 use std::time::Instant;
 
@@ -76,7 +77,7 @@ pub struct W1Config {
     pub positive: bool,
     /// User seed.
     pub seed: u64,
-    /// Threads of the phase-1 batch split (1; results are bit-identical for a given count).
+    /// Threads of the batch split of both phases (1; results are bit-identical for a given count).
     pub threads: usize,
     /// Held-out MMD model selection every this many phase-2 iterations (0 = off).
     pub eval_every: usize,
@@ -165,6 +166,8 @@ fn check_set<T: Real>(m: &Mat<T>, what: &str) -> Result<()> {
 #[derive(Clone, Debug)]
 pub struct GanWork<T> {
     batch: usize,
+    /// 1/B of the loss means (B the whole batch when this is a shard of it).
+    inv_norm: T,
     /// Stacked `[y; T(x)]` (2B × d); T rows after `relu` when positive.
     stack: Mat<T>,
     /// T before the clamp (B × d).
@@ -182,6 +185,7 @@ impl<T: Real> GanWork<T> {
         let d = step.dim();
         GanWork {
             batch: b,
+            inv_norm: T::ONE / T::from_usize(b.max(1)),
             stack: Mat::zeros(2 * b, d),
             t_pre: Mat::zeros(b, d),
             eta_ws: step.work(b),
@@ -189,6 +193,15 @@ impl<T: Real> GanWork<T> {
             d1_ws: disc.work(b),
             seeds2: vec![T::ZERO; 2 * b],
             seeds1: vec![T::ZERO; b],
+        }
+    }
+
+    /// The same workspaces for a shard of `b` rows of a batch of `total` rows: the losses (and their
+    /// gradients) are this shard's share of the means over `total`, so shards add up to the batch.
+    pub fn shard_of(step: &Mlp<T>, disc: &Mlp<T>, b: usize, total: usize) -> Self {
+        GanWork {
+            inv_norm: T::ONE / T::from_usize(total.max(1)),
+            ..Self::new(step, disc, b)
         }
     }
 
@@ -226,7 +239,7 @@ impl<T: Real> GanWork<T> {
     /// `L_D` on the stacked batch (after [`Self::transport`]); with `grads`, `∂L_D/∂θ_D` is accumulated.
     pub fn discriminator_loss(&mut self, disc: &Mlp<T>, grads: Option<&mut [T]>) -> T {
         let b = self.batch;
-        let inv_b = T::ONE / T::from_usize(b);
+        let inv_b = self.inv_norm;
         disc.forward(self.stack.view(), &mut self.d2_ws);
         let l = self.d2_ws.logits();
         let mut loss = T::ZERO;
@@ -263,7 +276,7 @@ impl<T: Real> GanWork<T> {
         grads: Option<&mut [T]>,
     ) -> T {
         let b = self.batch;
-        let inv_b = T::ONE / T::from_usize(b);
+        let inv_b = self.inv_norm;
         let tv = self.stack.view().rows_range(b, 2 * b);
         disc.forward(tv, &mut self.d1_ws);
         let l = self.d1_ws.logits();
@@ -293,6 +306,34 @@ impl<T: Real> GanWork<T> {
         }
         loss
     }
+}
+
+/// One row range of the phase-2 batch: its workspaces, partial gradients and partial losses.
+#[derive(Clone, Debug)]
+struct GanShard<T> {
+    r0: usize,
+    r1: usize,
+    gw: GanWork<T>,
+    gd: Vec<T>,
+    ge: Vec<T>,
+    ld: T,
+    lg: T,
+}
+
+/// Runs `f` on every shard, one scoped thread per shard after the first (which runs here).
+fn for_each_shard<S: Send>(shards: &mut [S], f: impl Fn(&mut S) + Sync) {
+    let (first, rest) = shards.split_at_mut(1);
+    if rest.is_empty() {
+        f(&mut first[0]);
+        return;
+    }
+    std::thread::scope(|scope| {
+        let f = &f;
+        for sh in rest.iter_mut() {
+            scope.spawn(move || f(sh));
+        }
+        f(&mut first[0]);
+    });
 }
 
 /// `d(x) = ∇f(x)/(‖∇f(x)‖ + 1e-6)` row by row, in place; returns the fraction of rows with
@@ -347,7 +388,7 @@ pub struct W1Trainer<T: Real> {
     dirs: Option<Mat<T>>,
     dirs_val: Option<Mat<T>>,
     grad_fraction: f64,
-    gan: GanWork<T>,
+    gans: Vec<GanShard<T>>,
     xb: Mat<T>,
     db: Mat<T>,
     yb: Mat<T>,
@@ -422,7 +463,21 @@ impl<T: Real> W1Trainer<T> {
         let seeds_f = (0..2 * b)
             .map(|i| if i < b { -inv_b } else { inv_b })
             .collect();
-        let gan = GanWork::new(&step, &disc, b);
+        let t = cfg.threads.min(b);
+        let gans = (0..t)
+            .map(|k| {
+                let (r0, r1) = (k * b / t, (k + 1) * b / t);
+                GanShard {
+                    r0,
+                    r1,
+                    gw: GanWork::shard_of(&step, &disc, r1 - r0, b),
+                    gd: vec![T::ZERO; disc.n_params()],
+                    ge: vec![T::ZERO; step.n_params()],
+                    ld: T::ZERO,
+                    lg: T::ZERO,
+                }
+            })
+            .collect();
         Ok(W1Trainer {
             dim,
             opt_f: Adam::new(potential.n_params(), cfg.potential_adam),
@@ -441,7 +496,7 @@ impl<T: Real> W1Trainer<T> {
             dirs: None,
             dirs_val: None,
             grad_fraction: f64::NAN,
-            gan,
+            gans,
             xb: Mat::zeros(b, dim),
             db: Mat::zeros(b, dim),
             yb: Mat::zeros(b, dim),
@@ -544,18 +599,29 @@ impl<T: Real> W1Trainer<T> {
         gather_rows(dirs.view(), &self.idx_x, &mut self.db);
         gather_rows(self.ys.view(), &self.idx_y, &mut self.yb);
         let pos = self.cfg.positive;
-        self.gan.transport(
-            &self.step,
-            self.xb.view(),
-            self.db.view(),
-            self.yb.view(),
-            pos,
-        );
-        // 1. discriminator
+        // 1. discriminator: each shard maps its rows and adds its share of ∂L_D/∂θ_D
+        {
+            let (step, disc) = (&self.step, &self.disc);
+            let (xb, db, yb) = (self.xb.view(), self.db.view(), self.yb.view());
+            for_each_shard(&mut self.gans, |sh| {
+                let (r0, r1) = (sh.r0, sh.r1);
+                sh.gw.transport(
+                    step,
+                    xb.rows_range(r0, r1),
+                    db.rows_range(r0, r1),
+                    yb.rows_range(r0, r1),
+                    pos,
+                );
+                sh.gd.iter_mut().for_each(|g| *g = T::ZERO);
+                sh.ld = sh.gw.discriminator_loss(disc, Some(&mut sh.gd));
+            });
+        }
+        let mut ld = T::ZERO;
         self.grad_d.iter_mut().for_each(|g| *g = T::ZERO);
-        let ld = self
-            .gan
-            .discriminator_loss(&self.disc, Some(&mut self.grad_d));
+        for sh in &self.gans {
+            ld += sh.ld;
+            crate::linalg::ops::axpy(T::ONE, &sh.gd, &mut self.grad_d);
+        }
         self.it_g += 1;
         if !ld.is_finite() {
             return Err(Error::Diverged {
@@ -566,15 +632,28 @@ impl<T: Real> W1Trainer<T> {
         self.opt_d
             .step(self.disc.params_mut(), &self.grad_d, self.cfg.gan_lr);
         // 2. generator, with the updated D
+        {
+            let (step, disc) = (&self.step, &self.disc);
+            let (xb, db) = (self.xb.view(), self.db.view());
+            for_each_shard(&mut self.gans, |sh| {
+                let (r0, r1) = (sh.r0, sh.r1);
+                sh.ge.iter_mut().for_each(|g| *g = T::ZERO);
+                sh.lg = sh.gw.generator_loss(
+                    disc,
+                    step,
+                    xb.rows_range(r0, r1),
+                    db.rows_range(r0, r1),
+                    pos,
+                    Some(&mut sh.ge),
+                );
+            });
+        }
+        let mut lg = T::ZERO;
         self.grad_eta.iter_mut().for_each(|g| *g = T::ZERO);
-        let lg = self.gan.generator_loss(
-            &self.disc,
-            &self.step,
-            self.xb.view(),
-            self.db.view(),
-            pos,
-            Some(&mut self.grad_eta),
-        );
+        for sh in &self.gans {
+            lg += sh.lg;
+            crate::linalg::ops::axpy(T::ONE, &sh.ge, &mut self.grad_eta);
+        }
         if !lg.is_finite() || self.grad_eta.iter().any(|g| !g.is_finite()) {
             return Err(Error::Diverged {
                 iteration: self.it_g,
