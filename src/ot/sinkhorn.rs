@@ -183,16 +183,14 @@ impl ElasticCost {
             ElasticCost::SqEuclidean => {}
             ElasticCost::L1 { gamma } => {
                 let wg = w * T::from_f64(gamma);
-                for ((o, &p), &q) in acc.iter_mut().zip(a).zip(b) {
-                    let z = p - q;
-                    // γ sign(z) with sign(0) = 0, written as selects so the loop vectorises.
-                    *o += if z > T::ZERO {
-                        wg
-                    } else if z < T::ZERO {
-                        -wg
-                    } else {
-                        T::ZERO
-                    };
+                let len = acc.len();
+                let (a, b) = (&a[..len], &b[..len]);
+                for k in 0..len {
+                    let z = a[k] - b[k];
+                    // γ sign(z) with sign(0) = 0, as two selects so the loop vectorises.
+                    let pos = if z > T::ZERO { wg } else { T::ZERO };
+                    let neg = if z < T::ZERO { wg } else { T::ZERO };
+                    acc[k] += pos - neg;
                 }
             }
             ElasticCost::Stvs { gamma } => {
