@@ -15,7 +15,7 @@
 //! (Birkhoff: the optimal plan of the linear program is a permutation). [`assignment`] solves the linear
 //! assignment problem by shortest augmenting paths with dual potentials (the Hungarian method in the
 //! Jonker–Volgenant form, Dijkstra over columns on reduced costs), O(n³) time, O(n²) memory; potentials
-//! start from the column reduction `v_j = min_i c_ij`. The costs are f64 (`‖a‖² + ‖b‖² − 2a·b` by gemm,
+//! start from the column reduction `v_j = min_i c_ij` with its tight edges as the initial matching. The costs are f64 (`‖a‖² + ‖b‖² − 2a·b` by gemm,
 //! clamped at 0); the reported value re-sums `‖x_i − y_σ(i)‖²` directly from the coordinates.
 
 use super::to_f64;
@@ -208,27 +208,47 @@ fn sq_dist_matrix(x: &Mat<f64>, y: &Mat<f64>) -> Mat<f64> {
 /// returns `σ` with row i assigned to column `σ[i]`, minimising `Σ_i cost[i, σ(i)]`.
 ///
 /// Shortest augmenting paths with dual potentials u (rows), v (columns), keeping `c_ij − u_i − v_j ≥ 0`
-/// and tight on matched pairs; each phase adds one row by Dijkstra over the columns on reduced costs and
+/// and tight on matched pairs. Start: column reduction `v_j = min_i c_ij` (u = 0) and each column matched
+/// to its minimising row if that row is free; then each phase adds one free row by Dijkstra over the columns on reduced costs and
 /// then shifts the potentials by the path lengths. O(n³) time, O(n) memory besides `cost`.
 ///
 /// Panics if `cost.len() != n²`.
 pub fn assignment(cost: &[f64], n: usize) -> Vec<usize> {
     assert_eq!(cost.len(), n * n, "assignment: cost is not n × n");
     const NONE: usize = usize::MAX;
-    // Column potentials from the column reduction (feasible: u = 0, v_j = min_i c_ij).
+    // Column reduction (feasible: u = 0, v_j = min_i c_ij), and the initial matching of each column to
+    // its minimising row when that row is still free (those edges are tight: reduced cost 0).
     let mut v = vec![f64::INFINITY; n];
+    let mut arg = vec![0usize; n];
     for i in 0..n {
-        for (vj, &c) in v.iter_mut().zip(&cost[i * n..(i + 1) * n]) {
-            *vj = vj.min(c);
+        for ((vj, aj), &c) in v
+            .iter_mut()
+            .zip(arg.iter_mut())
+            .zip(&cost[i * n..(i + 1) * n])
+        {
+            if c < *vj {
+                *vj = c;
+                *aj = i;
+            }
         }
     }
     let mut u = vec![0.0f64; n];
     let mut row_of = vec![NONE; n]; // column j → matched row
+    let mut matched = vec![false; n];
+    for j in 0..n {
+        if !matched[arg[j]] {
+            matched[arg[j]] = true;
+            row_of[j] = arg[j];
+        }
+    }
     let mut minv = vec![0.0f64; n]; // tentative shortest reduced distance to column j
     let mut way = vec![NONE; n]; // predecessor column of j on the path (NONE: the root row)
     let mut used = vec![false; n];
     let mut used_cols: Vec<usize> = Vec::with_capacity(n);
     for root in 0..n {
+        if matched[root] {
+            continue;
+        }
         minv.fill(f64::INFINITY);
         used.fill(false);
         used_cols.clear();

@@ -254,6 +254,7 @@ fn l1_distance<T: Real>(a: &[T], b: &[T]) -> T {
     let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
+        let (x, y): (&[T; LANES], &[T; LANES]) = (x.try_into().unwrap(), y.try_into().unwrap());
         for k in 0..LANES {
             acc[k] += (x[k] - y[k]).abs();
         }
@@ -282,6 +283,7 @@ fn stvs_sum<T: Real>(a: &[T], b: &[T], gamma: T) -> T {
     let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
+        let (x, y): (&[T; LANES], &[T; LANES]) = (x.try_into().unwrap(), y.try_into().unwrap());
         for k in 0..LANES {
             acc[k] += phi(x[k] - y[k]);
         }
@@ -578,28 +580,28 @@ impl<T: Real> ElasticSinkhornMap<T> {
             1.0,
             grad.view_mut(),
         );
-        let mut acc = vec![T::ZERO; d];
-        let mut v = vec![T::ZERO; d];
-        let mut pr = vec![T::ZERO; d];
-        for i in 0..bx {
-            if !matches!(self.cost, ElasticCost::SqEuclidean) {
-                acc.fill(T::ZERO);
+        // Σ_j p_ij γ∇τ(x_i − y_j), ROW_TILE rows at a time against each y_j.
+        let mut acc = vec![T::ZERO; bx * d];
+        if !matches!(self.cost, ElasticCost::SqEuclidean) {
+            for i0 in (0..bx).step_by(ROW_TILE) {
+                let i1 = (i0 + ROW_TILE).min(bx);
                 for j in 0..m {
-                    let w = T::from_f64(hmat[i * m + j]);
-                    if w != T::ZERO {
-                        self.cost
-                            .add_weighted_grad_tau(xb.row(i), self.target.row(j), w, &mut acc);
+                    let yj = self.target.row(j);
+                    for i in i0..i1 {
+                        let w = T::from_f64(hmat[i * m + j]);
+                        if w != T::ZERO {
+                            let acc_i = &mut acc[i * d..(i + 1) * d];
+                            self.cost.add_weighted_grad_tau(xb.row(i), yj, w, acc_i);
+                        }
                     }
                 }
             }
+        }
+        let mut v = vec![T::ZERO; d];
+        let mut pr = vec![T::ZERO; d];
+        for i in 0..bx {
             for k in 0..d {
-                let gk = grad.get(i, k)
-                    + if matches!(self.cost, ElasticCost::SqEuclidean) {
-                        0.0
-                    } else {
-                        acc[k].to_f64()
-                    };
-                v[k] = T::from_f64(gk);
+                v[k] = T::from_f64(grad.get(i, k) + acc[i * d + k].to_f64());
             }
             // (d) T(x_i) = x_i − prox_{γτ}(∇f_ε(x_i))
             self.cost.prox(&v, &mut pr);
@@ -688,12 +690,27 @@ fn cost_rows<T: Real>(
         .collect();
     for i in 0..bx {
         let nx = 0.5 * x64.row(i).iter().map(|v| v * v).sum::<f64>();
-        let row = &mut out[i * m..(i + 1) * m];
-        for (j, v) in row.iter_mut().enumerate() {
-            *v = (*v + nx + ny[j]).max(0.0) + cost.tau_of_difference(x.row(i), y.row(j));
+        for (v, nyj) in out[i * m..(i + 1) * m].iter_mut().zip(&ny) {
+            *v = (*v + nx + nyj).max(0.0);
+        }
+    }
+    if matches!(cost, ElasticCost::SqEuclidean) {
+        return;
+    }
+    // τ part, ROW_TILE rows of x at a time against each y_j (y_j stays in L1 across the tile).
+    for i0 in (0..bx).step_by(ROW_TILE) {
+        let i1 = (i0 + ROW_TILE).min(bx);
+        for j in 0..m {
+            let yj = y.row(j);
+            for i in i0..i1 {
+                out[i * m + j] += cost.tau_of_difference(x.row(i), yj);
+            }
         }
     }
 }
+
+/// Rows of x processed together against one target row in the O(n·m·d) loops (cache reuse of y_j).
+const ROW_TILE: usize = 4;
 
 /// The full n × m cost matrix, rows split over threads in blocks.
 fn cost_rows_parallel<T: Real>(
