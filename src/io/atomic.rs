@@ -1,0 +1,96 @@
+//! Atomic file writes: every file monge writes appears whole or not at all.
+//!
+//! Protocol of [`write_atomic`]:
+//! 1. create a new temp file `.<name>.<pid>.<n>.tmp` in the output's own directory (same file system, so
+//!    the final rename is atomic); `create_new` never follows or reuses an existing file;
+//! 2. run the caller's writer on a buffered handle to it, flush, `fsync`;
+//! 3. rename the temp file over the output path, then `fsync` the directory (best effort).
+//!
+//! On any failure in 1–3 the temp file is removed (a drop guard, so also on a panic in the writer) and an
+//! existing output file is left untouched. Errors are [`Error::Io`] naming the *output* path (the temp
+//! name means nothing to a user), with the step that failed (`create`, `write`, `sync`, `rename`).
+
+use crate::{Error, Result};
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Distinguishes temp files of concurrent writes from one process.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Removes the temp file on drop unless the write completed (the rename consumed it).
+struct TempGuard {
+    path: PathBuf,
+    armed: bool,
+}
+
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The temp path used for writing `path`: a hidden file beside it.
+fn temp_path_for(path: &Path) -> Result<PathBuf> {
+    let name = path.file_name().ok_or_else(|| {
+        Error::io(
+            path,
+            "create",
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"),
+        )
+    })?;
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".{}.{n}.tmp", std::process::id()));
+    Ok(path.with_file_name(tmp_name))
+}
+
+/// Writes a file atomically: `write` fills a buffered temp file that replaces `path` only once it is
+/// complete and synced. An error returned by `write` (or a panic in it) leaves no temp file and does not
+/// touch an existing `path`.
+pub fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    let tmp = temp_path_for(path)?;
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(|e| Error::io(path, "create", e))?;
+    let mut guard = TempGuard {
+        path: tmp,
+        armed: true,
+    };
+    // Step 2: write, flush, fsync.
+    let mut w = BufWriter::with_capacity(1 << 16, file);
+    write(&mut w).map_err(|e| Error::io(path, "write", e))?;
+    let file: File = w
+        .into_inner()
+        .map_err(|e| Error::io(path, "write", e.into_error()))?;
+    file.sync_all().map_err(|e| Error::io(path, "sync", e))?;
+    drop(file);
+    // Step 3: rename over the output, then make the rename durable.
+    fs::rename(&guard.path, path).map_err(|e| Error::io(path, "rename", e))?;
+    guard.armed = false;
+    if let Some(dir) = path.parent() {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` atomically (see [`write_atomic`]).
+pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic(path, |w| w.write_all(bytes))
+}
