@@ -50,8 +50,9 @@
 //!   `v − z = φ'(z)` for v > γ, z = (v² − γ²)/v: s = (v² − γ²)/(2γv), r = (v² + γ²)/(2γv), so
 //!   `γ (r − s) = γ · 2γ²/(2γv) = γ²/v = v − z` ✓.
 //!
-//! These prox functions are private here: `ot::penalty` (another branch) carries the same closed forms;
-//! the two should be merged once both have landed.
+//! Both are [`crate::ot::penalty::Penalty::prox`] (L1 with weight γ, STVS with weight 1), which this
+//! module calls. The hot loops evaluate φ and φ' of STVS in the `r, s` form above (one `ln`, no `exp`);
+//! `tests/ot_sinkhorn.rs` checks them against finite differences and against the prox.
 //!
 //! # Work and memory
 //! The cost matrix and every map block take O(n·m·d) arithmetic (the ½‖·‖² part by f64 gemm, the τ part
@@ -61,6 +62,7 @@
 //! so results do not depend on the thread count.
 
 use crate::linalg::{gemm, Mat, MatMut, MatRef, Op, Real};
+use crate::ot::penalty::Penalty;
 use crate::ot::{SavedModel, TransportMap};
 use crate::{Error, Result};
 
@@ -156,14 +158,14 @@ impl ElasticCost {
         }
     }
 
-    /// `out ← prox_{γτ}(v) = (∇h)⁻¹(v)` (closed forms of the module doc).
+    /// `out ← prox_{γτ}(v) = (∇h)⁻¹(v)` (closed forms of the module doc, via [`Penalty::prox`]).
     pub fn prox<T: Real>(&self, v: &[T], out: &mut [T]) {
-        assert_eq!(v.len(), out.len(), "prox: lengths differ");
-        match *self {
-            ElasticCost::SqEuclidean => out.copy_from_slice(v),
-            ElasticCost::L1 { gamma } => soft_threshold(v, T::from_f64(gamma), out),
-            ElasticCost::Stvs { gamma } => stvs_prox(v, T::from_f64(gamma), out),
-        }
+        let done = match *self {
+            ElasticCost::SqEuclidean => Penalty::None.prox(v, 1.0, out),
+            ElasticCost::L1 { gamma } => Penalty::L1.prox(v, gamma, out),
+            ElasticCost::Stvs { gamma } => Penalty::Stvs { gamma }.prox(v, 1.0, out),
+        };
+        done.expect("closed-form prox: L1 at any weight, STVS at weight 1");
     }
 
     /// `γτ(a − b)` for two rows (lane-split sums in T, returned in f64).
@@ -227,21 +229,6 @@ fn stvs_dphi(z: f64, gamma: f64) -> f64 {
     let s = z.abs() / (2.0 * gamma);
     let r = (1.0 + s * s).sqrt();
     z.sign() * gamma / (r + s)
-}
-
-/// `out ← sign(v)·max(|v| − t, 0)`.
-fn soft_threshold<T: Real>(v: &[T], t: T, out: &mut [T]) {
-    for (o, &x) in out.iter_mut().zip(v) {
-        *o = x.sign() * (x.abs() - t).max(T::ZERO);
-    }
-}
-
-/// `out ← 0 if v² ≤ γ², else v − γ²/v` (STVS prox at weight 1).
-fn stvs_prox<T: Real>(v: &[T], gamma: T, out: &mut [T]) {
-    let g2 = gamma * gamma;
-    for (o, &x) in out.iter_mut().zip(v) {
-        *o = if x * x <= g2 { T::ZERO } else { x - g2 / x };
-    }
 }
 
 /// Lanes of the split accumulators (lets the compiler vectorise reductions it may not reorder).
