@@ -155,6 +155,12 @@ fn sliced_w2_of_unequal_one_dimensional_samples_integrates_the_quantiles() {
     let y = Mat::from_vec(3, 1, vec![0.5f64, 1.0, 0.0]).unwrap();
     let sw = sliced_w2sq(x.view(), y.view(), 3, &mut Stream::new(4, 7));
     assert!((sw - 1.0 / 12.0).abs() < 1e-15, "{sw}");
+    // Zero features: both measures are the point mass at the empty vector.
+    let e = Mat::<f64>::zeros(4, 0);
+    assert_eq!(
+        sliced_w2sq(e.view(), e.view(), 3, &mut Stream::new(4, 7)),
+        0.0
+    );
     // A sample against itself repeated twice is the same measure.
     let z = normal_mat(37, 3, 13);
     let zz = Mat::from_fn(74, 3, |i, j| z.get(i % 37, j));

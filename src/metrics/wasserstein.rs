@@ -40,6 +40,9 @@ pub fn sliced_w2sq<T: Real>(
     assert_eq!(x.cols(), y.cols(), "sliced_w2: feature counts differ");
     assert!(n_proj > 0, "sliced_w2: no projections");
     let d = x.cols();
+    if d == 0 {
+        return 0.0; // every point is the empty vector: the two measures coincide.
+    }
     let theta = random_directions(n_proj, d, rng);
     let px = project(&to_f64(x), &theta);
     let py = project(&to_f64(y), &theta);
