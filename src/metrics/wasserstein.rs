@@ -7,7 +7,7 @@
 //! exactly: with quantile functions F⁻¹, G⁻¹ (step functions with steps at i/n and j/m),
 //! `W2²₁D = ∫₀¹ (F⁻¹(t) − G⁻¹(t))² dt`, a finite sum over the merged breakpoints (equal sizes: the mean of
 //! the squared differences of the sorted values). [`sliced_w2sq`] returns `SW2² = mean_k W2²₁D(θ_k)`;
-//! [`sliced_w2`] returns `SW2 = √SW2²`, which is POT's `sliced_wasserstein_distance(p = 2)` used by [C25]'s
+//! [`sliced_w2`] returns `SW2 = √SW2²`, which is POT's `sliced_wasserstein_distance(p = 2)` used by \[C25\]'s
 //! annealing. The projections are one gemm `X Θᵀ` in f64.
 //!
 //! # Exact W2²

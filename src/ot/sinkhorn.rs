@@ -1,4 +1,4 @@
-//! Entropic transport map with an elastic cost ([CKA23] "Monge, Bregman and Occam", SPEC §3.5, §7.2).
+//! Entropic transport map with an elastic cost (\[CKA23\] "Monge, Bregman and Occam", SPEC §3.5, §7.2).
 //!
 //! # Cost
 //! `c(x, y) = h(x − y)` with `h(z) = ½‖z‖² + γ τ(z)` (per coordinate sums), τ one of
@@ -19,7 +19,7 @@
 //! LSE is taken with its maximum subtracted (stable for any ε). ε defaults to `0.05 · mean(C)`, ott-jax's
 //! default (`Geometry`: ε = 5e-2 relative to the mean of the cost matrix).
 //!
-//! # Map ([CKA23] Prop. / Pooladian–Niles-Weed entropic map)
+//! # Map (\[CKA23\] Prop. / Pooladian–Niles-Weed entropic map)
 //! The entropic potential extends to any x: `f_ε(x) = −ε ln Σ_j b_j exp((g_j − h(x − y_j))/ε)`, with
 //! Gibbs weights `p_j(x) = softmax_j((g_j − h(x − y_j))/ε)`, and
 //! ```text
