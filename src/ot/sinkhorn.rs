@@ -608,6 +608,9 @@ impl<T: Real> TransportMap<T> for ElasticSinkhornMap<T> {
         assert_eq!(x.cols(), self.dim(), "sinkhorn map: input width");
         let (n, d) = x.shape();
         let mut out = Mat::zeros(n, d);
+        if n == 0 || d == 0 {
+            return out;
+        }
         let nblocks = n.div_ceil(MAP_BLOCK);
         let threads = self.threads.min(nblocks).max(1);
         let per = nblocks.div_ceil(threads).max(1);
