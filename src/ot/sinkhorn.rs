@@ -169,7 +169,7 @@ impl ElasticCost {
     }
 
     /// `γτ(a − b)` for two rows (lane-split sums in T, returned in f64).
-    #[inline]
+    #[inline(always)]
     fn tau_of_difference<T: Real>(&self, a: &[T], b: &[T]) -> f64 {
         match *self {
             ElasticCost::SqEuclidean => 0.0,
@@ -179,7 +179,7 @@ impl ElasticCost {
     }
 
     /// `acc += w · γ∇τ(a − b)` for two rows.
-    #[inline]
+    #[inline(always)]
     fn add_weighted_grad_tau<T: Real>(&self, a: &[T], b: &[T], w: T, acc: &mut [T]) {
         match *self {
             ElasticCost::SqEuclidean => {}
@@ -235,7 +235,7 @@ fn stvs_dphi(z: f64, gamma: f64) -> f64 {
 const LANES: usize = 16;
 
 /// `Σ_k |a_k − b_k|`.
-#[inline]
+#[inline(always)]
 fn l1_distance<T: Real>(a: &[T], b: &[T]) -> T {
     let mut acc = [T::ZERO; LANES];
     let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
@@ -257,7 +257,7 @@ fn l1_distance<T: Real>(a: &[T], b: &[T]) -> T {
 }
 
 /// `Σ_k φ_γ(a_k − b_k)` (STVS, module doc).
-#[inline]
+#[inline(always)]
 fn stvs_sum<T: Real>(a: &[T], b: &[T], gamma: T) -> T {
     let inv2g = T::ONE / (T::TWO * gamma);
     let phi = |z: T| {
@@ -567,22 +567,10 @@ impl<T: Real> ElasticSinkhornMap<T> {
             1.0,
             grad.view_mut(),
         );
-        // Σ_j p_ij γ∇τ(x_i − y_j), ROW_TILE rows at a time against each y_j.
+        // Σ_j p_ij γ∇τ(x_i − y_j)
         let mut acc = vec![T::ZERO; bx * d];
         if !matches!(self.cost, ElasticCost::SqEuclidean) {
-            for i0 in (0..bx).step_by(ROW_TILE) {
-                let i1 = (i0 + ROW_TILE).min(bx);
-                for j in 0..m {
-                    let yj = self.target.row(j);
-                    for i in i0..i1 {
-                        let w = T::from_f64(hmat[i * m + j]);
-                        if w != T::ZERO {
-                            let acc_i = &mut acc[i * d..(i + 1) * d];
-                            self.cost.add_weighted_grad_tau(xb.row(i), yj, w, acc_i);
-                        }
-                    }
-                }
-            }
+            add_grad_tau_block(&self.cost, &xb, &self.target, &hmat, &mut acc);
         }
         let mut v = vec![T::ZERO; d];
         let mut pr = vec![T::ZERO; d];
@@ -687,7 +675,50 @@ fn cost_rows<T: Real>(
     if matches!(cost, ElasticCost::SqEuclidean) {
         return;
     }
-    // τ part, ROW_TILE rows of x at a time against each y_j (y_j stays in L1 across the tile).
+    add_tau_block(cost, x, y, out);
+}
+
+/// Rows of x processed together against one target row in the O(n·m·d) loops (cache reuse of y_j).
+const ROW_TILE: usize = 4;
+
+/// `out[i·m + j] += γτ(x_i − y_j)`, ROW_TILE rows of x at a time against each y_j (y_j stays in L1 across
+/// the tile). Dispatches to a copy compiled for AVX-512 / AVX2 when the CPU has it (same arithmetic, same
+/// order: results are identical on every path).
+fn add_tau_block<T: Real>(cost: &ElasticCost, x: &Mat<T>, y: &Mat<T>, out: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // safety: the CPU supports AVX-512F (checked just above).
+            return unsafe { add_tau_block_avx512(cost, x, y, out) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // safety: the CPU supports AVX2 (checked just above).
+            return unsafe { add_tau_block_avx2(cost, x, y, out) };
+        }
+    }
+    add_tau_block_body(cost, x, y, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn add_tau_block_avx512<T: Real>(
+    cost: &ElasticCost,
+    x: &Mat<T>,
+    y: &Mat<T>,
+    out: &mut [f64],
+) {
+    add_tau_block_body(cost, x, y, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn add_tau_block_avx2<T: Real>(cost: &ElasticCost, x: &Mat<T>, y: &Mat<T>, out: &mut [f64]) {
+    add_tau_block_body(cost, x, y, out)
+}
+
+#[inline(always)]
+fn add_tau_block_body<T: Real>(cost: &ElasticCost, x: &Mat<T>, y: &Mat<T>, out: &mut [f64]) {
+    let (bx, m) = (x.rows(), y.rows());
     for i0 in (0..bx).step_by(ROW_TILE) {
         let i1 = (i0 + ROW_TILE).min(bx);
         for j in 0..m {
@@ -699,8 +730,75 @@ fn cost_rows<T: Real>(
     }
 }
 
-/// Rows of x processed together against one target row in the O(n·m·d) loops (cache reuse of y_j).
-const ROW_TILE: usize = 4;
+/// `acc[i·d..(i+1)·d] += Σ_j p_ij γ∇τ(x_i − y_j)` with `p` the bx × m Gibbs weights, ROW_TILE rows at a
+/// time against each y_j; dispatched like [`add_tau_block`].
+fn add_grad_tau_block<T: Real>(
+    cost: &ElasticCost,
+    x: &Mat<T>,
+    y: &Mat<T>,
+    p: &[f64],
+    acc: &mut [T],
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // safety: the CPU supports AVX-512F (checked just above).
+            return unsafe { add_grad_tau_block_avx512(cost, x, y, p, acc) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // safety: the CPU supports AVX2 (checked just above).
+            return unsafe { add_grad_tau_block_avx2(cost, x, y, p, acc) };
+        }
+    }
+    add_grad_tau_block_body(cost, x, y, p, acc)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn add_grad_tau_block_avx512<T: Real>(
+    cost: &ElasticCost,
+    x: &Mat<T>,
+    y: &Mat<T>,
+    p: &[f64],
+    acc: &mut [T],
+) {
+    add_grad_tau_block_body(cost, x, y, p, acc)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn add_grad_tau_block_avx2<T: Real>(
+    cost: &ElasticCost,
+    x: &Mat<T>,
+    y: &Mat<T>,
+    p: &[f64],
+    acc: &mut [T],
+) {
+    add_grad_tau_block_body(cost, x, y, p, acc)
+}
+
+#[inline(always)]
+fn add_grad_tau_block_body<T: Real>(
+    cost: &ElasticCost,
+    x: &Mat<T>,
+    y: &Mat<T>,
+    p: &[f64],
+    acc: &mut [T],
+) {
+    let (bx, m, d) = (x.rows(), y.rows(), x.cols());
+    for i0 in (0..bx).step_by(ROW_TILE) {
+        let i1 = (i0 + ROW_TILE).min(bx);
+        for j in 0..m {
+            let yj = y.row(j);
+            for i in i0..i1 {
+                let w = T::from_f64(p[i * m + j]);
+                if w != T::ZERO {
+                    cost.add_weighted_grad_tau(x.row(i), yj, w, &mut acc[i * d..(i + 1) * d]);
+                }
+            }
+        }
+    }
+}
 
 /// The full n × m cost matrix, rows split over threads in blocks.
 fn cost_rows_parallel<T: Real>(
