@@ -59,7 +59,13 @@
 //! by a vectorisable loop over coordinates) and O(n·m) memory; the map streams over blocks of evaluation
 //! points (each block × all targets). Rows of the cost matrix, the f and g updates (rows / column ranges)
 //! and map blocks are split over threads with `std::thread::scope`; every reduction runs in a fixed order,
-//! so results do not depend on the thread count.
+//! so results do not depend on the thread count. The two O(n·m·d) loops (τ of the cost, Σ p γ∇τ of the map)
+//! run in copies compiled for AVX-512F / AVX2 when the CPU has them (runtime detection; same operations in
+//! the same order, so the same results).
+//!
+//! Measured (`cargo bench --bench sinkhorn`, n = m = d = 1000, f32, L1 with γ = 1, default ε: 2
+//! iterations; 2 shared cores under load): fit ≈ 0.2–0.3 s, map of 1000 points ≈ 0.3–0.6 s, peak RSS
+//! 60–95 MB (ott-jax: 154 s + 37 s, 12.5 GB). STVS costs ≈ 4 s each (one scalar `ln` per entry).
 
 use crate::linalg::{gemm, Mat, MatMut, MatRef, Op, Real};
 use crate::ot::penalty::Penalty;
