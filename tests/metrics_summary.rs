@@ -3,8 +3,8 @@
 
 use monge::linalg::Mat;
 use monge::metrics::{
-    displacement_dim, l2_means, l2_uvp, moved_genes_precision_recall, pearson_means, r2_means,
-    total_variance,
+    displacement_dim, feature_subset, l2_means, l2_uvp, moved_genes_precision_recall,
+    pearson_means, r2_means, total_variance,
 };
 
 fn mat(rows: usize, cols: usize, v: &[f64]) -> Mat<f64> {
@@ -76,4 +76,19 @@ fn moved_gene_precision_recall_counts_cell_gene_pairs() {
     // moved = 3, hits = 2 (cell 0 gene 0, cell 1 gene 2), possible = 2 cells · 2 genes.
     assert!((pr.precision - 2.0 / 3.0).abs() < 1e-14);
     assert!((pr.recall - 0.5).abs() < 1e-14);
+}
+
+#[test]
+fn feature_subset_selects_columns_in_order() {
+    let x = mat(2, 4, &[0.0, 1.0, 2.0, 3.0, 10.0, 11.0, 12.0, 13.0]);
+    let s = feature_subset(x.view(), &[3, 0, 3]).unwrap();
+    assert_eq!(s.as_slice(), &[3.0, 0.0, 3.0, 13.0, 10.0, 13.0]);
+    // Metrics on the subset only see those features: ℓ2 of the means over features {1, 2}.
+    let y = mat(1, 4, &[100.0, 6.0, 7.0, -100.0]);
+    let (xs, ys) = (
+        feature_subset(x.view(), &[1, 2]).unwrap(),
+        feature_subset(y.view(), &[1, 2]).unwrap(),
+    );
+    assert!((l2_means(xs.view(), ys.view()) - 0.0).abs() < 1e-15);
+    assert!(feature_subset(x.view(), &[1, 4]).is_err());
 }

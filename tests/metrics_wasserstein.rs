@@ -31,7 +31,7 @@ fn cost_of(cost: &[f64], n: usize, sigma: &[usize]) -> f64 {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig::with_cases(200))]
     #[test]
     fn assignment_is_a_minimum_cost_permutation(n in 1usize..=7, seed in any::<u64>(), ties in any::<bool>()) {
         let mut s = Stream::new(seed, 0);
@@ -44,6 +44,91 @@ proptest! {
         for &j in &sigma { prop_assert!(!seen[j]); seen[j] = true; }
         let best = permutations(n).iter().map(|p| cost_of(&cost, n, p)).fold(f64::INFINITY, f64::min);
         prop_assert!((cost_of(&cost, n, &sigma) - best).abs() < 1e-12, "solver {} vs brute force {}", cost_of(&cost, n, &sigma), best);
+    }
+}
+
+/// Textbook O(n³) Hungarian method (shortest augmenting paths from zero potentials, no initialisation
+/// heuristics): the optimal cost, as an independent reference for the Jonker–Volgenant solver.
+fn hungarian_reference_cost(cost: &[f64], n: usize) -> f64 {
+    let inf = f64::INFINITY;
+    let (mut u, mut v) = (vec![0.0; n + 1], vec![0.0; n + 1]);
+    let (mut p, mut way) = (vec![0usize; n + 1], vec![0usize; n + 1]);
+    for i in 1..=n {
+        p[0] = i;
+        let mut j0 = 0;
+        let mut minv = vec![inf; n + 1];
+        let mut used = vec![false; n + 1];
+        loop {
+            used[j0] = true;
+            let (i0, mut delta, mut j1) = (p[j0], inf, 0);
+            for j in 1..=n {
+                if !used[j] {
+                    let cur = cost[(i0 - 1) * n + j - 1] - u[i0] - v[j];
+                    if cur < minv[j] {
+                        minv[j] = cur;
+                        way[j] = j0;
+                    }
+                    if minv[j] < delta {
+                        delta = minv[j];
+                        j1 = j;
+                    }
+                }
+            }
+            for j in 0..=n {
+                if used[j] {
+                    u[p[j]] += delta;
+                    v[j] -= delta;
+                } else {
+                    minv[j] -= delta;
+                }
+            }
+            j0 = j1;
+            if p[j0] == 0 {
+                break;
+            }
+        }
+        loop {
+            let j1 = way[j0];
+            p[j0] = p[j1];
+            j0 = j1;
+            if j0 == 0 {
+                break;
+            }
+        }
+    }
+    (1..=n).map(|j| cost[(p[j] - 1) * n + j - 1]).sum()
+}
+
+#[test]
+fn assignment_matches_the_textbook_hungarian_method() {
+    // Random continuous costs, tie-heavy integer costs, and squared distances of clustered 2-D points
+    // (the hard case for the row-reduction heuristics), n up to 150.
+    for (k, n) in [2usize, 3, 10, 57, 150].into_iter().enumerate() {
+        let mut s = Stream::new(k as u64, 0);
+        let continuous: Vec<f64> = (0..n * n).map(|_| s.uniform_f64()).collect();
+        let ties: Vec<f64> = (0..n * n).map(|_| s.below(3) as f64).collect();
+        let x = normal_mat(n, 2, 100 + k as u64);
+        let y = normal_mat(n, 2, 200 + k as u64);
+        let sq: Vec<f64> = (0..n * n)
+            .map(|ij| {
+                let (i, j) = (ij / n, ij % n);
+                (0..2).map(|c| (x.get(i, c) - y.get(j, c)).powi(2)).sum()
+            })
+            .collect();
+        for cost in [continuous, ties, sq] {
+            let sigma = assignment(&cost, n);
+            let mut seen = vec![false; n];
+            for &j in &sigma {
+                assert!(!seen[j], "n = {n}: column {j} assigned twice");
+                seen[j] = true;
+            }
+            let got = cost_of(&cost, n, &sigma);
+            let want = hungarian_reference_cost(&cost, n);
+            assert!(
+                (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+                "n = {n}: {got} vs {want}"
+            );
+        }
     }
 }
 
@@ -155,6 +240,12 @@ fn sliced_w2_of_unequal_one_dimensional_samples_integrates_the_quantiles() {
     let y = Mat::from_vec(3, 1, vec![0.5f64, 1.0, 0.0]).unwrap();
     let sw = sliced_w2sq(x.view(), y.view(), 3, &mut Stream::new(4, 7));
     assert!((sw - 1.0 / 12.0).abs() < 1e-15, "{sw}");
+    // Zero features: both measures are the point mass at the empty vector.
+    let e = Mat::<f64>::zeros(4, 0);
+    assert_eq!(
+        sliced_w2sq(e.view(), e.view(), 3, &mut Stream::new(4, 7)),
+        0.0
+    );
     // A sample against itself repeated twice is the same measure.
     let z = normal_mat(37, 3, 13);
     let zz = Mat::from_fn(74, 3, |i, j| z.get(i % 37, j));

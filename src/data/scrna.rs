@@ -1,4 +1,4 @@
-//! Synthetic scRNA perturbation data, exactly as [C25]'s `hd-data-gen.py` (SPEC §7.5).
+//! Synthetic scRNA perturbation data, exactly as \[C25\]'s `hd-data-gen.py` (SPEC §7.5).
 //!
 //! With n cells, d genes, k "drastic" genes and r "noise" genes:
 //! 1. control `X ~ U(0, 1)^{n×d}` (drawn row-major);

@@ -4,11 +4,11 @@
 //!   the d features), [`pearson_means`] is the Pearson correlation `ρ(p̄, t̄)` across features (CellOT's
 //!   `r2-means`, unsquared despite its name), [`r2_means`] is `ρ²` (w1ot's r²), and [`l2_means`] is
 //!   `‖p̄ − t̄‖₂`.
-//! - Displacement dimensionality ([C25], SPEC §7.2): per sample `n(x) = #{i : |T(x)_i − x_i| > thr}`;
+//! - Displacement dimensionality (\[C25\], SPEC §7.2): per sample `n(x) = #{i : |T(x)_i − x_i| > thr}`;
 //!   [`displacement_dim`] returns the mean over samples and the 75% quantile. The quantile follows NumPy's
 //!   default (`numpy.quantile(…, 0.75)`, "linear", Hyndman–Fan type 7): with the counts sorted ascending
 //!   `c_0 ≤ … ≤ c_{n−1}`, `h = 0.75·(n − 1)`, `Q3 = c_⌊h⌋ + (h − ⌊h⌋)(c_⌊h⌋+1 − c_⌊h⌋)`.
-//! - L2-UVP [K21]: `100 · mean_i ‖T(x_i) − T*(x_i)‖² / Var(ν)` with `Var(ν) = Σ_features var` the total
+//! - L2-UVP \[K21\]: `100 · mean_i ‖T(x_i) − T*(x_i)‖² / Var(ν)` with `Var(ν) = Σ_features var` the total
 //!   variance of the target sample (population form, 1/n).
 //! - Moved-gene precision / recall (synthetic scRNA, SPEC §7.5): a gene of a cell is "moved" by the map when
 //!   `|T(x)_g − x_g| > thr`; counting over all (cell, gene) pairs (micro-average),
@@ -110,7 +110,7 @@ fn quantile_linear(sorted: &[usize], q: f64) -> f64 {
     sorted[lo] as f64 + frac * (sorted[hi] as f64 - sorted[lo] as f64)
 }
 
-/// L2-UVP [K21]: `100 · mean_i ‖tx_i − t_true_i‖² / Var(target)` with `Var` the total (summed over
+/// L2-UVP \[K21\]: `100 · mean_i ‖tx_i − t_true_i‖² / Var(target)` with `Var` the total (summed over
 /// features) population variance of `target`. `tx` and `t_true` are the fitted and the true map at the same
 /// source points.
 ///

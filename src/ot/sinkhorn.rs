@@ -1,4 +1,4 @@
-//! Entropic transport map with an elastic cost ([CKA23] "Monge, Bregman and Occam", SPEC §3.5, §7.2).
+//! Entropic transport map with an elastic cost (\[CKA23\] "Monge, Bregman and Occam", SPEC §3.5, §7.2).
 //!
 //! # Cost
 //! `c(x, y) = h(x − y)` with `h(z) = ½‖z‖² + γ τ(z)` (per coordinate sums), τ one of
@@ -19,7 +19,7 @@
 //! LSE is taken with its maximum subtracted (stable for any ε). ε defaults to `0.05 · mean(C)`, ott-jax's
 //! default (`Geometry`: ε = 5e-2 relative to the mean of the cost matrix).
 //!
-//! # Map ([CKA23] Prop. / Pooladian–Niles-Weed entropic map)
+//! # Map (\[CKA23\] Prop. / Pooladian–Niles-Weed entropic map)
 //! The entropic potential extends to any x: `f_ε(x) = −ε ln Σ_j b_j exp((g_j − h(x − y_j))/ε)`, with
 //! Gibbs weights `p_j(x) = softmax_j((g_j − h(x − y_j))/ε)`, and
 //! ```text
@@ -50,17 +50,25 @@
 //!   `v − z = φ'(z)` for v > γ, z = (v² − γ²)/v: s = (v² − γ²)/(2γv), r = (v² + γ²)/(2γv), so
 //!   `γ (r − s) = γ · 2γ²/(2γv) = γ²/v = v − z` ✓.
 //!
-//! These prox functions are private here: `ot::penalty` (another branch) carries the same closed forms;
-//! the two should be merged once both have landed.
+//! Both are [`crate::ot::penalty::Penalty::prox`] (L1 with weight γ, STVS with weight 1), which this
+//! module calls. The hot loops evaluate φ and φ' of STVS in the `r, s` form above (one `ln`, no `exp`);
+//! `tests/ot_sinkhorn.rs` checks them against finite differences and against the prox.
 //!
 //! # Work and memory
 //! The cost matrix and every map block take O(n·m·d) arithmetic (the ½‖·‖² part by f64 gemm, the τ part
 //! by a vectorisable loop over coordinates) and O(n·m) memory; the map streams over blocks of evaluation
 //! points (each block × all targets). Rows of the cost matrix, the f and g updates (rows / column ranges)
 //! and map blocks are split over threads with `std::thread::scope`; every reduction runs in a fixed order,
-//! so results do not depend on the thread count.
+//! so results do not depend on the thread count. The two O(n·m·d) loops (τ of the cost, Σ p γ∇τ of the map)
+//! run in copies compiled for AVX-512F / AVX2 when the CPU has them (runtime detection; same operations in
+//! the same order, so the same results).
+//!
+//! Measured (`cargo bench --bench sinkhorn`, n = m = d = 1000, f32, L1 with γ = 1, default ε: 2
+//! iterations; 2 shared cores under load): fit ≈ 0.2–0.3 s, map of 1000 points ≈ 0.3–0.6 s, peak RSS
+//! 60–95 MB (ott-jax: 154 s + 37 s, 12.5 GB). STVS costs ≈ 4 s each (one scalar `ln` per entry).
 
 use crate::linalg::{gemm, Mat, MatMut, MatRef, Op, Real};
+use crate::ot::penalty::Penalty;
 use crate::ot::{SavedModel, TransportMap};
 use crate::{Error, Result};
 
@@ -156,18 +164,18 @@ impl ElasticCost {
         }
     }
 
-    /// `out ← prox_{γτ}(v) = (∇h)⁻¹(v)` (closed forms of the module doc).
+    /// `out ← prox_{γτ}(v) = (∇h)⁻¹(v)` (closed forms of the module doc, via [`Penalty::prox`]).
     pub fn prox<T: Real>(&self, v: &[T], out: &mut [T]) {
-        assert_eq!(v.len(), out.len(), "prox: lengths differ");
-        match *self {
-            ElasticCost::SqEuclidean => out.copy_from_slice(v),
-            ElasticCost::L1 { gamma } => soft_threshold(v, T::from_f64(gamma), out),
-            ElasticCost::Stvs { gamma } => stvs_prox(v, T::from_f64(gamma), out),
-        }
+        let done = match *self {
+            ElasticCost::SqEuclidean => Penalty::None.prox(v, 1.0, out),
+            ElasticCost::L1 { gamma } => Penalty::L1.prox(v, gamma, out),
+            ElasticCost::Stvs { gamma } => Penalty::Stvs { gamma }.prox(v, 1.0, out),
+        };
+        done.expect("closed-form prox: L1 at any weight, STVS at weight 1");
     }
 
     /// `γτ(a − b)` for two rows (lane-split sums in T, returned in f64).
-    #[inline]
+    #[inline(always)]
     fn tau_of_difference<T: Real>(&self, a: &[T], b: &[T]) -> f64 {
         match *self {
             ElasticCost::SqEuclidean => 0.0,
@@ -177,22 +185,20 @@ impl ElasticCost {
     }
 
     /// `acc += w · γ∇τ(a − b)` for two rows.
-    #[inline]
+    #[inline(always)]
     fn add_weighted_grad_tau<T: Real>(&self, a: &[T], b: &[T], w: T, acc: &mut [T]) {
         match *self {
             ElasticCost::SqEuclidean => {}
             ElasticCost::L1 { gamma } => {
                 let wg = w * T::from_f64(gamma);
-                for ((o, &p), &q) in acc.iter_mut().zip(a).zip(b) {
-                    let z = p - q;
-                    // γ sign(z) with sign(0) = 0, written as selects so the loop vectorises.
-                    *o += if z > T::ZERO {
-                        wg
-                    } else if z < T::ZERO {
-                        -wg
-                    } else {
-                        T::ZERO
-                    };
+                let len = acc.len();
+                let (a, b) = (&a[..len], &b[..len]);
+                for k in 0..len {
+                    let z = a[k] - b[k];
+                    // γ sign(z) with sign(0) = 0, as two selects so the loop vectorises.
+                    let pos = if z > T::ZERO { wg } else { T::ZERO };
+                    let neg = if z < T::ZERO { wg } else { T::ZERO };
+                    acc[k] += pos - neg;
                 }
             }
             ElasticCost::Stvs { gamma } => {
@@ -231,31 +237,17 @@ fn stvs_dphi(z: f64, gamma: f64) -> f64 {
     z.sign() * gamma / (r + s)
 }
 
-/// `out ← sign(v)·max(|v| − t, 0)`.
-fn soft_threshold<T: Real>(v: &[T], t: T, out: &mut [T]) {
-    for (o, &x) in out.iter_mut().zip(v) {
-        *o = x.sign() * (x.abs() - t).max(T::ZERO);
-    }
-}
-
-/// `out ← 0 if v² ≤ γ², else v − γ²/v` (STVS prox at weight 1).
-fn stvs_prox<T: Real>(v: &[T], gamma: T, out: &mut [T]) {
-    let g2 = gamma * gamma;
-    for (o, &x) in out.iter_mut().zip(v) {
-        *o = if x * x <= g2 { T::ZERO } else { x - g2 / x };
-    }
-}
-
 /// Lanes of the split accumulators (lets the compiler vectorise reductions it may not reorder).
 const LANES: usize = 16;
 
 /// `Σ_k |a_k − b_k|`.
-#[inline]
+#[inline(always)]
 fn l1_distance<T: Real>(a: &[T], b: &[T]) -> T {
     let mut acc = [T::ZERO; LANES];
     let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
+        let (x, y): (&[T; LANES], &[T; LANES]) = (x.try_into().unwrap(), y.try_into().unwrap());
         for k in 0..LANES {
             acc[k] += (x[k] - y[k]).abs();
         }
@@ -271,7 +263,7 @@ fn l1_distance<T: Real>(a: &[T], b: &[T]) -> T {
 }
 
 /// `Σ_k φ_γ(a_k − b_k)` (STVS, module doc).
-#[inline]
+#[inline(always)]
 fn stvs_sum<T: Real>(a: &[T], b: &[T], gamma: T) -> T {
     let inv2g = T::ONE / (T::TWO * gamma);
     let phi = |z: T| {
@@ -284,6 +276,7 @@ fn stvs_sum<T: Real>(a: &[T], b: &[T], gamma: T) -> T {
     let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
+        let (x, y): (&[T; LANES], &[T; LANES]) = (x.try_into().unwrap(), y.try_into().unwrap());
         for k in 0..LANES {
             acc[k] += phi(x[k] - y[k]);
         }
@@ -580,28 +573,16 @@ impl<T: Real> ElasticSinkhornMap<T> {
             1.0,
             grad.view_mut(),
         );
-        let mut acc = vec![T::ZERO; d];
+        // Σ_j p_ij γ∇τ(x_i − y_j)
+        let mut acc = vec![T::ZERO; bx * d];
+        if !matches!(self.cost, ElasticCost::SqEuclidean) {
+            add_grad_tau_block(&self.cost, &xb, &self.target, &hmat, &mut acc);
+        }
         let mut v = vec![T::ZERO; d];
         let mut pr = vec![T::ZERO; d];
         for i in 0..bx {
-            if !matches!(self.cost, ElasticCost::SqEuclidean) {
-                acc.fill(T::ZERO);
-                for j in 0..m {
-                    let w = T::from_f64(hmat[i * m + j]);
-                    if w != T::ZERO {
-                        self.cost
-                            .add_weighted_grad_tau(xb.row(i), self.target.row(j), w, &mut acc);
-                    }
-                }
-            }
             for k in 0..d {
-                let gk = grad.get(i, k)
-                    + if matches!(self.cost, ElasticCost::SqEuclidean) {
-                        0.0
-                    } else {
-                        acc[k].to_f64()
-                    };
-                v[k] = T::from_f64(gk);
+                v[k] = T::from_f64(grad.get(i, k) + acc[i * d + k].to_f64());
             }
             // (d) T(x_i) = x_i − prox_{γτ}(∇f_ε(x_i))
             self.cost.prox(&v, &mut pr);
@@ -621,6 +602,9 @@ impl<T: Real> TransportMap<T> for ElasticSinkhornMap<T> {
         assert_eq!(x.cols(), self.dim(), "sinkhorn map: input width");
         let (n, d) = x.shape();
         let mut out = Mat::zeros(n, d);
+        if n == 0 || d == 0 {
+            return out;
+        }
         let nblocks = n.div_ceil(MAP_BLOCK);
         let threads = self.threads.min(nblocks).max(1);
         let per = nblocks.div_ceil(threads).max(1);
@@ -690,9 +674,134 @@ fn cost_rows<T: Real>(
         .collect();
     for i in 0..bx {
         let nx = 0.5 * x64.row(i).iter().map(|v| v * v).sum::<f64>();
-        let row = &mut out[i * m..(i + 1) * m];
-        for (j, v) in row.iter_mut().enumerate() {
-            *v = (*v + nx + ny[j]).max(0.0) + cost.tau_of_difference(x.row(i), y.row(j));
+        for (v, nyj) in out[i * m..(i + 1) * m].iter_mut().zip(&ny) {
+            *v = (*v + nx + nyj).max(0.0);
+        }
+    }
+    if matches!(cost, ElasticCost::SqEuclidean) {
+        return;
+    }
+    add_tau_block(cost, x, y, out);
+}
+
+/// Rows of x processed together against one target row in the O(n·m·d) loops (cache reuse of y_j).
+const ROW_TILE: usize = 4;
+
+/// `out[i·m + j] += γτ(x_i − y_j)`, ROW_TILE rows of x at a time against each y_j (y_j stays in L1 across
+/// the tile). Dispatches to a copy compiled for AVX-512 / AVX2 when the CPU has it (same arithmetic, same
+/// order: results are identical on every path).
+fn add_tau_block<T: Real>(cost: &ElasticCost, x: &Mat<T>, y: &Mat<T>, out: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // safety: the CPU supports AVX-512F (checked just above).
+            return unsafe { add_tau_block_avx512(cost, x, y, out) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // safety: the CPU supports AVX2 (checked just above).
+            return unsafe { add_tau_block_avx2(cost, x, y, out) };
+        }
+    }
+    add_tau_block_body(cost, x, y, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn add_tau_block_avx512<T: Real>(
+    cost: &ElasticCost,
+    x: &Mat<T>,
+    y: &Mat<T>,
+    out: &mut [f64],
+) {
+    add_tau_block_body(cost, x, y, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn add_tau_block_avx2<T: Real>(cost: &ElasticCost, x: &Mat<T>, y: &Mat<T>, out: &mut [f64]) {
+    add_tau_block_body(cost, x, y, out)
+}
+
+#[inline(always)]
+fn add_tau_block_body<T: Real>(cost: &ElasticCost, x: &Mat<T>, y: &Mat<T>, out: &mut [f64]) {
+    let (bx, m) = (x.rows(), y.rows());
+    for i0 in (0..bx).step_by(ROW_TILE) {
+        let i1 = (i0 + ROW_TILE).min(bx);
+        for j in 0..m {
+            let yj = y.row(j);
+            for i in i0..i1 {
+                out[i * m + j] += cost.tau_of_difference(x.row(i), yj);
+            }
+        }
+    }
+}
+
+/// `acc[i·d..(i+1)·d] += Σ_j p_ij γ∇τ(x_i − y_j)` with `p` the bx × m Gibbs weights, ROW_TILE rows at a
+/// time against each y_j; dispatched like [`add_tau_block`].
+fn add_grad_tau_block<T: Real>(
+    cost: &ElasticCost,
+    x: &Mat<T>,
+    y: &Mat<T>,
+    p: &[f64],
+    acc: &mut [T],
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // safety: the CPU supports AVX-512F (checked just above).
+            return unsafe { add_grad_tau_block_avx512(cost, x, y, p, acc) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // safety: the CPU supports AVX2 (checked just above).
+            return unsafe { add_grad_tau_block_avx2(cost, x, y, p, acc) };
+        }
+    }
+    add_grad_tau_block_body(cost, x, y, p, acc)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn add_grad_tau_block_avx512<T: Real>(
+    cost: &ElasticCost,
+    x: &Mat<T>,
+    y: &Mat<T>,
+    p: &[f64],
+    acc: &mut [T],
+) {
+    add_grad_tau_block_body(cost, x, y, p, acc)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn add_grad_tau_block_avx2<T: Real>(
+    cost: &ElasticCost,
+    x: &Mat<T>,
+    y: &Mat<T>,
+    p: &[f64],
+    acc: &mut [T],
+) {
+    add_grad_tau_block_body(cost, x, y, p, acc)
+}
+
+#[inline(always)]
+fn add_grad_tau_block_body<T: Real>(
+    cost: &ElasticCost,
+    x: &Mat<T>,
+    y: &Mat<T>,
+    p: &[f64],
+    acc: &mut [T],
+) {
+    let (bx, m, d) = (x.rows(), y.rows(), x.cols());
+    for i0 in (0..bx).step_by(ROW_TILE) {
+        let i1 = (i0 + ROW_TILE).min(bx);
+        for j in 0..m {
+            let yj = y.row(j);
+            for i in i0..i1 {
+                let w = T::from_f64(p[i * m + j]);
+                if w != T::ZERO {
+                    cost.add_weighted_grad_tau(x.row(i), yj, w, &mut acc[i * d..(i + 1) * d]);
+                }
+            }
         }
     }
 }
