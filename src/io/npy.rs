@@ -401,25 +401,35 @@ fn read_data<T: Real, R: Read>(
         let n = (count - done).min(CHUNK / es);
         let bytes = &mut buf[..n * es];
         read_exact_or(r, bytes, name, "data", io_err)?;
-        for (k, b) in bytes.chunks_exact(es).enumerate() {
+        // Decode the chunk, then check it (two tight loops instead of one branchy one).
+        match hdr.dtype {
+            Dtype::F32 => data.extend(
+                bytes
+                    .chunks_exact(4)
+                    .map(|b| T::from_f64(f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64)),
+            ),
+            Dtype::F64 => data.extend(bytes.chunks_exact(8).map(|b| {
+                T::from_f64(f64::from_le_bytes([
+                    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+                ]))
+            })),
+        }
+        if let Some(k) = data[done..].iter().position(|x| !x.is_finite()) {
+            let idx = done + k;
+            let b = &bytes[k * es..(k + 1) * es];
             let v = match hdr.dtype {
                 Dtype::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
                 Dtype::F64 => f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
             };
-            let x = T::from_f64(v);
-            if !x.is_finite() {
-                let idx = done + k;
-                let (row, col) = (idx / hdr.cols + 1, idx % hdr.cols + 1);
-                let msg = if v.is_nan() {
-                    "value is NaN".to_string()
-                } else if v.is_infinite() {
-                    "value is infinite".to_string()
-                } else {
-                    format!("value {v:e} is out of the {} range", T::NAME)
-                };
-                return Err(Error::data(name, Some(row), Some(col), msg));
-            }
-            data.push(x);
+            let (row, col) = (idx / hdr.cols + 1, idx % hdr.cols + 1);
+            let msg = if v.is_nan() {
+                "value is NaN".to_string()
+            } else if v.is_infinite() {
+                "value is infinite".to_string()
+            } else {
+                format!("value {v:e} is out of the {} range", T::NAME)
+            };
+            return Err(Error::data(name, Some(row), Some(col), msg));
         }
         done += n;
     }
