@@ -39,6 +39,12 @@ pub mod streams {
     pub const DATA: u64 = 8;
     /// Data generators, second independent sample (e.g. the target side).
     pub const DATA_2: u64 = 9;
+    /// Data generators, third independent sample (e.g. a held-out test source).
+    pub const DATA_3: u64 = 10;
+    /// Data generators, fourth independent sample (e.g. a held-out test target).
+    pub const DATA_4: u64 = 11;
+    /// Data generators, fifth independent sample (e.g. a second target sample for a noise floor).
+    pub const DATA_5: u64 = 12;
     /// Anything a later component needs; add new ids above this one.
     pub const SPARE: u64 = 15;
 }

@@ -1,5 +1,3 @@
-#![allow(dead_code)] // the subcommands that consume every accessor land one by one
-
 //! A small, strict command-line parser: `--key value`, `--key=value` and `--flag`, no dependencies.
 //!
 //! Every option a command reads is consumed; [`Args::finish`] turns anything left over into a usage

@@ -1,6 +1,14 @@
 //! The `monge` command line: dispatch to one file per subcommand.
 
 pub mod args;
+pub mod common;
+pub mod demo;
+pub mod eval;
+pub mod fit;
+pub mod json;
+pub mod map;
+pub mod plot;
+pub mod synth;
 
 use monge::{Error, Result};
 
@@ -17,6 +25,7 @@ COMMANDS:
     map      apply a saved model to a data file
     eval     compare a mapped set with a target set (MMD, sliced/exact W2, r², …)
     synth    generate data sets (toy, scrna, known-map)
+    plot     SVG of point sets with displacement arrows, or of training curves
     bench    time the training iterations of every solver
 
 OPTIONS:
@@ -24,7 +33,13 @@ OPTIONS:
     -V, --version    print the version
 
 Run `monge <COMMAND> --help` for the options of a command.
+Exit codes: 0 success, 1 runtime failure (bad data, I/O, divergence), 2 usage error.
 ";
+
+/// Options that never take a value, for every subcommand.
+const FLAGS: &[&str] = &[
+    "help", "json", "quiet", "anneal", "log", "quick", "positive", "f64",
+];
 
 /// Runs the command line `argv` (without the program name); returns the process exit code.
 pub fn run(argv: &[String]) -> i32 {
@@ -32,7 +47,7 @@ pub fn run(argv: &[String]) -> i32 {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("monge: error: {e}");
-            if e.exit_code() == 2 && !matches!(e, Error::NotAvailable(_)) {
+            if matches!(e, Error::Usage(_)) {
                 eprintln!("run `monge --help` for usage");
             }
             e.exit_code()
@@ -46,6 +61,7 @@ fn dispatch(argv: &[String]) -> Result<()> {
         return Err(Error::Usage("no command given".into()));
     };
     let rest = &argv[1..];
+    let args = || args::Args::parse(rest, FLAGS);
     match cmd.as_str() {
         "-h" | "--help" | "help" => {
             print!("{HELP}");
@@ -55,10 +71,13 @@ fn dispatch(argv: &[String]) -> Result<()> {
             println!("monge {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
-        "demo" | "fit" | "map" | "eval" | "synth" | "bench" => {
-            let _ = rest;
-            Err(Error::NotAvailable(format!("monge {cmd}")))
-        }
+        "eval" => eval::run(args()?),
+        "synth" => synth::run(args()?),
+        "plot" => plot::run(args()?),
+        "fit" => fit::run(args()?),
+        "demo" => demo::run(args()?),
+        "map" => map::run(args()?),
+        "bench" => Err(Error::NotAvailable(format!("monge {cmd}"))),
         other => Err(Error::Usage(format!("unknown command '{other}'"))),
     }
 }

@@ -1,1 +1,389 @@
-//! (not built yet)
+//! Dynamic sparsity weight λ: simulated annealing on λ ([C25] Alg. 1) and the displacement-dimensionality
+//! budget ([C25] Alg. 2), as coded in the paper's public code (SPEC §7.3, §7.4).
+//!
+//! Both drive any solver that implements [`LambdaTrainee`] (the W2 trainer does): they call
+//! `train_step` for whole outer iterations, read the last batch (source x, mapped T(x), target y), and set λ.
+//! λ is in monge's batch-**mean** convention throughout; [C25]'s code sums the penalty over the batch, so its
+//! λ values convert as `λ_mean = B · λ_sum` ([`lambda_from_sum_convention`]).
+//!
+//! # Algorithm 1 (simulated annealing), per SPEC §7.3
+//! Measured on the current batch, with Δ = T(x) − x:
+//! - `Spa = Σ_batch τ_STVS,γ(Δ)` (γ = 100; summed over the batch as in [C25]'s `eval_function`),
+//! - `Err = SW2(T#μ_batch, ν_batch) · balance` (100 projections, balance 1e5),
+//! - `Eval = −α·Spa − (1 − α)·Err` (α = 0.8), to be maximised.
+//!
+//! 1. warm up `initial_iters` outer iterations at λ₀;
+//! 2. step k = 0, 1, …: `r = max(0.01, exp(−3(1 − T_sa)))`, propose `λ' = λ·(1 + U(−r, r))`; measure `E₀`
+//!    (Eval before), train `adjust_iters` at λ', measure `E₁`; with `ΔE = E₁ − E₀` and
+//!    `T = max(T_min, T₀·decayᵏ)` accept iff `ΔE > 0` or `U(0, 1) < exp(ΔE / T)`; otherwise revert λ (the
+//!    weights are not rolled back) and, if `smooth_iters > 0`, train that many iterations at the reverted λ
+//!    ([C25]'s text; its code skips this);
+//! 3. `T_sa ← T_sa · decay`; stop when `T_sa < T_min` (or after `max_steps`).
+//!
+//! # Algorithm 2 (dimensionality budget l), per SPEC §7.4
+//! `dim` of a batch is the mean over samples of `#{i : |Δᵢ| > thr}`; a block's dim is the average of the
+//! batch dims of its last `window` (100) outer iterations.
+//! 1. warm up `warmup_iters` at λ₀;
+//! 2. increase: train blocks of `block_iters`; if the block's dim < l stop increasing, else `λ ← 1.5·λ`
+//!    (at most `max_increases` times: a budget no λ reaches is reported, not looped on forever);
+//! 3. decrease by annealing: per step propose `λ' = λ·(1 − U(0, r))` (r as above), train a block at λ', accept
+//!    iff its dim ≤ l (the block's SW2 to the target batch is reported next to it), otherwise revert λ;
+//!    `T_sa ← T_sa · decay` until `T_sa < T_min`;
+//! 4. if the last proposal was rejected, train one more block at the final λ (the weights had moved at λ')
+//!    and report that block's dim as the final one.
+
+use crate::linalg::{MatRef, Real};
+use crate::metrics::{displacement_dim, sliced_w2};
+use crate::ot::w2::W2Trainer;
+use crate::random::{streams, Stream};
+use crate::Result;
+
+/// What the annealers need from a solver: whole outer iterations at a settable λ, and the last batch.
+pub trait LambdaTrainee<T: Real> {
+    /// One outer iteration of training at the current λ.
+    fn train_step(&mut self) -> Result<()>;
+    /// The current penalty weight (batch-mean convention).
+    fn lambda(&self) -> f64;
+    /// Sets the penalty weight used from the next iteration on.
+    fn set_lambda(&mut self, lambda: f64);
+    /// The last outer iteration's (source batch x, mapped batch T(x), target batch y), each B × d.
+    fn last_batch(&self) -> (MatRef<'_, T>, MatRef<'_, T>, MatRef<'_, T>);
+}
+
+impl<T: Real> LambdaTrainee<T> for W2Trainer<T> {
+    fn train_step(&mut self) -> Result<()> {
+        self.step().map(|_| ())
+    }
+    fn lambda(&self) -> f64 {
+        W2Trainer::lambda(self)
+    }
+    fn set_lambda(&mut self, lambda: f64) {
+        W2Trainer::set_lambda(self, lambda)
+    }
+    fn last_batch(&self) -> (MatRef<'_, T>, MatRef<'_, T>, MatRef<'_, T>) {
+        (
+            self.last_source().view(),
+            self.last_mapped().view(),
+            self.last_target().view(),
+        )
+    }
+}
+
+/// λ in monge's batch-mean convention from a value in [C25]'s batch-sum convention: `B · λ_sum`.
+pub fn lambda_from_sum_convention(lambda_sum: f64, batch: usize) -> f64 {
+    lambda_sum * batch as f64
+}
+
+/// `τ_STVS,γ(z) = γ² Σᵢ [uᵢ + ½ − ½e^{−2uᵢ}]`, `uᵢ = asinh(|zᵢ|/(2γ))`, summed over all rows of Δ = t − x
+/// (the Spa of Alg. 1).
+fn stvs_sum<T: Real>(x: MatRef<'_, T>, tx: MatRef<'_, T>, gamma: f64) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.rows() {
+        for (a, b) in x.row(i).iter().zip(tx.row(i)) {
+            let u = ((b.to_f64() - a.to_f64()).abs() / (2.0 * gamma)).asinh();
+            s += u + 0.5 - 0.5 * (-2.0 * u).exp();
+        }
+    }
+    gamma * gamma * s
+}
+
+/// Settings of [`anneal_lambda`] (Alg. 1). Defaults are [C25]'s code (λ₀ converted for batch 256).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AnnealConfig {
+    /// Warm-up outer iterations at λ₀ (20 000).
+    pub initial_iters: usize,
+    /// Outer iterations trained per proposal (2 000).
+    pub adjust_iters: usize,
+    /// Iterations trained at the reverted λ after a rejection (default = `adjust_iters`; 0 = [C25]'s code).
+    pub smooth_iters: usize,
+    /// Initial λ, batch-mean convention (default 5e-4 · 256).
+    pub lambda0: f64,
+    /// α, the weight of Spa in Eval (0.8).
+    pub alpha: f64,
+    /// Balance factor on the SW2 term (1e5).
+    pub balance: f64,
+    /// γ of the STVS Spa metric (100).
+    pub stvs_gamma: f64,
+    /// Random projections of the SW2 term (100).
+    pub n_projections: usize,
+    /// Initial temperature T₀ (1).
+    pub t0: f64,
+    /// Minimum temperature T_min (0.15).
+    pub t_min: f64,
+    /// Temperature decay per step (0.95).
+    pub decay: f64,
+    /// Safety cap on annealing steps (the temperature rule alone stops after ⌈ln(T_min/T₀)/ln(decay)⌉).
+    pub max_steps: usize,
+    /// Seed of the proposal / acceptance stream.
+    pub seed: u64,
+}
+
+impl Default for AnnealConfig {
+    fn default() -> Self {
+        AnnealConfig {
+            initial_iters: 20_000,
+            adjust_iters: 2_000,
+            smooth_iters: 2_000,
+            lambda0: lambda_from_sum_convention(5e-4, 256),
+            alpha: 0.8,
+            balance: 1e5,
+            stvs_gamma: 100.0,
+            n_projections: 100,
+            t0: 1.0,
+            t_min: 0.15,
+            decay: 0.95,
+            max_steps: 1_000,
+            seed: 0,
+        }
+    }
+}
+
+/// One proposal of an annealer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AnnealStep {
+    /// Outer iterations trained before the proposal was evaluated (cumulative).
+    pub iteration: usize,
+    /// λ before the proposal.
+    pub lambda_before: f64,
+    /// λ proposed.
+    pub lambda_proposed: f64,
+    /// Whether it was accepted.
+    pub accepted: bool,
+    /// Alg. 1: Spa after training at the proposal. Alg. 2: unused (NaN).
+    pub spa: f64,
+    /// Alg. 1: Err (SW2·balance). Alg. 2: the block's mean SW2 (unscaled).
+    pub err: f64,
+    /// Alg. 1: Eval after training at the proposal. Alg. 2: the block's mean dimensionality.
+    pub eval: f64,
+    /// Temperature used in the acceptance rule.
+    pub temperature: f64,
+}
+
+/// What an annealer reports.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AnnealReport {
+    /// Every proposal in order.
+    pub steps: Vec<AnnealStep>,
+    /// Alg. 2 increase phase: (iterations so far, λ, block dim) per block.
+    pub increases: Vec<(usize, f64, f64)>,
+    /// λ at the end.
+    pub final_lambda: f64,
+    /// Total outer iterations trained.
+    pub iterations: usize,
+    /// Alg. 2: whether the budget was met at the end (`final dim ≤ l`).
+    pub budget_met: Option<bool>,
+    /// Alg. 2: the last block's mean dimensionality at the final λ.
+    pub final_dim: Option<f64>,
+}
+
+fn train<T: Real>(s: &mut impl LambdaTrainee<T>, n: usize, done: &mut usize) -> Result<()> {
+    for _ in 0..n {
+        s.train_step()?;
+        *done += 1;
+    }
+    Ok(())
+}
+
+/// (Spa, Err, Eval) of the trainee's last batch (Alg. 1 metrics).
+fn eval_alg1<T: Real>(
+    s: &impl LambdaTrainee<T>,
+    cfg: &AnnealConfig,
+    proj: &mut Stream,
+) -> (f64, f64, f64) {
+    let (x, tx, y) = s.last_batch();
+    let spa = stvs_sum(x, tx, cfg.stvs_gamma);
+    let err = sliced_w2(tx, y, cfg.n_projections, proj) * cfg.balance;
+    (spa, err, -cfg.alpha * spa - (1.0 - cfg.alpha) * err)
+}
+
+/// The proposal radius `r = max(0.01, exp(−3(1 − T_sa)))`.
+fn radius(t_sa: f64) -> f64 {
+    (-3.0 * (1.0 - t_sa)).exp().max(0.01)
+}
+
+/// Alg. 1: simulated annealing on λ (see the module doc). The trainee ends at the final λ.
+pub fn anneal_lambda<T: Real>(
+    s: &mut impl LambdaTrainee<T>,
+    cfg: &AnnealConfig,
+) -> Result<AnnealReport> {
+    let mut rng = Stream::new(cfg.seed, streams::ANNEAL);
+    let mut proj = Stream::new(cfg.seed, streams::PROJECTIONS);
+    let mut rep = AnnealReport::default();
+    let mut done = 0usize;
+    s.set_lambda(cfg.lambda0);
+    train(s, cfg.initial_iters, &mut done)?;
+    let mut t_sa = cfg.t0;
+    let mut k = 0usize;
+    while t_sa >= cfg.t_min && k < cfg.max_steps {
+        let (_, _, e0) = eval_alg1(s, cfg, &mut proj);
+        let lambda = s.lambda();
+        let r = radius(t_sa);
+        let proposed = lambda * (1.0 + (2.0 * rng.uniform_f64() - 1.0) * r);
+        s.set_lambda(proposed);
+        train(s, cfg.adjust_iters, &mut done)?;
+        let (spa, err, e1) = eval_alg1(s, cfg, &mut proj);
+        let de = e1 - e0;
+        let temperature = (cfg.t0 * cfg.decay.powi(k as i32)).max(cfg.t_min);
+        let u = rng.uniform_f64();
+        let accepted = de > 0.0 || u < (de / temperature).exp();
+        if !accepted {
+            s.set_lambda(lambda);
+            train(s, cfg.smooth_iters, &mut done)?;
+        }
+        rep.steps.push(AnnealStep {
+            iteration: done,
+            lambda_before: lambda,
+            lambda_proposed: proposed,
+            accepted,
+            spa,
+            err,
+            eval: e1,
+            temperature,
+        });
+        t_sa *= cfg.decay;
+        k += 1;
+    }
+    rep.final_lambda = s.lambda();
+    rep.iterations = done;
+    Ok(rep)
+}
+
+/// Settings of [`dim_budget`] (Alg. 2). Defaults are [C25]'s high-dimensional code (λ₀ for batch 128).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DimBudgetConfig {
+    /// The budget l on the mean displacement dimensionality (150).
+    pub budget: f64,
+    /// Threshold of a moved coordinate, |Δᵢ| > thr (1).
+    pub threshold: f64,
+    /// Initial λ, batch-mean convention (default 0.005 · 128).
+    pub lambda0: f64,
+    /// Warm-up outer iterations (10 000).
+    pub warmup_iters: usize,
+    /// Outer iterations per block (5 000).
+    pub block_iters: usize,
+    /// Last iterations of a block averaged into its dim (100).
+    pub window: usize,
+    /// Factor of the increase phase (1.5).
+    pub increase: f64,
+    /// Cap on increase steps (40: λ grows by 1.5⁴⁰ ≈ 1e7).
+    pub max_increases: usize,
+    /// Projections for the reported SW2 (100).
+    pub n_projections: usize,
+    /// T₀ (1).
+    pub t0: f64,
+    /// T_min (0.15).
+    pub t_min: f64,
+    /// Decay (0.95).
+    pub decay: f64,
+    /// Safety cap on annealing steps.
+    pub max_steps: usize,
+    /// Seed of the proposal stream.
+    pub seed: u64,
+}
+
+impl Default for DimBudgetConfig {
+    fn default() -> Self {
+        DimBudgetConfig {
+            budget: 150.0,
+            threshold: 1.0,
+            lambda0: lambda_from_sum_convention(0.005, 128),
+            warmup_iters: 10_000,
+            block_iters: 5_000,
+            window: 100,
+            increase: 1.5,
+            max_increases: 40,
+            n_projections: 100,
+            t0: 1.0,
+            t_min: 0.15,
+            decay: 0.95,
+            max_steps: 1_000,
+            seed: 0,
+        }
+    }
+}
+
+/// Trains one block; returns (mean dim, mean SW2) over its last `window` iterations.
+fn block<T: Real>(
+    s: &mut impl LambdaTrainee<T>,
+    cfg: &DimBudgetConfig,
+    proj: &mut Stream,
+    done: &mut usize,
+) -> Result<(f64, f64)> {
+    let window = cfg.window.clamp(1, cfg.block_iters.max(1));
+    let (mut dim, mut sw, mut cnt) = (0.0, 0.0, 0usize);
+    for it in 0..cfg.block_iters {
+        s.train_step()?;
+        *done += 1;
+        if it + window >= cfg.block_iters {
+            let (x, tx, y) = s.last_batch();
+            dim += displacement_dim(x, tx, cfg.threshold).0;
+            sw += sliced_w2(tx, y, cfg.n_projections, proj);
+            cnt += 1;
+        }
+    }
+    let c = cnt.max(1) as f64;
+    Ok((dim / c, sw / c))
+}
+
+/// Alg. 2: meet the displacement-dimensionality budget (see the module doc).
+pub fn dim_budget<T: Real>(
+    s: &mut impl LambdaTrainee<T>,
+    cfg: &DimBudgetConfig,
+) -> Result<AnnealReport> {
+    let mut rng = Stream::new(cfg.seed, streams::ANNEAL);
+    let mut proj = Stream::new(cfg.seed, streams::PROJECTIONS);
+    let mut rep = AnnealReport::default();
+    let mut done = 0usize;
+    s.set_lambda(cfg.lambda0);
+    train(s, cfg.warmup_iters, &mut done)?;
+    // increase phase
+    let mut last_dim;
+    let mut n_inc = 0usize;
+    loop {
+        let (dim, _) = block(s, cfg, &mut proj, &mut done)?;
+        rep.increases.push((done, s.lambda(), dim));
+        last_dim = dim;
+        if dim < cfg.budget || n_inc >= cfg.max_increases {
+            break;
+        }
+        s.set_lambda(s.lambda() * cfg.increase);
+        n_inc += 1;
+    }
+    // decrease by annealing, only when the budget is met
+    let mut t_sa = cfg.t0;
+    let mut k = 0usize;
+    while last_dim <= cfg.budget && t_sa >= cfg.t_min && k < cfg.max_steps {
+        let lambda = s.lambda();
+        let proposed = lambda * (1.0 - rng.uniform_f64() * radius(t_sa));
+        s.set_lambda(proposed);
+        let (dim, sw) = block(s, cfg, &mut proj, &mut done)?;
+        let accepted = dim <= cfg.budget;
+        if accepted {
+            last_dim = dim;
+        } else {
+            s.set_lambda(lambda);
+        }
+        rep.steps.push(AnnealStep {
+            iteration: done,
+            lambda_before: lambda,
+            lambda_proposed: proposed,
+            accepted,
+            spa: f64::NAN,
+            err: sw,
+            eval: dim,
+            temperature: (cfg.t0 * cfg.decay.powi(k as i32)).max(cfg.t_min),
+        });
+        t_sa *= cfg.decay;
+        k += 1;
+    }
+    // A rejected proposal trained the weights at λ' (they are not rolled back): settle one block at the
+    // final λ so the reported dimensionality is that of the map actually returned.
+    if rep.steps.last().is_some_and(|st| !st.accepted) {
+        last_dim = block(s, cfg, &mut proj, &mut done)?.0;
+    }
+    rep.final_lambda = s.lambda();
+    rep.iterations = done;
+    rep.final_dim = Some(last_dim);
+    rep.budget_met = Some(last_dim <= cfg.budget);
+    Ok(rep)
+}

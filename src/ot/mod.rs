@@ -68,6 +68,20 @@ impl<T: Real> SavedModel<T> {
     }
 }
 
+/// Rebuilds the map stored in a model file's content, whatever its method.
+pub fn map_from_saved<T: Real>(m: &SavedModel<T>) -> Result<Box<dyn TransportMap<T>>> {
+    match m.method.as_str() {
+        "w2" => Ok(Box::new(w2::W2Map::from_saved(m)?)),
+        "sinkhorn" => Ok(Box::new(sinkhorn::ElasticSinkhornMap::from_saved(m)?)),
+        "mean-shift" => Ok(Box::new(baselines::MeanShift::from_saved(m)?)),
+        "identity" => Ok(Box::new(baselines::Identity::from_saved(m)?)),
+        other => Err(crate::Error::Model {
+            file: String::new(),
+            msg: format!("unknown method '{other}'"),
+        }),
+    }
+}
+
 /// One progress report of a training loop (sent at the solver's progress interval).
 #[derive(Clone, Debug, Default)]
 pub struct Progress {

@@ -1,0 +1,221 @@
+//! `monge eval`: every SPEC §4 metric between a mapped set and a target set.
+
+use super::args::Args;
+use super::common::{fmt_num, load, same_dim};
+use super::json::Json;
+use monge::linalg::{Mat, MatRef};
+use monge::metrics;
+use monge::random::{streams, Stream};
+use monge::{Error, Result};
+
+/// Help text of `monge eval`.
+pub const HELP: &str = "\
+monge eval — compare a mapped set with a target set
+
+USAGE:
+    monge eval --mapped Y --target B [--source A] [OPTIONS]
+
+OPTIONS:
+    --source FILE        the source set the mapped set came from (row i of Y is the image of row i of A);
+                         needed for the displacement dimensionality
+    --mapped FILE        the mapped set T(A)
+    --target FILE        the target set
+    --true-mapped FILE   T*(A) for a known map: adds L2-UVP
+    --features LIST      also report mmd/sw2/r2/pearson/l2_means on these 0-based columns (e.g. 0,3,5-9)
+    --threshold T        |Δᵢ| > T counts a coordinate as moved (default 1)
+    --projections K      random directions of the sliced W2 (default 200)
+    --seed S             seed of the projections and of subsampling (default 0)
+    --json               print one JSON object
+Files: .npy (f32/f64, C order, 2-D), .csv, .tsv, .txt.
+JSON keys: mmd, sw2, w2sq (exact, when both sets have ≤ 2000 rows), r2, pearson, l2_means, dim_mean,
+dim_q3, l2_uvp, n_mapped, n_target, d, subset.";
+
+/// Parses a feature list such as `0,3,5-9` (0-based, inclusive ranges) and checks it against `d`.
+pub fn parse_features(s: &str, d: usize) -> Result<Vec<usize>> {
+    let bad = || {
+        Error::Usage(format!(
+            "--features: cannot parse '{s}' (expected e.g. 0,3,5-9)"
+        ))
+    };
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (
+                a.trim().parse::<usize>().map_err(|_| bad())?,
+                b.trim().parse::<usize>().map_err(|_| bad())?,
+            ),
+            None => {
+                let a = part.parse::<usize>().map_err(|_| bad())?;
+                (a, a)
+            }
+        };
+        if a > b {
+            return Err(bad());
+        }
+        for j in a..=b {
+            if j >= d {
+                return Err(Error::Usage(format!(
+                    "--features: column {j} does not exist (the data have {d} columns, 0-based)"
+                )));
+            }
+            out.push(j);
+        }
+    }
+    if out.is_empty() {
+        return Err(bad());
+    }
+    Ok(out)
+}
+
+fn columns(m: &Mat<f64>, cols: &[usize]) -> Mat<f64> {
+    Mat::from_fn(m.rows(), cols.len(), |i, j| m.get(i, cols[j]))
+}
+
+/// Exact W2² between two samples of at most 2000 rows; the larger one is subsampled (seeded) to the size of
+/// the smaller when they differ. Returns (value, subsampled?).
+pub fn exact_w2sq_any(
+    x: MatRef<'_, f64>,
+    y: MatRef<'_, f64>,
+    seed: u64,
+) -> Result<Option<(f64, bool)>> {
+    let (n, m) = (x.rows(), y.rows());
+    if n > metrics::EXACT_W2_MAX_N || m > metrics::EXACT_W2_MAX_N {
+        return Ok(None);
+    }
+    if n == m {
+        return Ok(Some((metrics::exact_w2sq(x, y)?, false)));
+    }
+    let k = n.min(m);
+    let mut rng = Stream::new(seed, streams::SPARE);
+    let mut pick = |a: MatRef<'_, f64>| {
+        let mut idx: Vec<usize> = (0..a.rows()).collect();
+        rng.shuffle(&mut idx);
+        idx.truncate(k);
+        let full = a.to_mat();
+        full.select_rows(&idx)
+    };
+    let xs = if n > k { pick(x) } else { x.to_mat() };
+    let ys = if m > k { pick(y) } else { y.to_mat() };
+    Ok(Some((metrics::exact_w2sq(xs.view(), ys.view())?, true)))
+}
+
+/// Distribution metrics between `pred` and `target` (mmd, sw2, r2, pearson, l2_means).
+fn distribution_metrics(pred: &Mat<f64>, target: &Mat<f64>, k: usize, seed: u64) -> Json {
+    let mut rng = Stream::new(seed, streams::PROJECTIONS);
+    Json::obj()
+        .with(
+            "mmd",
+            metrics::mmd(pred.view(), target.view(), &metrics::mmd_gammas_eval()),
+        )
+        .with(
+            "sw2",
+            metrics::sliced_w2(pred.view(), target.view(), k, &mut rng),
+        )
+        .with("r2", metrics::r2_means(pred.view(), target.view()))
+        .with(
+            "pearson",
+            metrics::pearson_means(pred.view(), target.view()),
+        )
+        .with("l2_means", metrics::l2_means(pred.view(), target.view()))
+}
+
+/// Runs `monge eval`.
+pub fn run(mut a: Args) -> Result<()> {
+    if a.flag("help") {
+        println!("{HELP}");
+        return Ok(());
+    }
+    let mapped_path: String = a.required("mapped")?;
+    let target_path: String = a.required("target")?;
+    let source_path: Option<String> = a.get("source")?;
+    let true_path: Option<String> = a.get("true-mapped")?;
+    let features: Option<String> = a.get("features")?;
+    let thr: f64 = a.get_or("threshold", 1.0)?;
+    let k: usize = a.get_or("projections", 200)?;
+    let seed: u64 = a.get_or("seed", 0)?;
+    let json = a.flag("json");
+    a.finish()?;
+    if k == 0 {
+        return Err(Error::Usage("--projections must be at least 1".into()));
+    }
+
+    let mapped: Mat<f64> = load(&mapped_path)?;
+    let target: Mat<f64> = load(&target_path)?;
+    same_dim(&mapped_path, mapped.cols(), &target_path, target.cols())?;
+    let d = mapped.cols();
+    let mut out = distribution_metrics(&mapped, &target, k, seed);
+    let w2 = exact_w2sq_any(mapped.view(), target.view(), seed)?;
+    out.set("w2sq", w2.map(|w| w.0));
+    if let Some((_, true)) = w2 {
+        out.set("w2sq_subsampled", true);
+    }
+    let (mut dim_mean, mut dim_q3) = (None, None);
+    if let Some(sp) = &source_path {
+        let source: Mat<f64> = load(sp)?;
+        if source.shape() != mapped.shape() {
+            return Err(Error::Shape(format!(
+                "{sp} is {}×{} but {mapped_path} is {}×{} (row i of the mapped set must be the image of \
+                 row i of the source)",
+                source.rows(),
+                source.cols(),
+                mapped.rows(),
+                mapped.cols()
+            )));
+        }
+        let (m, q) = metrics::displacement_dim(source.view(), mapped.view(), thr);
+        dim_mean = Some(m);
+        dim_q3 = Some(q);
+    }
+    out.set("dim_mean", dim_mean).set("dim_q3", dim_q3);
+    let mut uvp = None;
+    if let Some(tp) = &true_path {
+        let t_true: Mat<f64> = load(tp)?;
+        if t_true.shape() != mapped.shape() {
+            return Err(Error::Shape(format!(
+                "{tp} must have the mapped set's shape {}×{}",
+                mapped.rows(),
+                mapped.cols()
+            )));
+        }
+        uvp = Some(metrics::l2_uvp(mapped.view(), t_true.view(), target.view()));
+    }
+    out.set("l2_uvp", uvp);
+    out.set("threshold", thr)
+        .set("n_mapped", mapped.rows())
+        .set("n_target", target.rows())
+        .set("d", d);
+    let subset = match &features {
+        Some(f) => {
+            let cols = parse_features(f, d)?;
+            let sub =
+                distribution_metrics(&columns(&mapped, &cols), &columns(&target, &cols), k, seed)
+                    .with("features", cols.len());
+            Some(sub)
+        }
+        None => None,
+    };
+    if let Some(s) = &subset {
+        out.set("subset", s.clone());
+    }
+    if json {
+        println!("{}", out.render());
+    } else if let Json::Obj(kv) = &out {
+        for (key, v) in kv {
+            match v {
+                Json::Num(x) => println!("{key:>16}  {}", fmt_num(*x)),
+                Json::Null => println!("{key:>16}  -"),
+                Json::Bool(b) => println!("{key:>16}  {b}"),
+                Json::Obj(sub) => {
+                    println!("{key:>16}:");
+                    for (k2, v2) in sub {
+                        if let Json::Num(x) = v2 {
+                            println!("{:>16}  {}", format!("{key}.{k2}"), fmt_num(*x));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}

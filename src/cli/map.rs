@@ -1,0 +1,64 @@
+//! `monge map`: apply a saved model to a data file.
+
+use super::args::Args;
+use super::common::load;
+use monge::io::LoadedModel;
+use monge::linalg::Real;
+use monge::ot::{map_from_saved, SavedModel};
+use monge::{Error, Result};
+use std::path::Path;
+
+/// Help text of `monge map`.
+pub const HELP: &str = "\
+monge map — apply a saved model
+
+USAGE:
+    monge map --model M --input X --output Y
+
+The input is read in the model's precision; the output (.npy, .csv or .tsv by extension) is written
+atomically, one mapped sample per row, in the input's row order.";
+
+/// Runs `monge map`.
+pub fn run(mut a: Args) -> Result<()> {
+    if a.flag("help") {
+        println!("{HELP}");
+        return Ok(());
+    }
+    let model: String = a.required("model")?;
+    let input: String = a.required("input")?;
+    let output: String = a.required("output")?;
+    a.finish()?;
+    // check the output's extension before any work
+    monge::io::MatrixFormat::from_path(Path::new(&output))?;
+    match monge::io::load_model(Path::new(&model))? {
+        LoadedModel::F32(m) => map_typed::<f32>(&model, &m, &input, &output),
+        LoadedModel::F64(m) => map_typed::<f64>(&model, &m, &input, &output),
+    }
+}
+
+fn map_typed<T: Real>(
+    model_path: &str,
+    m: &SavedModel<T>,
+    input: &str,
+    output: &str,
+) -> Result<()> {
+    let map = map_from_saved(m).map_err(|e| match e {
+        Error::Model { msg, .. } => Error::Model {
+            file: model_path.to_string(),
+            msg,
+        },
+        other => other,
+    })?;
+    let x = load::<T>(input)?;
+    if x.cols() != map.dim() {
+        return Err(Error::Shape(format!(
+            "{input} has {} features but the model {model_path} maps {}",
+            x.cols(),
+            map.dim()
+        )));
+    }
+    let y = map.transport(&x);
+    monge::io::write_matrix(Path::new(output), &y)?;
+    eprintln!("wrote {output} ({}×{})", y.rows(), y.cols());
+    Ok(())
+}

@@ -1,0 +1,407 @@
+//! The `monge` binary end to end: a happy path through synth → fit → map → eval, and every bad input of
+//! issue 6 answered with a precise message and the right exit code (0 ok, 1 runtime failure, 2 usage),
+//! never a panic and never a half-written output.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn monge(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_monge"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the binary runs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("monge-cli-{}-{name}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Asserts exit code `code`, that stderr mentions every needle, and that nothing panicked.
+#[track_caller]
+fn expect_fail(o: &Output, code: i32, needles: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "stderr lacks {n:?}: {err}");
+    }
+}
+
+/// A `.npy` v1.0 file of little-endian values with the given descr and shape.
+fn npy_bytes(descr: &str, shape: (usize, usize), payload: &[u8]) -> Vec<u8> {
+    let mut header = format!(
+        "{{'descr': '{descr}', 'fortran_order': False, 'shape': ({}, {}), }}",
+        shape.0, shape.1
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut b = b"\x93NUMPY\x01\x00".to_vec();
+    b.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    b.extend_from_slice(header.as_bytes());
+    b.extend_from_slice(payload);
+    b
+}
+
+#[test]
+fn help_version_and_usage_errors() {
+    let d = scratch("help");
+    let o = monge(&["--help"], &d);
+    assert_eq!(o.status.code(), Some(0));
+    for cmd in ["demo", "fit", "map", "eval", "synth", "bench"] {
+        assert!(stdout(&o).contains(cmd), "help lists {cmd}");
+    }
+    let o = monge(&["--version"], &d);
+    assert!(stdout(&o).starts_with("monge "));
+    expect_fail(
+        &monge(&["frobnicate"], &d),
+        2,
+        &["unknown command 'frobnicate'"],
+    );
+    expect_fail(
+        &monge(&["eval", "--mapped"], &d),
+        2,
+        &["--mapped needs a value"],
+    );
+    expect_fail(
+        &monge(
+            &[
+                "eval", "--mapped", "a.csv", "--target", "b.csv", "--colour", "red",
+            ],
+            &d,
+        ),
+        2,
+        &["unknown option --colour"],
+    );
+    expect_fail(
+        &monge(&["fit", "--method", "w2"], &d),
+        2,
+        &["--source is required"],
+    );
+}
+
+#[test]
+fn synth_fit_map_eval_round_trip() {
+    let d = scratch("roundtrip");
+    let o = monge(
+        &[
+            "synth",
+            "toy",
+            "--dataset",
+            "moons",
+            "--n",
+            "300",
+            "--out-source",
+            "s.npy",
+            "--out-target",
+            "t.csv",
+        ],
+        &d,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = monge(
+        &[
+            "fit",
+            "--method",
+            "w2",
+            "--source",
+            "s.npy",
+            "--target",
+            "t.csv",
+            "--model",
+            "m.monge",
+            "--iters",
+            "30",
+            "--batch",
+            "64",
+            "--eval-every",
+            "10",
+            "--quiet",
+            "--json",
+            "--history",
+            "h.csv",
+        ],
+        &d,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let js = stdout(&o);
+    for key in [
+        "\"method\":\"w2\"",
+        "\"iterations\":30",
+        "\"model\":\"m.monge\"",
+    ] {
+        assert!(js.contains(key), "{js}");
+    }
+    assert!(
+        stderr(&o).is_empty(),
+        "--quiet prints nothing: {}",
+        stderr(&o)
+    );
+    assert!(d.join("h.csv").exists());
+    let o = monge(
+        &[
+            "map", "--model", "m.monge", "--input", "s.npy", "--output", "y.npy",
+        ],
+        &d,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = monge(
+        &[
+            "eval",
+            "--source",
+            "s.npy",
+            "--mapped",
+            "y.npy",
+            "--target",
+            "t.csv",
+            "--json",
+            "--threshold",
+            "0.5",
+        ],
+        &d,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let js = stdout(&o);
+    for key in [
+        "mmd", "sw2", "w2sq", "r2", "pearson", "l2_means", "dim_mean", "dim_q3",
+    ] {
+        assert!(js.contains(&format!("\"{key}\":")), "{key} in {js}");
+    }
+    // the same model maps the same input to bit-identical output
+    let o = monge(
+        &[
+            "map", "--model", "m.monge", "--input", "s.npy", "--output", "y2.npy",
+        ],
+        &d,
+    );
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        fs::read(d.join("y.npy")).unwrap(),
+        fs::read(d.join("y2.npy")).unwrap()
+    );
+    // plot from files and from the history
+    let o = monge(
+        &[
+            "plot", "--source", "s.npy", "--target", "t.csv", "--mapped", "y.npy", "--out", "p.svg",
+        ],
+        &d,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = monge(&["plot", "--history", "h.csv", "--out", "c.svg"], &d);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(fs::read_to_string(d.join("c.svg"))
+        .unwrap()
+        .contains("<polyline"));
+}
+
+#[test]
+fn bad_csv_values_name_file_row_and_column() {
+    let d = scratch("csv");
+    fs::write(d.join("good.csv"), "1,2\n3,4\n").unwrap();
+    fs::write(d.join("nan.csv"), "a,b\n1,2\n3,nan\n").unwrap();
+    fs::write(d.join("ragged.csv"), "1,2\n3,4,5\n").unwrap();
+    fs::write(d.join("empty.csv"), "# nothing here\n").unwrap();
+    fs::write(d.join("three.csv"), "1,2,3\n4,5,6\n").unwrap();
+    let eval = |m: &str, t: &str| monge(&["eval", "--mapped", m, "--target", t], &d);
+    expect_fail(
+        &eval("nan.csv", "good.csv"),
+        1,
+        &["nan.csv", "row", "column 2"],
+    );
+    expect_fail(&eval("ragged.csv", "good.csv"), 1, &["ragged.csv", "row 2"]);
+    expect_fail(&eval("empty.csv", "good.csv"), 1, &["empty.csv"]);
+    expect_fail(&eval("good.csv", "three.csv"), 1, &["2 features", "3"]);
+    expect_fail(&eval("missing.csv", "good.csv"), 1, &["missing.csv"]);
+}
+
+#[test]
+fn bad_npy_files_are_rejected_with_reasons() {
+    let d = scratch("npy");
+    fs::write(d.join("good.csv"), "1,2\n3,4\n").unwrap();
+    let ints: Vec<u8> = (0..4i32).flat_map(|v| v.to_le_bytes()).collect();
+    fs::write(d.join("int.npy"), npy_bytes("<i4", (2, 2), &ints)).unwrap();
+    let f64s: Vec<u8> = [1.0f64, 2.0, 3.0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    fs::write(d.join("short.npy"), npy_bytes("<f8", (2, 2), &f64s)).unwrap();
+    let inf: Vec<u8> = [1.0f32, 2.0, f32::INFINITY, 4.0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    fs::write(d.join("inf.npy"), npy_bytes("<f4", (2, 2), &inf)).unwrap();
+    fs::write(d.join("junk.npy"), b"not an npy file at all").unwrap();
+    let eval = |m: &str| monge(&["eval", "--mapped", m, "--target", "good.csv"], &d);
+    expect_fail(&eval("int.npy"), 1, &["int.npy", "<i4"]);
+    expect_fail(&eval("short.npy"), 1, &["short.npy"]);
+    expect_fail(&eval("inf.npy"), 1, &["inf.npy", "row 2", "column 1"]);
+    expect_fail(&eval("junk.npy"), 1, &["junk.npy"]);
+}
+
+#[test]
+fn fit_and_map_refuse_mismatches_and_leave_no_partial_files() {
+    let d = scratch("fit");
+    let o = monge(
+        &[
+            "synth",
+            "toy",
+            "--dataset",
+            "8gaussians",
+            "--n",
+            "200",
+            "--out-source",
+            "s.csv",
+            "--out-target",
+            "t.csv",
+        ],
+        &d,
+    );
+    assert_eq!(o.status.code(), Some(0));
+    fs::write(d.join("three.csv"), "1,2,3\n4,5,6\n").unwrap();
+    // batch larger than the data: a usage error, no model written
+    let o = monge(
+        &[
+            "fit", "--method", "w2", "--source", "s.csv", "--target", "t.csv", "--model",
+            "m.monge", "--batch", "5000", "--quiet",
+        ],
+        &d,
+    );
+    expect_fail(&o, 2, &["batch size 5000"]);
+    assert!(!d.join("m.monge").exists());
+    // source and target dimensions differ
+    let o = monge(
+        &[
+            "fit",
+            "--method",
+            "w2",
+            "--source",
+            "s.csv",
+            "--target",
+            "three.csv",
+            "--model",
+            "m.monge",
+            "--quiet",
+        ],
+        &d,
+    );
+    expect_fail(&o, 1, &["features"]);
+    // a model, then an input of the wrong width
+    let o = monge(
+        &[
+            "fit", "--method", "w2", "--source", "s.csv", "--target", "t.csv", "--model",
+            "m.monge", "--iters", "5", "--batch", "32", "--quiet",
+        ],
+        &d,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = monge(
+        &[
+            "map",
+            "--model",
+            "m.monge",
+            "--input",
+            "three.csv",
+            "--output",
+            "y.csv",
+        ],
+        &d,
+    );
+    expect_fail(&o, 1, &["three.csv", "3 features", "2"]);
+    assert!(!d.join("y.csv").exists());
+    // a non-writable output path
+    let o = monge(
+        &[
+            "map",
+            "--model",
+            "m.monge",
+            "--input",
+            "s.csv",
+            "--output",
+            "no/such/dir/y.csv",
+        ],
+        &d,
+    );
+    expect_fail(&o, 1, &["no/such/dir"]);
+    // a corrupt model file
+    let mut bytes = fs::read(d.join("m.monge")).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    fs::write(d.join("bad.monge"), &bytes).unwrap();
+    let o = monge(
+        &[
+            "map",
+            "--model",
+            "bad.monge",
+            "--input",
+            "s.csv",
+            "--output",
+            "y.csv",
+        ],
+        &d,
+    );
+    expect_fail(&o, 1, &["bad.monge"]);
+    assert!(!d.join("y.csv").exists());
+    // nothing but the expected files in the directory (no temp files left behind)
+    let mut names: Vec<String> = fs::read_dir(&d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["bad.monge", "m.monge", "s.csv", "t.csv", "three.csv"]
+    );
+}
+
+#[test]
+fn penalty_options_are_checked() {
+    let d = scratch("penalty");
+    let o = monge(
+        &[
+            "synth",
+            "toy",
+            "--dataset",
+            "moons",
+            "--n",
+            "100",
+            "--out-source",
+            "s.csv",
+            "--out-target",
+            "t.csv",
+        ],
+        &d,
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let base = [
+        "fit", "--method", "w2", "--source", "s.csv", "--target", "t.csv", "--model", "m.monge",
+        "--quiet",
+    ];
+    let with = |extra: &[&str]| {
+        let mut v: Vec<&str> = base.to_vec();
+        v.extend_from_slice(extra);
+        monge(&v, &d)
+    };
+    expect_fail(&with(&["--penalty", "l7"]), 2, &["--penalty"]);
+    expect_fail(&with(&["--penalty", "l0", "--sigma", "-1"]), 2, &["sigma"]);
+    expect_fail(&with(&["--anneal"]), 2, &["--penalty"]);
+    expect_fail(
+        &with(&["--penalty", "l1", "--anneal", "--max-dim", "3"]),
+        2,
+        &["choose one"],
+    );
+    expect_fail(&with(&["--dtype", "f16"]), 2, &["--dtype"]);
+}
