@@ -144,6 +144,8 @@ enum PyVal {
     Str(String),
     Bool(bool),
     Tuple(Vec<u64>),
+    /// A list (a structured dtype's field list), skipped.
+    List,
 }
 
 /// A minimal parser for the header's Python dict literal.
@@ -194,6 +196,28 @@ impl DictParser<'_> {
         self.ws();
         match self.s.get(self.i) {
             Some(b'\'' | b'"') => Ok(PyVal::Str(self.string()?)),
+            Some(b'[') => {
+                // Skip to the matching ']', minding nested brackets and quoted names.
+                let mut depth = 0usize;
+                let mut quote: Option<u8> = None;
+                while let Some(&c) = self.s.get(self.i) {
+                    self.i += 1;
+                    match (quote, c) {
+                        (Some(q), c) if c == q => quote = None,
+                        (Some(_), _) => {}
+                        (None, b'\'' | b'"') => quote = Some(c),
+                        (None, b'[' | b'(') => depth += 1,
+                        (None, b']' | b')') => {
+                            depth -= 1;
+                            if depth == 0 {
+                                return Ok(PyVal::List);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                Err(self.fail("unterminated list"))
+            }
             Some(b'(') => {
                 self.i += 1;
                 let mut v = Vec::new();
