@@ -153,6 +153,11 @@ fn scatter_shape_errors() {
         scatter_svg(&a, &a, Some(&m), &Default::default()),
         Err(Error::Shape(_))
     ));
+    // Empty sets in d = 5 plot an empty frame.
+    let e = Mat::<f64>::zeros(0, 5);
+    let svg = scatter_svg(&e, &e, Some(&e), &Default::default()).unwrap();
+    balanced_elements(&svg);
+    assert!(tags(&svg, "circle").is_empty());
     // Degenerate data (all points equal, one dimension) still plots inside the frame.
     let one = Mat::<f32>::zeros(4, 1);
     let svg = scatter_svg(&one, &one, Some(&one), &Default::default()).unwrap();

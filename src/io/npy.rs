@@ -144,6 +144,8 @@ enum PyVal {
     Str(String),
     Bool(bool),
     Tuple(Vec<u64>),
+    /// A list (a structured dtype's field list), skipped.
+    List,
 }
 
 /// A minimal parser for the header's Python dict literal.
@@ -194,6 +196,28 @@ impl DictParser<'_> {
         self.ws();
         match self.s.get(self.i) {
             Some(b'\'' | b'"') => Ok(PyVal::Str(self.string()?)),
+            Some(b'[') => {
+                // Skip to the matching ']', minding nested brackets and quoted names.
+                let mut depth = 0usize;
+                let mut quote: Option<u8> = None;
+                while let Some(&c) = self.s.get(self.i) {
+                    self.i += 1;
+                    match (quote, c) {
+                        (Some(q), c) if c == q => quote = None,
+                        (Some(_), _) => {}
+                        (None, b'\'' | b'"') => quote = Some(c),
+                        (None, b'[' | b'(') => depth += 1,
+                        (None, b']' | b')') => {
+                            depth -= 1;
+                            if depth == 0 {
+                                return Ok(PyVal::List);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                Err(self.fail("unterminated list"))
+            }
             Some(b'(') => {
                 self.i += 1;
                 let mut v = Vec::new();
@@ -401,25 +425,35 @@ fn read_data<T: Real, R: Read>(
         let n = (count - done).min(CHUNK / es);
         let bytes = &mut buf[..n * es];
         read_exact_or(r, bytes, name, "data", io_err)?;
-        for (k, b) in bytes.chunks_exact(es).enumerate() {
+        // Decode the chunk, then check it (two tight loops instead of one branchy one).
+        match hdr.dtype {
+            Dtype::F32 => data.extend(
+                bytes
+                    .chunks_exact(4)
+                    .map(|b| T::from_f64(f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64)),
+            ),
+            Dtype::F64 => data.extend(bytes.chunks_exact(8).map(|b| {
+                T::from_f64(f64::from_le_bytes([
+                    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+                ]))
+            })),
+        }
+        if let Some(k) = data[done..].iter().position(|x| !x.is_finite()) {
+            let idx = done + k;
+            let b = &bytes[k * es..(k + 1) * es];
             let v = match hdr.dtype {
                 Dtype::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
                 Dtype::F64 => f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
             };
-            let x = T::from_f64(v);
-            if !x.is_finite() {
-                let idx = done + k;
-                let (row, col) = (idx / hdr.cols + 1, idx % hdr.cols + 1);
-                let msg = if v.is_nan() {
-                    "value is NaN".to_string()
-                } else if v.is_infinite() {
-                    "value is infinite".to_string()
-                } else {
-                    format!("value {v:e} is out of the {} range", T::NAME)
-                };
-                return Err(Error::data(name, Some(row), Some(col), msg));
-            }
-            data.push(x);
+            let (row, col) = (idx / hdr.cols + 1, idx % hdr.cols + 1);
+            let msg = if v.is_nan() {
+                "value is NaN".to_string()
+            } else if v.is_infinite() {
+                "value is infinite".to_string()
+            } else {
+                format!("value {v:e} is out of the {} range", T::NAME)
+            };
+            return Err(Error::data(name, Some(row), Some(col), msg));
         }
         done += n;
     }
