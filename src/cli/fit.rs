@@ -55,6 +55,11 @@ W2 OPTIONS:
     --max-dim L                    drive λ until the mean displacement dimensionality is ≤ L ([C25] Alg. 2);
                                    see --threshold (1), --budget-warmup (10000), --budget-block (5000)
 
+W1 OPTIONS:
+    --orthonormal cayley|bjorck    orthonormal layers of the potential (default cayley)
+    --positive                     clamp mapped values at 0 (non-negative expression data)
+    --eval-every N                 held-out MMD model selection of the step-size network (default 1000)
+
 SINKHORN OPTIONS:
     --penalty none|l1|stvs         elastic cost ½‖z‖² + γτ(z) (default l1; none = squared Euclidean)
     --gamma G                      its strength γ (default 1)
@@ -233,10 +238,7 @@ fn fit_typed<T: Real>(method: &str, c: Common, mut a: Args) -> Result<()> {
             };
             (saved, out)
         }
-        "w1" => {
-            a.finish()?;
-            return Err(Error::NotAvailable(format!("monge fit --method {method}")));
-        }
+        "w1" => fit_w1::<T>(&c, &mut a, &mut on_progress)?,
         other => {
             return Err(Error::Usage(format!(
                 "--method: unknown '{other}' (expected w2, w1, sinkhorn, mean-shift or identity)"
@@ -434,5 +436,49 @@ fn fit_sinkhorn<T: Real>(c: &Common, a: &mut Args) -> Result<(SavedModel<T>, Jso
             );
         }
     }
+    Ok((map.to_saved(), out))
+}
+
+fn fit_w1<T: Real>(
+    c: &Common,
+    a: &mut Args,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<(SavedModel<T>, Json)> {
+    use monge::nn::lipschitz::LipschitzConfig;
+    use monge::ot::w1::{fit, W1Config};
+    let d = W1Config::default();
+    let ortho: String = a.get_or("orthonormal", "cayley".to_string())?;
+    let potential = match ortho.as_str() {
+        "cayley" => d.potential.clone(),
+        "bjorck" => LipschitzConfig::bjorck(),
+        other => {
+            return Err(Error::Usage(format!(
+                "--orthonormal: unknown '{other}' (expected cayley or bjorck)"
+            )))
+        }
+    };
+    let cfg = W1Config {
+        potential,
+        potential_iters: c.iters.unwrap_or(d.potential_iters),
+        gan_iters: c.iters.unwrap_or(d.gan_iters),
+        batch: c.batch,
+        positive: a.flag("positive"),
+        eval_every: a.get_or("eval-every", d.eval_every)?,
+        seed: c.seed,
+        threads: c.threads,
+        ..d
+    };
+    a.finish()?;
+    let (x, y) = load_pair::<T>(c)?;
+    let (map, rep) = fit(&x, &y, &cfg, progress)?;
+    let out = Json::obj()
+        .with("method", "w1")
+        .with("n_source", x.rows())
+        .with("n_target", y.rows())
+        .with("d", x.cols())
+        .with("iterations", rep.potential_iters + rep.gan_iters)
+        .with("w1_estimate", rep.w1_estimate)
+        .with("grad_norm_fraction", rep.grad_norm_fraction)
+        .with("heldout_mmd", rep.best_mmd.map(|b| b.0));
     Ok((map.to_saved(), out))
 }

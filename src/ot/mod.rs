@@ -72,6 +72,7 @@ impl<T: Real> SavedModel<T> {
 pub fn map_from_saved<T: Real>(m: &SavedModel<T>) -> Result<Box<dyn TransportMap<T>>> {
     match m.method.as_str() {
         "w2" => Ok(Box::new(w2::W2Map::from_saved(m)?)),
+        "w1" => Ok(Box::new(w1::W1Map::from_saved(m)?)),
         "sinkhorn" => Ok(Box::new(sinkhorn::ElasticSinkhornMap::from_saved(m)?)),
         "mean-shift" => Ok(Box::new(baselines::MeanShift::from_saved(m)?)),
         "identity" => Ok(Box::new(baselines::Identity::from_saved(m)?)),
