@@ -3,10 +3,8 @@
 //! dimensionality at λ is `#{i : 3(1 − λ/cᵢ) > thr}` — the rules' outcomes can be checked exactly.
 
 use monge::linalg::{Mat, MatRef};
-use monge::ot::anneal::{
-    anneal_lambda, dim_budget, lambda_from_sum_convention, AnnealConfig, DimBudgetConfig,
-    LambdaTrainee,
-};
+use monge::ot::anneal::{anneal_lambda, dim_budget, AnnealConfig, DimBudgetConfig, LambdaTrainee};
+use monge::ot::penalty::lambda_mean_from_sum;
 use monge::random::Stream;
 use monge::Result;
 
@@ -214,5 +212,5 @@ fn alg1_spa_is_the_batch_sum_of_stvs() {
 
 #[test]
 fn sum_convention_conversion() {
-    assert_eq!(lambda_from_sum_convention(5e-4, 128), 0.064);
+    assert_eq!(lambda_mean_from_sum(5e-4, 128), 0.064);
 }

@@ -4,7 +4,7 @@
 //! Both drive any solver that implements [`LambdaTrainee`] (the W2 trainer does): they call
 //! `train_step` for whole outer iterations, read the last batch (source x, mapped T(x), target y), and set λ.
 //! λ is in monge's batch-**mean** convention throughout; [C25]'s code sums the penalty over the batch, so its
-//! λ values convert as `λ_mean = B · λ_sum` ([`lambda_from_sum_convention`]).
+//! λ values convert as `λ_mean = B · λ_sum` ([`lambda_mean_from_sum`]).
 //!
 //! # Algorithm 1 (simulated annealing), per SPEC §7.3
 //! Measured on the current batch, with Δ = T(x) − x:
@@ -34,6 +34,7 @@
 
 use crate::linalg::{MatRef, Real};
 use crate::metrics::{displacement_dim, sliced_w2};
+use crate::ot::penalty::lambda_mean_from_sum;
 use crate::ot::w2::W2Trainer;
 use crate::random::{streams, Stream};
 use crate::Result;
@@ -67,11 +68,6 @@ impl<T: Real> LambdaTrainee<T> for W2Trainer<T> {
             self.last_target().view(),
         )
     }
-}
-
-/// λ in monge's batch-mean convention from a value in [C25]'s batch-sum convention: `B · λ_sum`.
-pub fn lambda_from_sum_convention(lambda_sum: f64, batch: usize) -> f64 {
-    lambda_sum * batch as f64
 }
 
 /// `τ_STVS,γ(z) = γ² Σᵢ [uᵢ + ½ − ½e^{−2uᵢ}]`, `uᵢ = asinh(|zᵢ|/(2γ))`, summed over all rows of Δ = t − x
@@ -124,7 +120,7 @@ impl Default for AnnealConfig {
             initial_iters: 20_000,
             adjust_iters: 2_000,
             smooth_iters: 2_000,
-            lambda0: lambda_from_sum_convention(5e-4, 256),
+            lambda0: lambda_mean_from_sum(5e-4, 256),
             alpha: 0.8,
             balance: 1e5,
             stvs_gamma: 100.0,
@@ -286,7 +282,7 @@ impl Default for DimBudgetConfig {
         DimBudgetConfig {
             budget: 150.0,
             threshold: 1.0,
-            lambda0: lambda_from_sum_convention(0.005, 128),
+            lambda0: lambda_mean_from_sum(0.005, 128),
             warmup_iters: 10_000,
             block_iters: 5_000,
             window: 100,
