@@ -2,7 +2,7 @@
 //! without the smoothed-L0 penalty, on 1 and 2 threads (SPEC §8).
 //!
 //! Criterion's rate ("elem/s") is the gemm FLOP rate: one element = one FLOP of the gemms of an outer
-//! iteration, counted by [`gemm_flops`] (2·m·k·n per product; elementwise work is not counted).
+//! iteration, counted by `monge::ot::w2::gemm_flops_per_outer_iteration` (2·m·k·n per product; elementwise work is not counted).
 //! Reference (PyTorch, one core): 40 / 52–58 / 238–251 ms at d = 2 / 50 / 1000 (smoothed L0:
 //! 40–56 / 63–75 / 282–287 ms).
 
@@ -12,34 +12,6 @@ use monge::ot::penalty::Penalty;
 use monge::ot::w2::{W2Config, W2Trainer};
 use monge::random::Stream;
 use std::time::Duration;
-
-/// gemm FLOPs of one outer iteration, mirroring the calls of `ot::w2` / `nn::icnn`.
-///
-/// With `H1 = Σh + 1` (stacked A rows), `w_l` the widths (w_L = 1), `P = Σ_{l=1..L} 2B w_l w_{l−1}`
-/// (all W products on a batch) and `P' = P − 2B w_L w_{L−1}` (without the output row):
-/// forward `F = 2BdH1 + P`; backward `Bk = P'`; input gradient `IG = 2BH1d`;
-/// map parameter gradient `M = 2BdH1 (U̇) + P' (tangent) + 2H1Bd (∂A) + 2h0Bd (∂A0) + P (∂W)`;
-/// value parameter gradient `VP = 2H1Bd + P`.
-/// g step = g: F + Bk + IG + M, f: F + Bk + IG. f step = g: F + Bk + IG, f: 2·(F + Bk + VP).
-pub fn gemm_flops(d: usize, b: usize, hidden: &[usize], g_iters: usize) -> f64 {
-    let (d, b) = (d as f64, b as f64);
-    let h1 = hidden.iter().sum::<usize>() as f64 + 1.0;
-    let mut widths: Vec<f64> = hidden.iter().map(|&h| h as f64).collect();
-    widths.push(1.0);
-    let p: f64 = (1..widths.len())
-        .map(|l| 2.0 * b * widths[l] * widths[l - 1])
-        .sum();
-    let last = widths.len() - 1;
-    let p_no_out = p - 2.0 * b * widths[last] * widths[last - 1];
-    let fwd = 2.0 * b * d * h1 + p;
-    let bk = p_no_out;
-    let ig = 2.0 * b * h1 * d;
-    let m = 2.0 * b * d * h1 + p_no_out + 2.0 * h1 * b * d + 2.0 * widths[0] * b * d + p;
-    let vp = 2.0 * h1 * b * d + p;
-    let g_step = (fwd + bk + ig + m) + (fwd + bk + ig);
-    let f_step = (fwd + bk + ig) + 2.0 * (fwd + bk + vp);
-    g_iters as f64 * g_step + f_step
-}
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("w2_outer_iteration");
@@ -58,7 +30,7 @@ fn bench(c: &mut Criterion) {
         let y = Mat::<f32>::from_fn(n, d, |_, j| {
             rng.normal::<f32>() + if j < 2 { 2.0 } else { 0.0 }
         });
-        let flops = gemm_flops(d, 256, &[64; 4], 10);
+        let flops = monge::ot::w2::gemm_flops_per_outer_iteration(d, 256, &[64; 4], 10);
         eprintln!(
             "d = {d}: {:.3} GFLOP of gemm per outer iteration",
             flops / 1e9

@@ -405,3 +405,39 @@ fn penalty_options_are_checked() {
     );
     expect_fail(&with(&["--dtype", "f16"]), 2, &["--dtype"]);
 }
+
+#[test]
+fn bench_quick_json_lists_every_workload() {
+    let d = scratch("bench");
+    let o = monge(&["bench", "--quick", "--json", "--threads", "1"], &d);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let js = stdout(&o);
+    assert!(js.starts_with("{\"machine\":{"), "{js}");
+    for name in [
+        "w2_outer",
+        "w2_outer_l0",
+        "w1_potential",
+        "w1_gan",
+        "sinkhorn_l1_map",
+        "gemm",
+    ] {
+        assert!(
+            js.contains(&format!("\"name\":\"{name}\"")),
+            "{name} in {js}"
+        );
+    }
+    for key in [
+        "\"d\":",
+        "\"batch\":",
+        "\"threads\":",
+        "\"ms_median\":",
+        "\"ms_min\":",
+        "\"ms_max\":",
+        "\"gflops\":",
+    ] {
+        assert!(js.contains(key), "{key}");
+    }
+    // 4 solver workloads × 3 dimensions + Sinkhorn + 6 gemm shapes, every median positive
+    assert_eq!(js.matches("\"name\":").count(), 19);
+    assert!(!js.contains("\"ms_median\":0,"));
+}

@@ -1,6 +1,7 @@
 //! The `monge` command line: dispatch to one file per subcommand.
 
 pub mod args;
+pub mod bench;
 pub mod common;
 pub mod demo;
 pub mod eval;
@@ -80,7 +81,7 @@ fn dispatch(argv: &[String]) -> Result<()> {
         "experiment" => experiment::run(args()?),
         "demo" => demo::run(args()?),
         "map" => map::run(args()?),
-        "bench" => Err(Error::NotAvailable(format!("monge {cmd}"))),
+        "bench" => bench::run(args()?),
         other => Err(Error::Usage(format!("unknown command '{other}'"))),
     }
 }

@@ -1226,3 +1226,32 @@ pub fn fit<T: Real>(
     tr.run(cfg.iterations, progress)?;
     Ok((tr.best_map(), tr.report()))
 }
+
+/// gemm FLOPs of one outer iteration (g_iters g steps + one f step, batch b, input dimension d), mirroring
+/// the gemm calls of this module and `nn::icnn` (2·m·k·n per product; elementwise work not counted).
+///
+/// With `H1 = Σh + 1` (stacked A rows), `w_l` the widths (w_L = 1), `P = Σ_{l=1..L} 2B w_l w_{l−1}`
+/// (all W products on a batch) and `P' = P − 2B w_L w_{L−1}` (without the output row):
+/// forward `F = 2BdH1 + P`; backward `Bk = P'`; input gradient `IG = 2BH1d`;
+/// map parameter gradient `M = 2BdH1 (U̇) + P' (tangent) + 2H1Bd (∂A) + 2h0Bd (∂A0) + P (∂W)`;
+/// value parameter gradient `VP = 2H1Bd + P`.
+/// g step = g: F + Bk + IG + M, f: F + Bk + IG. f step = g: F + Bk + IG, f: 2·(F + Bk + VP).
+pub fn gemm_flops_per_outer_iteration(d: usize, b: usize, hidden: &[usize], g_iters: usize) -> f64 {
+    let (d, b) = (d as f64, b as f64);
+    let h1 = hidden.iter().sum::<usize>() as f64 + 1.0;
+    let mut widths: Vec<f64> = hidden.iter().map(|&h| h as f64).collect();
+    widths.push(1.0);
+    let p: f64 = (1..widths.len())
+        .map(|l| 2.0 * b * widths[l] * widths[l - 1])
+        .sum();
+    let last = widths.len() - 1;
+    let p_no_out = p - 2.0 * b * widths[last] * widths[last - 1];
+    let fwd = 2.0 * b * d * h1 + p;
+    let bk = p_no_out;
+    let ig = 2.0 * b * h1 * d;
+    let m = 2.0 * b * d * h1 + p_no_out + 2.0 * h1 * b * d + 2.0 * widths[0] * b * d + p;
+    let vp = 2.0 * h1 * b * d + p;
+    let g_step = (fwd + bk + ig + m) + (fwd + bk + ig);
+    let f_step = (fwd + bk + ig) + 2.0 * (fwd + bk + vp);
+    g_iters as f64 * g_step + f_step
+}
