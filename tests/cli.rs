@@ -25,6 +25,25 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `monge synth toy` into `dir`, asserting success.
+#[track_caller]
+fn synth_toy(dir: &Path, dataset: &str, n: &str, source: &str, target: &str) {
+    let args = [
+        "synth",
+        "toy",
+        "--dataset",
+        dataset,
+        "--n",
+        n,
+        "--out-source",
+        source,
+        "--out-target",
+        target,
+    ];
+    let o = monge(&args, dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -97,22 +116,7 @@ fn help_version_and_usage_errors() {
 #[test]
 fn synth_fit_map_eval_round_trip() {
     let d = scratch("roundtrip");
-    let o = monge(
-        &[
-            "synth",
-            "toy",
-            "--dataset",
-            "moons",
-            "--n",
-            "300",
-            "--out-source",
-            "s.npy",
-            "--out-target",
-            "t.csv",
-        ],
-        &d,
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    synth_toy(&d, "moons", "300", "s.npy", "t.csv");
     let o = monge(
         &[
             "fit",
@@ -255,22 +259,7 @@ fn bad_npy_files_are_rejected_with_reasons() {
 #[test]
 fn fit_and_map_refuse_mismatches_and_leave_no_partial_files() {
     let d = scratch("fit");
-    let o = monge(
-        &[
-            "synth",
-            "toy",
-            "--dataset",
-            "8gaussians",
-            "--n",
-            "200",
-            "--out-source",
-            "s.csv",
-            "--out-target",
-            "t.csv",
-        ],
-        &d,
-    );
-    assert_eq!(o.status.code(), Some(0));
+    synth_toy(&d, "8gaussians", "200", "s.csv", "t.csv");
     fs::write(d.join("three.csv"), "1,2,3\n4,5,6\n").unwrap();
     // batch larger than the data: a usage error, no model written
     let o = monge(
@@ -370,22 +359,7 @@ fn fit_and_map_refuse_mismatches_and_leave_no_partial_files() {
 #[test]
 fn penalty_options_are_checked() {
     let d = scratch("penalty");
-    let o = monge(
-        &[
-            "synth",
-            "toy",
-            "--dataset",
-            "moons",
-            "--n",
-            "100",
-            "--out-source",
-            "s.csv",
-            "--out-target",
-            "t.csv",
-        ],
-        &d,
-    );
-    assert_eq!(o.status.code(), Some(0));
+    synth_toy(&d, "moons", "100", "s.csv", "t.csv");
     let base = [
         "fit", "--method", "w2", "--source", "s.csv", "--target", "t.csv", "--model", "m.monge",
         "--quiet",
