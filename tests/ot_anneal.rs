@@ -3,7 +3,9 @@
 //! dimensionality at λ is `#{i : 3(1 − λ/cᵢ) > thr}` — the rules' outcomes can be checked exactly.
 
 use monge::linalg::{Mat, MatRef};
-use monge::ot::anneal::{anneal_lambda, dim_budget, AnnealConfig, DimBudgetConfig, LambdaTrainee};
+use monge::ot::anneal::{
+    anneal_lambda, dim_budget, AnnealConfig, DimBudgetConfig, DimEstimate, LambdaTrainee,
+};
 use monge::ot::penalty::lambda_mean_from_sum;
 use monge::random::Stream;
 use monge::Result;
@@ -59,6 +61,64 @@ impl LambdaTrainee<f64> for Mock {
     fn last_batch(&self) -> (MatRef<'_, f64>, MatRef<'_, f64>, MatRef<'_, f64>) {
         (self.x.view(), self.tx.view(), self.y.view())
     }
+    fn mapped_sample(&mut self) -> (MatRef<'_, f64>, MatRef<'_, f64>) {
+        (self.x.view(), self.tx.view())
+    }
+}
+
+/// A trainee whose map drifts: at a constant λ it moves more coordinates the longer it trains (the
+/// effective weight is `λ·q^t` after t steps), and whose batches are measured at `batch_bias·λ_eff` — a
+/// stand-in for a batch estimate that lags or misjudges the map it is taken from.
+struct Drifting {
+    lambda: f64,
+    steps: usize,
+    q: f64,
+    batch_bias: f64,
+    x: Mat<f64>,
+    tx_batch: Mat<f64>,
+    tx_map: Mat<f64>,
+    y: Mat<f64>,
+}
+
+impl Drifting {
+    fn new(q: f64, batch_bias: f64) -> Self {
+        let m = Mock::new();
+        Drifting {
+            lambda: 0.0,
+            steps: 0,
+            q,
+            batch_bias,
+            tx_batch: m.x.clone(),
+            tx_map: m.x.clone(),
+            x: m.x,
+            y: m.y,
+        }
+    }
+    fn lambda_eff(&self) -> f64 {
+        self.lambda * self.q.powi(self.steps as i32)
+    }
+}
+
+impl LambdaTrainee<f64> for Drifting {
+    fn train_step(&mut self) -> Result<()> {
+        self.steps += 1;
+        let (l, lb) = (self.lambda_eff(), self.lambda_eff() * self.batch_bias);
+        self.tx_map = Mat::from_fn(B, D, |i, j| self.x.get(i, j) + shift(l, j));
+        self.tx_batch = Mat::from_fn(B, D, |i, j| self.x.get(i, j) + shift(lb, j));
+        Ok(())
+    }
+    fn lambda(&self) -> f64 {
+        self.lambda
+    }
+    fn set_lambda(&mut self, lambda: f64) {
+        self.lambda = lambda;
+    }
+    fn last_batch(&self) -> (MatRef<'_, f64>, MatRef<'_, f64>, MatRef<'_, f64>) {
+        (self.x.view(), self.tx_batch.view(), self.y.view())
+    }
+    fn mapped_sample(&mut self) -> (MatRef<'_, f64>, MatRef<'_, f64>) {
+        (self.x.view(), self.tx_map.view())
+    }
 }
 
 fn small_alg2() -> DimBudgetConfig {
@@ -110,6 +170,54 @@ fn alg2_meets_the_budget_and_reports_the_returned_maps_dim() {
     let blocks = rep.increases.len() + rep.steps.len() + settle;
     assert_eq!(rep.iterations, cfg.warmup_iters + blocks * cfg.block_iters);
     assert_eq!(m.trained_at.len(), rep.iterations);
+}
+
+#[test]
+fn alg2_repairs_a_map_that_drifted_over_the_budget() {
+    // the map drifts denser while λ anneals down, so the settled map ends over budget unless λ is raised
+    let cfg = small_alg2();
+    let mut m = Drifting::new(0.98, 1.0);
+    let rep = dim_budget(&mut m, &cfg).unwrap();
+    let last_step = rep.steps.last().unwrap().iteration;
+    let repairs: Vec<_> = rep.increases.iter().filter(|r| r.0 > last_step).collect();
+    assert!(
+        !repairs.is_empty(),
+        "the drift must push the settled map over l"
+    );
+    for w in repairs.windows(2) {
+        assert!((w[1].1 / w[0].1 - 1.5).abs() < 1e-12);
+        assert!(w[0].2 > cfg.budget);
+    }
+    assert_eq!(rep.budget_met, Some(true));
+    let true_dim = dim_at(m.lambda_eff(), 1.0) as f64;
+    assert_eq!(rep.final_dim, Some(true_dim));
+    assert!(true_dim <= cfg.budget);
+    assert_eq!(rep.final_lambda, m.lambda);
+    assert_eq!(rep.iterations, m.steps);
+}
+
+#[test]
+fn alg2_measures_the_returned_map_not_the_batches() {
+    // batches measured at 3·λ_eff look sparser than the map: the window rule ([C25]'s code) is fooled into
+    // returning a map over budget, the mapped-sample rule is not
+    let window = DimBudgetConfig {
+        estimate: DimEstimate::BatchWindow,
+        ..small_alg2()
+    };
+    let mut m = Drifting::new(1.0, 3.0);
+    let rep = dim_budget(&mut m, &window).unwrap();
+    assert_eq!(rep.budget_met, Some(true));
+    assert!(dim_at(m.lambda_eff(), 1.0) as f64 > window.budget);
+    assert_eq!(rep.final_dim_q3, None);
+
+    let sample = small_alg2();
+    let mut m = Drifting::new(1.0, 3.0);
+    let rep = dim_budget(&mut m, &sample).unwrap();
+    assert_eq!(rep.budget_met, Some(true));
+    let true_dim = dim_at(m.lambda_eff(), 1.0) as f64;
+    assert_eq!(rep.final_dim, Some(true_dim));
+    assert_eq!(rep.final_dim_q3, Some(true_dim));
+    assert!(true_dim <= sample.budget);
 }
 
 #[test]

@@ -142,6 +142,9 @@ impl<T: Real> LambdaTrainee<T> for Reporting<'_, '_, T> {
     fn last_batch(&self) -> (MatRef<'_, T>, MatRef<'_, T>, MatRef<'_, T>) {
         self.inner.last_batch()
     }
+    fn mapped_sample(&mut self) -> (MatRef<'_, T>, MatRef<'_, T>) {
+        self.inner.mapped_sample()
+    }
 }
 
 /// The annealer's trajectory as JSON.
@@ -176,6 +179,7 @@ pub fn anneal_json(rep: &AnnealReport) -> Json {
         .with("iterations", rep.iterations)
         .with("budget_met", rep.budget_met)
         .with("final_dim", rep.final_dim)
+        .with("final_dim_q3", rep.final_dim_q3)
         .with("increases", Json::Arr(inc))
         .with("steps", Json::Arr(steps))
 }

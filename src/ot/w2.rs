@@ -772,6 +772,8 @@ pub struct W2Trainer<T> {
     held_src: Mat<T>,
     held_tgt: Mat<T>,
     held_mapped: Mat<T>,
+    /// ∇g of [`W2Trainer::mapped_training_sample`]'s rows (allocated on its first call).
+    sample_mapped: Mat<T>,
     eval_ws: IcnnWorkspace<T>,
     samp_src: BatchSampler,
     samp_tgt: BatchSampler,
@@ -908,6 +910,7 @@ impl<T: Real> W2Trainer<T> {
             y: Mat::zeros(b, d),
             tx: Mat::zeros(b, d),
             held_mapped: Mat::zeros(held_src.rows(), d),
+            sample_mapped: Mat::zeros(0, d),
             eval_ws,
             src,
             tgt,
@@ -1088,6 +1091,27 @@ impl<T: Real> W2Trainer<T> {
         Some(m)
     }
 
+    /// A fixed evaluation sample of the training source — its first `min(n, SAMPLE_ROWS)` rows, a random
+    /// subset since the training rows are a seeded shuffle — and its image `∇g(x)` under the current g.
+    /// Alg. 2 measures the dimensionality of the map it returns on it. The output buffer is allocated on
+    /// the first call only.
+    pub fn mapped_training_sample(&mut self) -> (MatRef<'_, T>, MatRef<'_, T>) {
+        let n = self.src.rows().min(SAMPLE_ROWS);
+        if self.sample_mapped.rows() != n {
+            self.sample_mapped = Mat::zeros(n, self.src.cols());
+        }
+        let cap = self.eval_ws.capacity();
+        let mut r0 = 0;
+        while r0 < n {
+            let r1 = (r0 + cap).min(n);
+            let dst: MatMut<'_, T> = self.sample_mapped.view_mut().rows_range(r0, r1);
+            self.g
+                .grad_x(self.src.view().rows_range(r0, r1), &mut self.eval_ws, dst);
+            r0 = r1;
+        }
+        (self.src.view().rows_range(0, n), self.sample_mapped.view())
+    }
+
     /// Runs `iterations` outer iterations, reporting progress every `progress_every` and at the end,
     /// then a final held-out evaluation. On divergence returns the error; [`W2Trainer::best_map`] still
     /// gives the best model.
@@ -1208,6 +1232,9 @@ impl<T: Real> W2Trainer<T> {
         }
     }
 }
+
+/// Rows of [`W2Trainer::mapped_training_sample`] at most.
+pub const SAMPLE_ROWS: usize = 2048;
 
 /// Held-out MMD with the training-time kernel set (SPEC §7.7).
 fn heldout_mmd<T: Real>(x: MatRef<'_, T>, y: MatRef<'_, T>) -> f64 {
