@@ -2,7 +2,7 @@
 
 use monge::gradcheck::GradCheck;
 use monge::linalg::Mat;
-use monge::nn::groupsort::GroupSort;
+use monge::nn::groupsort::{batcher_network, GroupSort};
 use monge::random::Stream;
 
 fn random(rows: usize, cols: usize, seed: u64) -> Mat<f64> {
@@ -90,5 +90,94 @@ fn groupsort_is_a_permutation_so_it_preserves_norms_and_gradient_norms() {
         // same terms, summed in another order: equal up to rounding
         assert!((nx - ny).abs() <= 1e-14 * nx, "{nx} vs {ny}");
         assert!((nx - nb).abs() <= 1e-14 * nx, "{nx} vs {nb}");
+    }
+}
+
+#[test]
+fn batcher_networks_sort_every_zero_one_input() {
+    // the 0-1 principle: a comparator network sorts every input iff it sorts every 0-1 input
+    for (n, comparators) in [(2usize, 1usize), (4, 5), (8, 19), (16, 63)] {
+        let (net, len) = batcher_network(n);
+        assert_eq!(len, comparators, "n = {n}");
+        for bits in 0u32..(1 << n) {
+            let mut v: Vec<u32> = (0..n).map(|i| (bits >> i) & 1).collect();
+            for &(a, b) in &net[..len] {
+                let (a, b) = (a as usize, b as usize);
+                assert!(a < b);
+                if v[b] < v[a] {
+                    v.swap(a, b);
+                }
+            }
+            assert!(
+                v.windows(2).all(|p| p[0] <= p[1]),
+                "n = {n}, input {bits:b}"
+            );
+        }
+    }
+    assert_eq!(batcher_network(32).1, 191);
+}
+
+#[test]
+fn network_and_rank_kernels_give_the_same_sort_and_positions() {
+    // 37 rows: two full blocks of 16 rows and a partial one; group sizes 2..32 use the network, 3, 6
+    // and 12 the rank count; positions must satisfy y[i, ρ_i(j)] = x[i, j] with ρ_i a permutation of
+    // each group
+    for &(k, w) in &[
+        (2usize, 8usize),
+        (4, 8),
+        (8, 16),
+        (16, 64),
+        (32, 64),
+        (3, 9),
+        (6, 12),
+        (12, 24),
+    ] {
+        let x = random(37, w, k as u64 + 20);
+        for descending in [true, false] {
+            let gs = GroupSort {
+                group: k,
+                descending,
+            };
+            let mut y = Mat::zeros(37, w);
+            let mut perm = vec![0u32; 37 * w];
+            gs.forward(&x, &mut y, &mut perm);
+            for i in 0..37 {
+                for g in (0..w).step_by(k) {
+                    let mut want = x.row(i)[g..g + k].to_vec();
+                    want.sort_by(|a, b| a.partial_cmp(b).unwrap());
+                    if descending {
+                        want.reverse();
+                    }
+                    assert_eq!(&y.row(i)[g..g + k], &want[..], "k {k} row {i}");
+                    let mut seen = vec![false; k];
+                    for j in g..g + k {
+                        let p = perm[i * w + j] as usize;
+                        assert!((g..g + k).contains(&p), "k {k}: position outside the group");
+                        assert!(!seen[p - g], "k {k}: positions repeat");
+                        seen[p - g] = true;
+                        assert_eq!(y.get(i, p), x.get(i, j));
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn groupsort_keeps_a_nan_in_its_group() {
+    for k in [4usize, 16, 6] {
+        let mut x = random(3, 2 * k, 40);
+        x.set(1, k + 2, f64::NAN);
+        let gs = GroupSort {
+            group: k,
+            descending: true,
+        };
+        let mut y = Mat::zeros(3, 2 * k);
+        let mut perm = vec![0u32; 3 * 2 * k];
+        gs.forward(&x, &mut y, &mut perm);
+        let nans = |m: &Mat<f64>| m.as_slice().iter().filter(|v| v.is_nan()).count();
+        assert!(nans(&y) >= 1, "k {k}: the NaN vanished");
+        assert!(y.row(1)[k..].iter().any(|v| v.is_nan()), "k {k}");
+        assert!(y.row(1)[..k].iter().all(|v| !v.is_nan()), "k {k}");
     }
 }

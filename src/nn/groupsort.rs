@@ -2,10 +2,18 @@
 //!
 //! # Forward
 //! Each row of a `B × w` batch is split into `w / k` consecutive groups of `k` features; each group is
-//! sorted (descending by default, as w1ot's code; ascending as an option). The sort is a stable
-//! rank count: element j goes to position `ρ(j) = #{t : x_t before x_j}` (ties broken by index), i.e.
-//! `y[i, ρ_i(j)] = x[i, j]` — branch-free, O(k²) per group and vectorised, fast for the small groups used
-//! here. The ranks ρ (positions within the row) are stored.
+//! sorted (descending by default, as w1ot's code; ascending as an option). The position `ρ_i(j)` of input
+//! `x[i, j]` in row i of the output is stored: `y[i, ρ_i(j)] = x[i, j]`. Two kernels, same result away
+//! from ties (at a tie either order is a valid sort, and the backward a valid subgradient):
+//! - **k a power of two ≤ 32** (w1ot's default k = 16): Batcher's odd–even merge sorting network
+//!   ([`batcher_network`], 63 comparators for k = 16), applied to 16 rows at once — a block of 16 rows × k
+//!   features is read transposed into k vectors of 16 lanes (one lane per row), every comparator `(a, b)`
+//!   is a lane-wise compare-and-swap of vectors a and b (the values and their source indices), and the
+//!   block is written back. Each comparator swaps only when `x_b` comes strictly before `x_a`, so the
+//!   output is always a permutation of the input (a NaN stays in the row). Compiled also for AVX-512 and
+//!   AVX2 and chosen at run time (same arithmetic on every path).
+//! - **any other k**: a stable rank count, `ρ(j) = #{t : x_t before x_j, or x_t = x_j and t < j}`, O(k²)
+//!   per group.
 //!
 //! # Backward
 //! The Jacobian of a sort is a permutation matrix (almost everywhere: away from ties), so
@@ -49,32 +57,14 @@ impl GroupSort {
         if w == 0 {
             return;
         }
-        for ((xr, yr), pr) in x
-            .as_slice()
-            .chunks_exact(w)
-            .zip(y.as_mut_slice().chunks_exact_mut(w))
-            .zip(perm.chunks_exact_mut(w))
-        {
-            for g0 in (0..w).step_by(k) {
-                let xg = &xr[g0..g0 + k];
-                let yg = &mut yr[g0..g0 + k];
-                let pg = &mut pr[g0..g0 + k];
-                // NaN marks any slot a NaN input leaves unfilled (its rank collides), so it propagates
-                yg.fill(T::from_f64(f64::NAN));
-                match k {
-                    2 => ranks_fixed::<T, 2>(xg, pg, self.descending),
-                    4 => ranks_fixed::<T, 4>(xg, pg, self.descending),
-                    8 => ranks_fixed::<T, 8>(xg, pg, self.descending),
-                    16 => ranks_fixed::<T, 16>(xg, pg, self.descending),
-                    32 => ranks_fixed::<T, 32>(xg, pg, self.descending),
-                    _ => ranks_any(xg, pg, self.descending),
-                }
-                for (&v, &r) in xg.iter().zip(pg.iter()) {
-                    yg[r as usize] = v;
-                }
-                // store the absolute position in the row
-                pg.iter_mut().for_each(|r| *r += g0 as u32);
-            }
+        let (xs, ys, ps) = (x.as_slice(), y.as_mut_slice(), &mut perm[..b * w]);
+        match k {
+            2 => network_rows::<T, 2>(xs, ys, ps, w, self.descending),
+            4 => network_rows::<T, 4>(xs, ys, ps, w, self.descending),
+            8 => network_rows::<T, 8>(xs, ys, ps, w, self.descending),
+            16 => network_rows::<T, 16>(xs, ys, ps, w, self.descending),
+            32 => network_rows::<T, 32>(xs, ys, ps, w, self.descending),
+            _ => rank_rows(xs, ys, ps, w, k, self.descending),
         }
     }
 
@@ -98,30 +88,187 @@ impl GroupSort {
     }
 }
 
-/// Ranks `ρ(j) = #{t : x_t before x_j, or x_t = x_j and t < j}` ("before" = larger when descending) of a
-/// group whose size K is known at compile time: fixed trip counts let the compiler unroll and vectorise.
-#[inline(always)]
-fn ranks_fixed<T: Real, const K: usize>(xg: &[T], pg: &mut [u32], descending: bool) {
-    let x: &[T; K] = xg.try_into().expect("group of size K");
-    let mut r = [0u32; K];
-    for (t, &u) in x.iter().enumerate() {
-        for (j, (rj, &v)) in r.iter_mut().zip(x).enumerate() {
-            let before = if descending { u > v } else { u < v };
-            *rj += (before | ((u == v) & (t < j))) as u32;
+/// Rows sorted together by the network kernel (one vector lane per row).
+const LANES: usize = 16;
+
+/// Comparators of Batcher's odd–even merge sorting network for `n` inputs (a power of two, `n ≤ 32`):
+/// `(a, b)` with `a < b` means "put the element that comes first at a". Returns the list in a fixed-size
+/// array and its length (63 comparators for n = 16, 191 for n = 32).
+pub const fn batcher_network(n: usize) -> ([(u8, u8); 256], usize) {
+    let mut net = [(0u8, 0u8); 256];
+    let mut len = 0;
+    let mut p = 1;
+    while p < n {
+        let mut k = p;
+        while k > 0 {
+            let mut j = k % p;
+            while j + k < n {
+                let mut i = 0;
+                while i < k && i + j + k < n {
+                    if (i + j) / (2 * p) == (i + j + k) / (2 * p) {
+                        net[len] = ((i + j) as u8, (i + j + k) as u8);
+                        len += 1;
+                    }
+                    i += 1;
+                }
+                j += 2 * k;
+            }
+            k /= 2;
         }
+        p *= 2;
     }
-    pg.copy_from_slice(&r);
+    (net, len)
 }
 
-/// The same ranks for any group size (two counting loops per element).
-fn ranks_any<T: Real>(xg: &[T], pg: &mut [u32], descending: bool) {
-    for (j, &v) in xg.iter().enumerate() {
-        pg[j] = if descending {
-            xg[..j].iter().fold(0u32, |c, &u| c + (u >= v) as u32)
-                + xg[j + 1..].iter().fold(0u32, |c, &u| c + (u > v) as u32)
-        } else {
-            xg[..j].iter().fold(0u32, |c, &u| c + (u <= v) as u32)
-                + xg[j + 1..].iter().fold(0u32, |c, &u| c + (u < v) as u32)
-        };
+const NET2: ([(u8, u8); 256], usize) = batcher_network(2);
+const NET4: ([(u8, u8); 256], usize) = batcher_network(4);
+const NET8: ([(u8, u8); 256], usize) = batcher_network(8);
+const NET16: ([(u8, u8); 256], usize) = batcher_network(16);
+const NET32: ([(u8, u8); 256], usize) = batcher_network(32);
+
+/// The comparators for group size K (a power of two ≤ 32).
+fn network(k: usize) -> &'static [(u8, u8)] {
+    let (net, len) = match k {
+        2 => &NET2,
+        4 => &NET4,
+        8 => &NET8,
+        16 => &NET16,
+        32 => &NET32,
+        _ => unreachable!("sorting networks exist for k = 2, 4, 8, 16, 32"),
+    };
+    &net[..*len]
+}
+
+/// The network kernel over all rows (module doc), dispatched to an AVX-512 / AVX2 build when the CPU has
+/// one.
+fn network_rows<T: Real, const K: usize>(
+    x: &[T],
+    y: &mut [T],
+    perm: &mut [u32],
+    w: usize,
+    descending: bool,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // safety: the CPU supports AVX-512F (checked just above).
+            return unsafe { network_rows_avx512::<T, K>(x, y, perm, w, descending) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // safety: the CPU supports AVX2 (checked just above).
+            return unsafe { network_rows_avx2::<T, K>(x, y, perm, w, descending) };
+        }
+    }
+    network_rows_body::<T, K>(x, y, perm, w, descending)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn network_rows_avx512<T: Real, const K: usize>(
+    x: &[T],
+    y: &mut [T],
+    perm: &mut [u32],
+    w: usize,
+    descending: bool,
+) {
+    network_rows_body::<T, K>(x, y, perm, w, descending)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn network_rows_avx2<T: Real, const K: usize>(
+    x: &[T],
+    y: &mut [T],
+    perm: &mut [u32],
+    w: usize,
+    descending: bool,
+) {
+    network_rows_body::<T, K>(x, y, perm, w, descending)
+}
+
+#[inline(always)]
+fn network_rows_body<T: Real, const K: usize>(
+    x: &[T],
+    y: &mut [T],
+    perm: &mut [u32],
+    w: usize,
+    descending: bool,
+) {
+    let net = network(K);
+    let b = x.len() / w;
+    // v[p][lane]: the value at position p of the group in row r0 + lane; id[p][lane]: its input index
+    let mut v = [[T::ZERO; LANES]; K];
+    let mut id = [[0u32; LANES]; K];
+    for r0 in (0..b).step_by(LANES) {
+        let n = LANES.min(b - r0);
+        for g0 in (0..w).step_by(K) {
+            // read the block transposed (unused lanes keep stale values and are not written back)
+            for lane in 0..n {
+                let xr = &x[(r0 + lane) * w + g0..(r0 + lane) * w + g0 + K];
+                for p in 0..K {
+                    v[p][lane] = xr[p];
+                    id[p][lane] = p as u32;
+                }
+            }
+            for &(a, c) in net {
+                let (a, c) = (a as usize, c as usize);
+                let (lo, hi) = v.split_at_mut(c);
+                let (va, vc) = (&mut lo[a], &mut hi[0]);
+                let (ilo, ihi) = id.split_at_mut(c);
+                let (ia, ic) = (&mut ilo[a], &mut ihi[0]);
+                for lane in 0..LANES {
+                    let (s, t) = (va[lane], vc[lane]);
+                    let swap = if descending { t > s } else { t < s };
+                    va[lane] = if swap { t } else { s };
+                    vc[lane] = if swap { s } else { t };
+                    let (is, it) = (ia[lane], ic[lane]);
+                    ia[lane] = if swap { it } else { is };
+                    ic[lane] = if swap { is } else { it };
+                }
+            }
+            for lane in 0..n {
+                let o = (r0 + lane) * w + g0;
+                for p in 0..K {
+                    y[o + p] = v[p][lane];
+                    perm[o + id[p][lane] as usize] = (g0 + p) as u32;
+                }
+            }
+        }
+    }
+}
+
+/// The stable rank-count kernel for any group size k: `ρ(j) = #{t : x_t before x_j, or x_t = x_j and
+/// t < j}` ("before" = larger when descending), then `y[ρ(j)] = x_j`.
+fn rank_rows<T: Real>(
+    x: &[T],
+    y: &mut [T],
+    perm: &mut [u32],
+    w: usize,
+    k: usize,
+    descending: bool,
+) {
+    for ((xr, yr), pr) in x
+        .chunks_exact(w)
+        .zip(y.chunks_exact_mut(w))
+        .zip(perm.chunks_exact_mut(w))
+    {
+        for g0 in (0..w).step_by(k) {
+            let xg = &xr[g0..g0 + k];
+            let yg = &mut yr[g0..g0 + k];
+            let pg = &mut pr[g0..g0 + k];
+            // NaN marks any slot a NaN input leaves unfilled (its rank collides), so it propagates
+            yg.fill(T::from_f64(f64::NAN));
+            for (j, &v) in xg.iter().enumerate() {
+                let r = if descending {
+                    xg[..j].iter().fold(0u32, |c, &u| c + (u >= v) as u32)
+                        + xg[j + 1..].iter().fold(0u32, |c, &u| c + (u > v) as u32)
+                } else {
+                    xg[..j].iter().fold(0u32, |c, &u| c + (u <= v) as u32)
+                        + xg[j + 1..].iter().fold(0u32, |c, &u| c + (u < v) as u32)
+                };
+                yg[r as usize] = v;
+                pg[j] = g0 as u32 + r;
+            }
+        }
     }
 }
