@@ -32,7 +32,8 @@
 //!
 //! # Determinism, threads and allocation
 //! Every random draw comes from a stream of the seed; workspaces are sized before the loops, so an
-//! iteration allocates nothing of its own. With `threads > 1` the phase-1 batch is split into that many
+//! iteration allocates nothing of its own (checked by tests/alloc.rs; `matrixmultiply` still allocates a
+//! packing buffer inside every gemm call). With `threads > 1` the phase-1 batch is split into that many
 //! row ranges, run on the trainer's [`crate::parallel::Pool`] (built once in [`W1Trainer::new`]; its
 //! helper threads are woken per step, never spawned per step) and reduced in a fixed order
 //! ([`LipschitzNet::param_grad_of_value_sharded`]); in phase 2 each row range maps its rows and computes

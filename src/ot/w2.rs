@@ -30,6 +30,8 @@
 //! seed and thread count give bit-identical models; different thread counts differ by rounding only.
 //! The chunks run on a [`crate::parallel::Pool`] built once per trainer (worker k on chunk k): with one
 //! thread nothing is spawned; otherwise `threads − 1` persistent helper threads are woken per step.
+//! A step allocates nothing of its own (workspaces are sized in [`W2Trainer::new`]; checked by
+//! tests/alloc.rs); `matrixmultiply` still allocates a packing buffer inside every gemm call.
 //!
 //! # Held-out model selection
 //! A fraction of each set is held out (seeded split). Every `eval_every` outer iterations (and after the
