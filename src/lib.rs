@@ -11,8 +11,8 @@
 //! - `metrics`, `data`, `io`;
 //! - the `monge` binary's command line.
 //!
-//! Cross-cutting: [`random`] (seeded streams), [`gradcheck`] (the finite-difference harness),
-//! [`error`] (the typed error).
+//! Cross-cutting: [`random`] (seeded streams), [`parallel`] (the persistent worker pool that splits a
+//! batch over cores), [`gradcheck`] (the finite-difference harness), [`error`] (the typed error).
 
 #![warn(missing_docs)]
 
@@ -25,6 +25,7 @@ pub mod linalg;
 pub mod metrics;
 pub mod nn;
 pub mod ot;
+pub mod parallel;
 pub mod random;
 
 pub use error::{Error, Result};

@@ -5,6 +5,7 @@ use monge::gradcheck::GradCheck;
 use monge::linalg::bjorck::{Bjorck, BjorckOrder, BjorckScale};
 use monge::linalg::Mat;
 use monge::nn::lipschitz::{LipschitzConfig, LipschitzNet, Orthonormaliser};
+use monge::parallel::Pool;
 use monge::random::Stream;
 use proptest::prelude::*;
 
@@ -73,8 +74,9 @@ fn lipschitz_sharded_gradient_equals_unsharded() {
         for threads in [1usize, 2, 3] {
             let mut sh = net.shards(10, threads);
             assert_eq!(sh.len(), threads);
+            let mut pool = Pool::new(threads);
             let mut g2 = vec![0.0; net.n_params()];
-            let v = net.param_grad_of_value_sharded(x.view(), &s, &mut g2, &mut sh);
+            let v = net.param_grad_of_value_sharded(x.view(), &s, &mut g2, &mut sh, &mut pool);
             assert!((v - direct).abs() <= 1e-12, "{v} vs {direct}");
             for (a, b) in g1.iter().zip(&g2) {
                 assert!(
@@ -87,8 +89,15 @@ fn lipschitz_sharded_gradient_equals_unsharded() {
             }
             // deterministic for a given shard count
             let mut g3 = vec![0.0; net.n_params()];
-            net.param_grad_of_value_sharded(x.view(), &s, &mut g3, &mut sh);
+            net.param_grad_of_value_sharded(x.view(), &s, &mut g3, &mut sh, &mut pool);
             assert_eq!(g2, g3);
+            // ... and bit-identical whatever the pool size (the shard count fixes the arithmetic)
+            for pool_threads in [1usize, 2] {
+                let mut other = Pool::new(pool_threads);
+                let mut g4 = vec![0.0; net.n_params()];
+                net.param_grad_of_value_sharded(x.view(), &s, &mut g4, &mut sh, &mut other);
+                assert_eq!(g2, g4, "{threads} shards on {pool_threads} workers");
+            }
         }
     }
 }

@@ -25,6 +25,7 @@ use crate::linalg::bjorck::{Bjorck, BjorckWork};
 use crate::linalg::cayley::{cayley_backward, cayley_forward, CayleyWork};
 use crate::linalg::{gemm, Mat, MatMut, MatRef, Op, Real};
 use crate::nn::groupsort::GroupSort;
+use crate::parallel::Pool;
 use crate::random::Stream;
 
 /// How the weights are orthonormalised.
@@ -574,17 +575,19 @@ impl<T: Real> LipschitzNet<T> {
         LipschitzShards { batch, shards }
     }
 
-    /// As [`Self::param_grad_of_value`], with the batch split over the shards' row ranges, one thread
-    /// per shard (`std::thread::scope`; the first shard runs on the calling thread). Each shard runs
-    /// forward and backward on its rows into its own Q̄ and bias-gradient buffers; these are added in
-    /// shard order, then the orthonormaliser backward runs once. The result is bit-identical for a given
-    /// shard count. Returns `Σ_i s_i f(x_i)` (summed per shard, then in shard order).
+    /// As [`Self::param_grad_of_value`], with the batch split over the shards' row ranges, shard k on
+    /// worker k mod `pool.threads()` of `pool` (shard 0 on the calling thread; a one-thread pool runs
+    /// them in order here). Each shard runs forward and backward on its rows into its own Q̄ and
+    /// parameter-gradient buffers; these are added in shard order, then the orthonormaliser backward
+    /// runs once. The result is bit-identical for a given shard count, whatever the pool size. Returns
+    /// `Σ_i s_i f(x_i)` (summed per shard, then in shard order).
     pub fn param_grad_of_value_sharded(
         &mut self,
         x: MatRef<'_, T>,
         s: &[T],
         grads: &mut [T],
         sh: &mut LipschitzShards<T>,
+        pool: &mut Pool,
     ) -> T {
         assert!(
             self.q_state == Some(self.cfg.ortho) && self.q_recorded,
@@ -598,23 +601,12 @@ impl<T: Real> LipschitzNet<T> {
             "LipschitzNet: gradient length"
         );
         let net: &Self = self;
-        let run = |(r0, r1, ws, gpart): &mut (usize, usize, LipschitzWork<T>, Vec<T>)| {
+        pool.for_each_mut(&mut sh.shards, |_, (r0, r1, ws, gpart)| {
             gpart.iter_mut().for_each(|g| *g = T::ZERO);
             let xs = x.rows_range(*r0, *r1);
             net.forward(xs, ws);
             net.backward(xs, &s[*r0..*r1], ws, false, Some(gpart));
-        };
-        let (first, rest) = sh.shards.split_at_mut(1);
-        if rest.is_empty() {
-            run(&mut first[0]);
-        } else {
-            std::thread::scope(|scope| {
-                for shard in rest.iter_mut() {
-                    scope.spawn(move || run(shard));
-                }
-                run(&mut first[0]);
-            });
-        }
+        });
         // reduce in shard order
         let mut total = T::ZERO;
         for (r0, r1, ws, gpart) in sh.shards.iter() {

@@ -30,13 +30,15 @@
 //! (training bandwidths, [`crate::metrics::MMD_GAMMAS_TRAIN`]) between `T(x_held)` and `y_held` is measured
 //! and the step-size parameters with the lowest value are kept.
 //!
-//! # Determinism and allocation
+//! # Determinism, threads and allocation
 //! Every random draw comes from a stream of the seed; workspaces are sized before the loops, so an
-//! iteration allocates nothing (except, with `threads > 1`, what spawning the scoped threads costs). With `threads > 1` the phase-1 batch is split into that many row ranges,
-//! run on scoped threads and reduced in a fixed order
+//! iteration allocates nothing of its own (checked by tests/alloc.rs; `matrixmultiply` still allocates a
+//! packing buffer inside every gemm call). With `threads > 1` the phase-1 batch is split into that many
+//! row ranges, run on the trainer's [`crate::parallel::Pool`] (built once in [`W1Trainer::new`]; its
+//! helper threads are woken per step, never spawned per step) and reduced in a fixed order
 //! ([`LipschitzNet::param_grad_of_value_sharded`]); in phase 2 each row range maps its rows and computes
-//! its share of both losses' gradients ([`GanWork::shard_of`]) on its own thread, and the shares are
-//! added in range order. Same seed and thread count ⇒ bit-identical model.
+//! its share of both losses' gradients ([`GanWork::shard_of`]) on its own worker of the same pool, and
+//! the shares are added in range order. Same seed and thread count ⇒ bit-identical model.
 
 use std::time::Instant;
 
@@ -45,6 +47,7 @@ use crate::nn::lipschitz::{LipschitzConfig, LipschitzNet, LipschitzShards, Ortho
 use crate::nn::mlp::{bce_fake, bce_fake_grad, bce_real, bce_real_grad, Mlp, MlpConfig, MlpWork};
 use crate::nn::{Adam, AdamConfig, LrSchedule};
 use crate::ot::{Progress, ProgressFn, SavedModel, TransportMap};
+use crate::parallel::Pool;
 use crate::random::{streams, BatchSampler, Stream};
 use crate::{Error, Result};
 
@@ -320,22 +323,6 @@ struct GanShard<T> {
     lg: T,
 }
 
-/// Runs `f` on every shard, one scoped thread per shard after the first (which runs here).
-fn for_each_shard<S: Send>(shards: &mut [S], f: impl Fn(&mut S) + Sync) {
-    let (first, rest) = shards.split_at_mut(1);
-    if rest.is_empty() {
-        f(&mut first[0]);
-        return;
-    }
-    std::thread::scope(|scope| {
-        let f = &f;
-        for sh in rest.iter_mut() {
-            scope.spawn(move || f(sh));
-        }
-        f(&mut first[0]);
-    });
-}
-
 /// `d(x) = ∇f(x)/(‖∇f(x)‖ + 1e-6)` row by row, in place; returns the fraction of rows with
 /// `‖∇f‖ ∈ [0.9, 1 + 1e-6]`.
 fn normalise_rows<T: Real>(g: &mut Mat<T>) -> f64 {
@@ -374,6 +361,8 @@ pub struct W1Trainer<T: Real> {
     opt_f: Adam<T>,
     grad_f: Vec<T>,
     lip_ws: LipschitzShards<T>,
+    /// The workers of both phases' batch splits (shard k on worker k; one thread = inline).
+    pool: Pool,
     xy: Mat<T>,
     seeds_f: Vec<T>,
     samp_x: BatchSampler,
@@ -478,11 +467,15 @@ impl<T: Real> W1Trainer<T> {
                 }
             })
             .collect();
+        let lip_ws = potential.shards(2 * b, cfg.threads);
+        // as many workers as phase-1 shards (≥ the phase-2 shards); helpers are spawned here, once
+        let pool = Pool::new(lip_ws.len());
         Ok(W1Trainer {
             dim,
             opt_f: Adam::new(potential.n_params(), cfg.potential_adam),
             grad_f: vec![T::ZERO; potential.n_params()],
-            lip_ws: potential.shards(2 * b, cfg.threads),
+            lip_ws,
+            pool,
             xy: Mat::zeros(2 * b, dim),
             seeds_f,
             samp_x: BatchSampler::new(xs.rows()),
@@ -547,6 +540,7 @@ impl<T: Real> W1Trainer<T> {
             &self.seeds_f,
             &mut self.grad_f,
             &mut self.lip_ws,
+            &mut self.pool,
         );
         self.it_f += 1;
         if !loss.is_finite() || self.grad_f.iter().any(|g| !g.is_finite()) {
@@ -603,7 +597,7 @@ impl<T: Real> W1Trainer<T> {
         {
             let (step, disc) = (&self.step, &self.disc);
             let (xb, db, yb) = (self.xb.view(), self.db.view(), self.yb.view());
-            for_each_shard(&mut self.gans, |sh| {
+            self.pool.for_each_mut(&mut self.gans, |_, sh| {
                 let (r0, r1) = (sh.r0, sh.r1);
                 sh.gw.transport(
                     step,
@@ -635,7 +629,7 @@ impl<T: Real> W1Trainer<T> {
         {
             let (step, disc) = (&self.step, &self.disc);
             let (xb, db) = (self.xb.view(), self.db.view());
-            for_each_shard(&mut self.gans, |sh| {
+            self.pool.for_each_mut(&mut self.gans, |_, sh| {
                 let (r0, r1) = (sh.r0, sh.r1);
                 sh.ge.iter_mut().for_each(|g| *g = T::ZERO);
                 sh.lg = sh.gw.generator_loss(

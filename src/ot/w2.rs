@@ -28,8 +28,10 @@
 //! The batch rows are split into `threads` contiguous chunks; each worker owns its ICNN workspaces and
 //! gradient buffers, and the per-worker gradients and loss sums are reduced in worker order. So a given
 //! seed and thread count give bit-identical models; different thread counts differ by rounding only.
-//! With one thread no thread is spawned; otherwise `threads − 1` persistent helper threads are spawned
-//! once per trainer and woken per step (no allocation per step).
+//! The chunks run on a [`crate::parallel::Pool`] built once per trainer (worker k on chunk k): with one
+//! thread nothing is spawned; otherwise `threads − 1` persistent helper threads are woken per step.
+//! A step allocates nothing of its own (workspaces are sized in [`W2Trainer::new`]; checked by
+//! tests/alloc.rs); `matrixmultiply` still allocates a packing buffer inside every gemm call.
 //!
 //! # Held-out model selection
 //! A fraction of each set is held out (seeded split). Every `eval_every` outer iterations (and after the
@@ -48,6 +50,7 @@ use crate::nn::icnn::{Icnn, IcnnConfig, IcnnInit, IcnnWorkspace};
 use crate::nn::{Adam, AdamConfig, LrSchedule};
 use crate::ot::penalty::Penalty;
 use crate::ot::{Progress, ProgressFn, SavedModel, TransportMap};
+use crate::parallel::Pool;
 use crate::random::{streams, BatchSampler, Stream};
 use crate::{Error, Result};
 
@@ -516,168 +519,6 @@ fn f_step_worker<T: Real>(s: &Shared<'_, T>, w: &mut Worker<T>) {
     w.sums = sums;
 }
 
-/// A job handed to the helper threads: called with the worker index (1..n). Its lifetime is erased;
-/// [`Pool::run`] does not return before every helper has finished with it.
-#[derive(Clone, Copy)]
-struct TaskPtr(*const (dyn Fn(usize) + Sync + 'static));
-// safety: the pointee is `Sync` and outlives its use (Pool::run waits for every helper).
-unsafe impl Send for TaskPtr {}
-
-struct PoolState {
-    generation: u64,
-    task: Option<TaskPtr>,
-    pending: usize,
-    panicked: bool,
-    shutdown: bool,
-}
-
-struct PoolShared {
-    state: std::sync::Mutex<PoolState>,
-    task_ready: std::sync::Condvar,
-    all_done: std::sync::Condvar,
-}
-
-/// Persistent helper threads for the batch split (spawning threads per g step costs ~0.1 ms each in a
-/// large process, more than a whole d = 2 step). Helpers block on a condition variable between jobs;
-/// nothing is allocated per job.
-struct Pool {
-    shared: std::sync::Arc<PoolShared>,
-    handles: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Pool {
-    /// `helpers` threads, for worker indices 1..=helpers (index 0 runs on the caller).
-    fn new(helpers: usize) -> Self {
-        let shared = std::sync::Arc::new(PoolShared {
-            state: std::sync::Mutex::new(PoolState {
-                generation: 0,
-                task: None,
-                pending: 0,
-                panicked: false,
-                shutdown: false,
-            }),
-            task_ready: std::sync::Condvar::new(),
-            all_done: std::sync::Condvar::new(),
-        });
-        let handles = (1..=helpers)
-            .map(|k| {
-                let sh = std::sync::Arc::clone(&shared);
-                std::thread::spawn(move || Self::helper(&sh, k))
-            })
-            .collect();
-        Pool { shared, handles }
-    }
-
-    fn helper(sh: &PoolShared, k: usize) {
-        let mut seen = 0u64;
-        loop {
-            let task = {
-                let mut st = sh.state.lock().unwrap();
-                while st.generation == seen && !st.shutdown {
-                    st = sh.task_ready.wait(st).unwrap();
-                }
-                if st.shutdown {
-                    return;
-                }
-                seen = st.generation;
-                st.task.expect("pool: a new generation carries a task")
-            };
-            // safety: Pool::run keeps the closure alive until `pending` reaches 0 below.
-            let f = unsafe { &*task.0 };
-            let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(k))).is_ok();
-            let mut st = sh.state.lock().unwrap();
-            st.panicked |= !ok;
-            st.pending -= 1;
-            if st.pending == 0 {
-                sh.all_done.notify_one();
-            }
-        }
-    }
-
-    /// Runs `f(0)` on the caller and `f(1..=helpers)` on the helpers; returns when all are done.
-    fn run(&self, f: &(dyn Fn(usize) + Sync)) {
-        // safety: only the lifetime is erased; the guard below waits for every helper before this
-        // function returns or unwinds, so no helper uses `f` afterwards.
-        let task = TaskPtr(unsafe {
-            core::mem::transmute::<
-                *const (dyn Fn(usize) + Sync + '_),
-                *const (dyn Fn(usize) + Sync + 'static),
-            >(f)
-        });
-        {
-            let mut st = self.shared.state.lock().unwrap();
-            st.task = Some(task);
-            st.pending = self.handles.len();
-            st.generation += 1;
-            self.shared.task_ready.notify_all();
-        }
-        struct Wait<'a>(&'a PoolShared);
-        impl Drop for Wait<'_> {
-            fn drop(&mut self) {
-                let mut st = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
-                while st.pending > 0 {
-                    st = self.0.all_done.wait(st).unwrap_or_else(|e| e.into_inner());
-                }
-                st.task = None;
-            }
-        }
-        let wait = Wait(&self.shared);
-        f(0);
-        drop(wait);
-        let mut st = self.shared.state.lock().unwrap();
-        if st.panicked {
-            st.panicked = false;
-            panic!("a W2 worker thread panicked");
-        }
-    }
-}
-
-impl Drop for Pool {
-    fn drop(&mut self) {
-        if let Ok(mut st) = self.shared.state.lock() {
-            st.shutdown = true;
-        }
-        self.shared.task_ready.notify_all();
-        for h in self.handles.drain(..) {
-            let _ = h.join();
-        }
-    }
-}
-
-/// A `*mut Worker` that may cross to the helpers (each index is touched by exactly one thread).
-struct WorkersPtr<T>(*mut Worker<T>);
-// safety: see `run_workers` — disjoint indices per thread.
-unsafe impl<T: Send> Sync for WorkersPtr<T> {}
-
-/// Runs `job` on every worker: inline for one worker, else worker k on pool thread k (0 = caller).
-fn run_workers<T: Real>(
-    pool: Option<&Pool>,
-    workers: &mut [Worker<T>],
-    shared: &Shared<'_, T>,
-    job: fn(&Shared<'_, T>, &mut Worker<T>),
-) {
-    match pool {
-        None => {
-            for w in workers.iter_mut() {
-                job(shared, w);
-            }
-        }
-        Some(pool) => {
-            assert_eq!(pool.handles.len() + 1, workers.len(), "pool size");
-            let n = workers.len();
-            let base = WorkersPtr(workers.as_mut_ptr());
-            let base = &base;
-            pool.run(&move |k: usize| {
-                assert!(k < n);
-                // safety: k < n indexes `workers`, and each k is run by exactly one thread, so the
-                // &mut borrows are disjoint; `workers` stays borrowed until pool.run returns.
-                let w = unsafe { &mut *base.0.add(k) };
-                job(shared, w);
-            });
-        }
-    }
-}
-
 /// Σ_i g(x_i) of the last forward pass, in f64.
 fn values_sum<T: Real>(ws: &IcnnWorkspace<T>) -> f64 {
     ws.values().iter().map(|v| v.to_f64()).sum()
@@ -787,7 +628,8 @@ pub struct W2Trainer<T> {
     /// ∇g of the f step's source batch (gathered from the workers).
     tx: Mat<T>,
     workers: Vec<Worker<T>>,
-    pool: Option<Pool>,
+    /// Worker k runs `workers[k]` (k = 0 on the caller).
+    pool: Pool,
     grad_f: Vec<T>,
     grad_g: Vec<T>,
     lambda: f64,
@@ -916,7 +758,7 @@ impl<T: Real> W2Trainer<T> {
             tgt,
             held_src,
             held_tgt,
-            pool: (nt > 1).then(|| Pool::new(nt - 1)),
+            pool: Pool::new(nt),
             workers,
             f,
             g,
@@ -983,12 +825,8 @@ impl<T: Real> W2Trainer<T> {
                 lambda: T::from_f64(self.lambda),
                 inv_b: T::ONE / T::from_f64(b),
             };
-            run_workers(
-                self.pool.as_ref(),
-                &mut self.workers,
-                &shared,
-                g_step_worker,
-            );
+            self.pool
+                .for_each_mut(&mut self.workers, |_, w| g_step_worker(&shared, w));
             Self::reduce(&self.workers, |w| &w.grad_g, &mut self.grad_g);
             // G5
             let fnorm = if self.cfg.fnorm_penalty > 0.0 {
@@ -1022,12 +860,8 @@ impl<T: Real> W2Trainer<T> {
             lambda: T::from_f64(self.lambda),
             inv_b: T::ONE / T::from_f64(b),
         };
-        run_workers(
-            self.pool.as_ref(),
-            &mut self.workers,
-            &shared,
-            f_step_worker,
-        );
+        self.pool
+            .for_each_mut(&mut self.workers, |_, w| f_step_worker(&shared, w));
         Self::reduce(&self.workers, |w| &w.grad_f, &mut self.grad_f);
         let s = self.reduce_sums();
         let loss_f = (s.f_y - s.f_tx) / b;

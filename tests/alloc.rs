@@ -1,0 +1,203 @@
+//! Allocation audit of the training loops (SPEC §0, §8: workspaces are sized once).
+//!
+//! A counting global allocator wraps `System`; one `#[test]` (so the harness runs nothing beside it)
+//! builds small f32 problems, takes warm-up steps (the pool's helper threads exist from the trainer's
+//! construction on), then counts the heap allocations (alloc, alloc_zeroed, realloc — on every thread,
+//! the pool's helpers included) of further steps.
+//!
+//! What it proves: monge's own code allocates nothing per step. What it does not: zero allocations
+//! overall — `matrixmultiply` (0.3.11) allocates its packing buffer (`Alloc::new(nelem,
+//! K::ALIGNMENT)`, freed on return) on every gemm call with non-empty operands, and offers no way to
+//! pass one in. Those allocations are recognised by their layout: the test first calibrates on one
+//! [`monge::linalg::gemm`] call that it makes exactly one allocation, with an alignment above any of
+//! monge's own types (32 or 64 bytes for the AVX kernels, 16 for SSE2/NEON); allocations with that
+//! alignment are counted apart and reported, every other allocation must be absent.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+struct Counting;
+
+/// Every allocation (alloc, alloc_zeroed, realloc).
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+/// Those whose alignment is `PACK_ALIGN` (matrixmultiply's packing buffers, once calibrated).
+static PACKING: AtomicUsize = AtomicUsize::new(0);
+/// Alignment of matrixmultiply's packing buffer (0 until calibrated).
+static PACK_ALIGN: AtomicUsize = AtomicUsize::new(0);
+/// Alignment of the last allocation (for the calibration).
+static LAST_ALIGN: AtomicUsize = AtomicUsize::new(0);
+
+fn count(l: Layout) {
+    ALLOCS.fetch_add(1, Relaxed);
+    LAST_ALIGN.store(l.align(), Relaxed);
+    if l.align() == PACK_ALIGN.load(Relaxed) {
+        PACKING.fetch_add(1, Relaxed);
+    }
+}
+
+// safety: every call is forwarded unchanged to `System`; the counters are lock-free atomics, so the
+// allocator itself allocates nothing and never re-enters.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        count(l);
+        // safety: the caller's contract, passed on unchanged.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+        count(l);
+        // safety: the caller's contract, passed on unchanged.
+        unsafe { System.alloc_zeroed(l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        count(l);
+        // safety: the caller's contract, passed on unchanged.
+        unsafe { System.realloc(p, l, new) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // safety: the caller's contract, passed on unchanged.
+        unsafe { System.dealloc(p, l) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+use monge::linalg::{gemm, Mat, Op};
+use monge::nn::lipschitz::LipschitzConfig;
+use monge::nn::mlp::MlpConfig;
+use monge::ot::penalty::Penalty;
+use monge::ot::w1::{W1Config, W1Trainer};
+use monge::ot::w2::{W2Config, W2Trainer};
+use monge::random::Stream;
+
+/// Allocations made while running `f`: (monge's own, matrixmultiply's packing buffers).
+fn allocations(f: impl FnOnce()) -> (usize, usize) {
+    let (a0, p0) = (ALLOCS.load(Relaxed), PACKING.load(Relaxed));
+    f();
+    let (all, pack) = (ALLOCS.load(Relaxed) - a0, PACKING.load(Relaxed) - p0);
+    (all - pack, pack)
+}
+
+/// Finds the packing buffer's alignment: one gemm call must make exactly one allocation, aligned above
+/// anything monge allocates (its buffers are `Vec`s of f32/f64/usize/u32, strings and boxes: ≤ 8).
+fn calibrate() {
+    let a = Mat::<f32>::from_fn(64, 16, |i, j| (i + j) as f32);
+    let b = Mat::<f32>::from_fn(16, 16, |i, j| (i * j) as f32);
+    let mut c = Mat::<f32>::zeros(64, 16);
+    let a0 = ALLOCS.load(Relaxed);
+    gemm(1.0, a.view(), Op::N, b.view(), Op::N, 0.0, c.view_mut());
+    let n = ALLOCS.load(Relaxed) - a0;
+    let align = LAST_ALIGN.load(Relaxed);
+    assert_eq!(
+        n, 1,
+        "one gemm call should allocate exactly one packing buffer"
+    );
+    assert!(
+        align > 8,
+        "the packing buffer's alignment ({align}) does not tell it apart from monge's own allocations"
+    );
+    PACK_ALIGN.store(align, Relaxed);
+    let (own, pack) = allocations(|| {
+        gemm(1.0, a.view(), Op::N, b.view(), Op::T, 0.0, c.view_mut());
+    });
+    assert_eq!((own, pack), (0, 1), "calibration");
+}
+
+fn data(n: usize, d: usize, seed: u64, shift: f32) -> Mat<f32> {
+    let mut rng = Stream::new(seed, 0);
+    Mat::from_fn(n, d, |_, _| rng.normal::<f32>() + shift)
+}
+
+#[test]
+fn training_steps_allocate_nothing_but_gemm_packing_buffers() {
+    calibrate();
+    const D: usize = 5;
+    const WARM: usize = 3;
+    const STEPS: usize = 5;
+    let x = data(600, D, 1, 0.0);
+    let y = data(600, D, 2, 1.0);
+    let mut report = Vec::new();
+    for threads in [1usize, 2] {
+        for (pname, penalty, lambda) in [
+            ("none", Penalty::None, 0.0),
+            ("smoothed-l0", Penalty::SmoothedL0 { sigma: 1.0 }, 0.1),
+        ] {
+            let cfg = W2Config {
+                hidden: vec![16, 16],
+                batch: 64,
+                penalty,
+                lambda,
+                eval_every: 0,
+                threads,
+                ..W2Config::default()
+            };
+            let mut tr = W2Trainer::new(&x, &y, &cfg).unwrap();
+            for _ in 0..WARM {
+                tr.step().unwrap();
+            }
+            let n = allocations(|| {
+                for _ in 0..STEPS {
+                    tr.step().unwrap();
+                }
+            });
+            report.push((format!("W2Trainer::step {pname} threads {threads}"), n));
+        }
+        for (oname, potential) in [
+            ("cayley", LipschitzConfig::default()),
+            ("bjorck", LipschitzConfig::bjorck()),
+        ] {
+            let cfg = W1Config {
+                potential: LipschitzConfig {
+                    hidden: vec![16, 16],
+                    ..potential
+                },
+                step_size: MlpConfig {
+                    hidden: vec![16, 16],
+                    ..MlpConfig::step_size()
+                },
+                discriminator: MlpConfig {
+                    hidden: vec![16, 16],
+                    ..MlpConfig::discriminator()
+                },
+                batch: 64,
+                eval_every: 0,
+                threads,
+                ..W1Config::default()
+            };
+            let mut tr = W1Trainer::new(&x, &y, &cfg).unwrap();
+            for _ in 0..WARM {
+                tr.potential_step().unwrap();
+            }
+            let n = allocations(|| {
+                for _ in 0..STEPS {
+                    tr.potential_step().unwrap();
+                }
+            });
+            report.push((
+                format!("W1Trainer::potential_step {oname} threads {threads}"),
+                n,
+            ));
+            for _ in 0..WARM {
+                tr.gan_step().unwrap();
+            }
+            let n = allocations(|| {
+                for _ in 0..STEPS {
+                    tr.gan_step().unwrap();
+                }
+            });
+            report.push((format!("W1Trainer::gan_step {oname} threads {threads}"), n));
+        }
+    }
+    let text: Vec<String> = report
+        .iter()
+        .map(|(what, (own, pack))| {
+            format!(
+                "{what}: {own} allocations of monge's own in {STEPS} steps \
+                 ({pack} gemm packing buffers of matrixmultiply)"
+            )
+        })
+        .collect();
+    let text = text.join("\n");
+    assert!(report.iter().all(|(_, (own, _))| *own == 0), "\n{text}");
+    println!("{text}");
+}
