@@ -3,11 +3,11 @@
 use super::args::Args;
 use super::fit::default_threads;
 use super::json::Json;
-use monge::linalg::{gemm, Mat, Op};
+use monge::linalg::{count_flops, gemm, Mat, Op};
 use monge::ot::penalty::Penalty;
 use monge::ot::sinkhorn::{ElasticCost, ElasticSinkhornMap, SinkhornConfig};
 use monge::ot::w1::{W1Config, W1Trainer};
-use monge::ot::w2::{gemm_flops_per_outer_iteration, W2Config, W2Trainer};
+use monge::ot::w2::{W2Config, W2Trainer};
 use monge::ot::TransportMap;
 use monge::random::{streams, Stream};
 use monge::{Error, Result};
@@ -23,12 +23,15 @@ USAGE:
 Workloads (batch 256, f32): w2_outer (10 g + 1 f steps, ICNN [64]×4), w2_outer_l0 (with the smoothed-L0
 penalty), w1_potential (Cayley, GroupSort), w1_gan (step size + discriminator), each at d = 2, 50, 1000;
 sinkhorn_l1_map (elastic L1, n = d = 1000, fit + map); gemm at the SPEC shapes. Each: warm-up, then the
-median of repeated runs. --quick uses fewer repetitions (under a minute).";
+median of repeated runs; GFLOP/s counts the gemm FLOPs of one step as issued (2·m·k·n per product).
+--quick uses fewer repetitions (under a minute).";
 
 struct Row {
     name: &'static str,
     d: usize,
     batch: usize,
+    /// Output columns of a gemm row ((batch × d)·(d × n)).
+    n: Option<usize>,
     times_ms: Vec<f64>,
     flops: Option<f64>,
 }
@@ -50,6 +53,19 @@ fn time_it(warm: usize, reps: usize, mut f: impl FnMut() -> Result<()>) -> Resul
 fn data(n: usize, d: usize, shift: f32, id: u64) -> Mat<f32> {
     let mut r = Stream::new(7, id);
     Mat::from_fn(n, d, |_, _| r.normal::<f32>() + shift)
+}
+
+/// The CPU model from `/proc/cpuinfo` ("unknown" elsewhere).
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Runs `monge bench`.
@@ -89,11 +105,12 @@ pub fn run(mut a: Args) -> Result<()> {
             };
             let mut tr = W2Trainer::new(&x, &y, &cfg)?;
             let t = time_it(2, reps(d), || tr.step().map(|_| ()))?;
-            let flops = gemm_flops_per_outer_iteration(d, cfg.batch, &cfg.hidden, cfg.g_iters);
+            let flops = count_flops(|| tr.step()).1 as f64;
             rows.push(Row {
                 name,
                 d,
                 batch: cfg.batch,
+                n: None,
                 times_ms: t,
                 flops: Some(flops),
             });
@@ -106,21 +123,25 @@ pub fn run(mut a: Args) -> Result<()> {
         };
         let mut tr = W1Trainer::new(&x, &y, &cfg)?;
         let t = time_it(3, reps(d), || tr.potential_step().map(|_| ()))?;
+        let flops = count_flops(|| tr.potential_step()).1 as f64;
         rows.push(Row {
             name: "w1_potential",
             d,
             batch: cfg.batch,
+            n: None,
             times_ms: t,
-            flops: None,
+            flops: Some(flops),
         });
         tr.start_gan();
         let t = time_it(3, reps(d), || tr.gan_step().map(|_| ()))?;
+        let flops = count_flops(|| tr.gan_step()).1 as f64;
         rows.push(Row {
             name: "w1_gan",
             d,
             batch: cfg.batch,
+            n: None,
             times_ms: t,
-            flops: None,
+            flops: Some(flops),
         });
         eprintln!("bench: w1 d = {d} done");
     }
@@ -141,6 +162,7 @@ pub fn run(mut a: Args) -> Result<()> {
             name: "sinkhorn_l1_map",
             d: 1000,
             batch: 1000,
+            n: None,
             times_ms: t,
             flops: None,
         });
@@ -165,6 +187,7 @@ pub fn run(mut a: Args) -> Result<()> {
             name: "gemm",
             d: k,
             batch: m,
+            n: Some(n),
             times_ms: t,
             flops: Some((2 * m * k * n) as f64),
         });
@@ -178,6 +201,7 @@ pub fn run(mut a: Args) -> Result<()> {
                     .map(|n| n.get())
                     .unwrap_or(1),
             )
+            .with("cpu", cpu_model().as_str())
             .with("arch", std::env::consts::ARCH)
             .with("os", std::env::consts::OS)
             .with("dtype", "f32");
@@ -192,6 +216,7 @@ pub fn run(mut a: Args) -> Result<()> {
                     .with("ms_median", med(&r.times_ms))
                     .with("ms_min", r.times_ms[0])
                     .with("ms_max", *r.times_ms.last().unwrap())
+                    .with("n", r.n)
                     .with(
                         "gflops",
                         r.flops.map(|f| f / (med(&r.times_ms) * 1e-3) / 1e9),
@@ -211,9 +236,13 @@ pub fn run(mut a: Args) -> Result<()> {
             "workload", "d", "batch", "threads", "median ms", "min ms", "max ms", "GFLOP/s"
         );
         for r in &rows {
+            let name = match r.n {
+                Some(n) => format!("{}(n={n})", r.name),
+                None => r.name.to_string(),
+            };
             println!(
                 "{:<16} {:>5} {:>6} {:>8} {:>10.3} {:>10.3} {:>10.3} {:>8}",
-                r.name,
+                name,
                 r.d,
                 r.batch,
                 threads,

@@ -8,6 +8,35 @@
 //! panics (callers size their workspaces once; shapes never come from user data unchecked).
 
 use super::{MatMut, MatRef, Real};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// Whether [`count_flops`] is running (one relaxed load per gemm call otherwise).
+static COUNTING: AtomicBool = AtomicBool::new(false);
+/// FLOPs issued while counting.
+static FLOPS: AtomicU64 = AtomicU64::new(0);
+/// Serialises [`count_flops`] sessions.
+static SESSION: Mutex<()> = Mutex::new(());
+
+/// Runs `f` and returns its result with the gemm FLOPs (`2·m·k·n` per product) that every thread issued
+/// through [`gemm`] while it ran — the FLOP count of a training iteration, measured rather than derived.
+/// For benchmarks and tests: sessions are serialised, but gemm calls made meanwhile by unrelated threads
+/// are counted too, so count in a process that runs nothing else.
+pub fn count_flops<R>(f: impl FnOnce() -> R) -> (R, u64) {
+    let _session = SESSION.lock().unwrap_or_else(|e| e.into_inner());
+    FLOPS.store(0, Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
+    struct Stop;
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            COUNTING.store(false, Ordering::SeqCst);
+        }
+    }
+    let stop = Stop;
+    let r = f();
+    drop(stop);
+    (r, FLOPS.load(Ordering::SeqCst))
+}
 
 /// Whether a gemm operand is used as stored or transposed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +81,9 @@ pub fn gemm<T: Real>(
     );
     if m == 0 || n == 0 {
         return;
+    }
+    if COUNTING.load(Ordering::Relaxed) {
+        FLOPS.fetch_add(2 * (m * k * n) as u64, Ordering::Relaxed);
     }
     let rsc = c.row_stride() as isize;
     if k == 0 {

@@ -8,7 +8,7 @@ mod mat;
 pub mod ops;
 mod real;
 
-pub use gemm::{gemm, gemm_naive, Op};
+pub use gemm::{count_flops, gemm, gemm_naive, Op};
 pub use mat::{gather_rows, Mat, MatMut, MatRef};
 pub use real::Real;
 
