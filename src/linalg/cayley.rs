@@ -18,6 +18,7 @@
 //! 9. `Z = α R / ρ`  ⇒  `ᾱ = ⟨Z̄, R⟩/ρ`, `R̄ = (α/ρ)·(Z̄ − (⟨Z̄, R⟩/ρ²)·R)` (or `R̄ = Z̄` unscaled);
 //! 10. `W̄ += R̄` (transposed back when wide).
 
+use super::simd::simd_dispatch;
 use super::{gemm, Mat, MatMut, MatRef, Op, Real};
 use crate::linalg::bjorck::{add_from_tall, from_tall};
 
@@ -79,55 +80,18 @@ impl<T: Real> CayleyWork<T> {
     }
 }
 
-/// Inverse of the m×m row-major `a` (f64) by Gauss–Jordan elimination with partial pivoting on the
-/// augmented rows `[a | I]` (row-contiguous updates), into `inv`; `work` (m × 2m) and `piv` (m) are
-/// scratch. Returns false if a pivot is exactly zero (cannot happen for `I + A` above).
-///
-/// Runs a copy compiled for AVX-512 / AVX2 when the CPU has one (the row updates vectorise; no fused
-/// multiply–add is introduced, so every path gives the same bits).
-pub fn inverse_f64(
-    m: usize,
-    a: &[f64],
-    work: &mut [f64],
-    piv: &mut [usize],
-    inv: &mut [f64],
-) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // safety: the CPU supports AVX-512F (checked just above).
-            return unsafe { inverse_f64_avx512(m, a, work, piv, inv) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // safety: the CPU supports AVX2 (checked just above).
-            return unsafe { inverse_f64_avx2(m, a, work, piv, inv) };
-        }
-    }
-    inverse_f64_body(m, a, work, piv, inv)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn inverse_f64_avx512(
-    m: usize,
-    a: &[f64],
-    work: &mut [f64],
-    piv: &mut [usize],
-    inv: &mut [f64],
-) -> bool {
-    inverse_f64_body(m, a, work, piv, inv)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn inverse_f64_avx2(
-    m: usize,
-    a: &[f64],
-    work: &mut [f64],
-    piv: &mut [usize],
-    inv: &mut [f64],
-) -> bool {
-    inverse_f64_body(m, a, work, piv, inv)
+simd_dispatch! {
+    /// Inverse of the m×m row-major `a` (f64) by Gauss–Jordan elimination with partial pivoting on the
+    /// augmented rows `[a | I]` (row-contiguous updates), into `inv`; `work` (m × 2m) and `piv` (m) are
+    /// scratch. Returns false if a pivot is exactly zero (cannot happen for `I + A` above). The row updates
+    /// vectorise: the widest instruction set of the CPU is used ([`super::simd`]).
+    pub fn inverse_f64[][](
+        m: usize,
+        a: &[f64],
+        work: &mut [f64],
+        piv: &mut [usize],
+        inv: &mut [f64],
+    ) -> bool = inverse_f64_body;
 }
 
 #[inline(always)]

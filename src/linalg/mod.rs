@@ -7,6 +7,7 @@ mod gemm;
 mod mat;
 pub mod ops;
 mod real;
+pub(crate) mod simd;
 
 pub use gemm::{count_flops, gemm, gemm_naive, Op};
 pub use mat::{gather_rows, Mat, MatMut, MatRef};

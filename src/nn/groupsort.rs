@@ -22,6 +22,7 @@
 //!
 //! `k = 2` is MaxMin; `k = w` is FullSort. w1ot's default (4 groups) is `k = w / 4`.
 
+use crate::linalg::simd::simd_dispatch;
 use crate::linalg::{Mat, Real};
 
 /// GroupSort with group size `k` and a sort direction.
@@ -139,51 +140,15 @@ fn network(k: usize) -> &'static [(u8, u8)] {
     &net[..*len]
 }
 
-/// The network kernel over all rows (module doc), dispatched to an AVX-512 / AVX2 build when the CPU has
-/// one.
-fn network_rows<T: Real, const K: usize>(
-    x: &[T],
-    y: &mut [T],
-    perm: &mut [u32],
-    w: usize,
-    descending: bool,
-) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // safety: the CPU supports AVX-512F (checked just above).
-            return unsafe { network_rows_avx512::<T, K>(x, y, perm, w, descending) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // safety: the CPU supports AVX2 (checked just above).
-            return unsafe { network_rows_avx2::<T, K>(x, y, perm, w, descending) };
-        }
-    }
-    network_rows_body::<T, K>(x, y, perm, w, descending)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn network_rows_avx512<T: Real, const K: usize>(
-    x: &[T],
-    y: &mut [T],
-    perm: &mut [u32],
-    w: usize,
-    descending: bool,
-) {
-    network_rows_body::<T, K>(x, y, perm, w, descending)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn network_rows_avx2<T: Real, const K: usize>(
-    x: &[T],
-    y: &mut [T],
-    perm: &mut [u32],
-    w: usize,
-    descending: bool,
-) {
-    network_rows_body::<T, K>(x, y, perm, w, descending)
+simd_dispatch! {
+    /// The network kernel over all rows (module doc), for the widest instruction set of the CPU.
+    fn network_rows[T: Real, const K: usize][T, K](
+        x: &[T],
+        y: &mut [T],
+        perm: &mut [u32],
+        w: usize,
+        descending: bool,
+    ) -> () = network_rows_body;
 }
 
 #[inline(always)]

@@ -67,6 +67,7 @@
 //! iterations; 2 shared cores under load): fit ≈ 0.2–0.3 s, map of 1000 points ≈ 0.3–0.6 s, peak RSS
 //! 60–95 MB (ott-jax: 154 s + 37 s, 12.5 GB). STVS costs ≈ 4 s each (one scalar `ln` per entry).
 
+use crate::linalg::simd::simd_dispatch;
 use crate::linalg::{gemm, Mat, MatMut, MatRef, Op, Real};
 use crate::ot::penalty::Penalty;
 use crate::ot::{SavedModel, TransportMap};
@@ -687,39 +688,16 @@ fn cost_rows<T: Real>(
 /// Rows of x processed together against one target row in the O(n·m·d) loops (cache reuse of y_j).
 const ROW_TILE: usize = 4;
 
-/// `out[i·m + j] += γτ(x_i − y_j)`, ROW_TILE rows of x at a time against each y_j (y_j stays in L1 across
-/// the tile). Dispatches to a copy compiled for AVX-512 / AVX2 when the CPU has it (same arithmetic, same
-/// order: results are identical on every path).
-fn add_tau_block<T: Real>(cost: &ElasticCost, x: &Mat<T>, y: &Mat<T>, out: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // safety: the CPU supports AVX-512F (checked just above).
-            return unsafe { add_tau_block_avx512(cost, x, y, out) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // safety: the CPU supports AVX2 (checked just above).
-            return unsafe { add_tau_block_avx2(cost, x, y, out) };
-        }
-    }
-    add_tau_block_body(cost, x, y, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn add_tau_block_avx512<T: Real>(
-    cost: &ElasticCost,
-    x: &Mat<T>,
-    y: &Mat<T>,
-    out: &mut [f64],
-) {
-    add_tau_block_body(cost, x, y, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn add_tau_block_avx2<T: Real>(cost: &ElasticCost, x: &Mat<T>, y: &Mat<T>, out: &mut [f64]) {
-    add_tau_block_body(cost, x, y, out)
+simd_dispatch! {
+    /// `out[i·m + j] += γτ(x_i − y_j)`, ROW_TILE rows of x at a time against each y_j (y_j stays in L1
+    /// across the tile), for the widest instruction set of the CPU (same arithmetic, same order: results
+    /// are identical on every path).
+    fn add_tau_block[T: Real][T](
+        cost: &ElasticCost,
+        x: &Mat<T>,
+        y: &Mat<T>,
+        out: &mut [f64],
+    ) -> () = add_tau_block_body;
 }
 
 #[inline(always)]
@@ -736,51 +714,16 @@ fn add_tau_block_body<T: Real>(cost: &ElasticCost, x: &Mat<T>, y: &Mat<T>, out: 
     }
 }
 
-/// `acc[i·d..(i+1)·d] += Σ_j p_ij γ∇τ(x_i − y_j)` with `p` the bx × m Gibbs weights, ROW_TILE rows at a
-/// time against each y_j; dispatched like [`add_tau_block`].
-fn add_grad_tau_block<T: Real>(
-    cost: &ElasticCost,
-    x: &Mat<T>,
-    y: &Mat<T>,
-    p: &[f64],
-    acc: &mut [T],
-) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // safety: the CPU supports AVX-512F (checked just above).
-            return unsafe { add_grad_tau_block_avx512(cost, x, y, p, acc) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // safety: the CPU supports AVX2 (checked just above).
-            return unsafe { add_grad_tau_block_avx2(cost, x, y, p, acc) };
-        }
-    }
-    add_grad_tau_block_body(cost, x, y, p, acc)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn add_grad_tau_block_avx512<T: Real>(
-    cost: &ElasticCost,
-    x: &Mat<T>,
-    y: &Mat<T>,
-    p: &[f64],
-    acc: &mut [T],
-) {
-    add_grad_tau_block_body(cost, x, y, p, acc)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn add_grad_tau_block_avx2<T: Real>(
-    cost: &ElasticCost,
-    x: &Mat<T>,
-    y: &Mat<T>,
-    p: &[f64],
-    acc: &mut [T],
-) {
-    add_grad_tau_block_body(cost, x, y, p, acc)
+simd_dispatch! {
+    /// `acc[i·d..(i+1)·d] += Σ_j p_ij γ∇τ(x_i − y_j)` with `p` the bx × m Gibbs weights, ROW_TILE rows at a
+    /// time against each y_j; dispatched like [`add_tau_block`].
+    fn add_grad_tau_block[T: Real][T](
+        cost: &ElasticCost,
+        x: &Mat<T>,
+        y: &Mat<T>,
+        p: &[f64],
+        acc: &mut [T],
+    ) -> () = add_grad_tau_block_body;
 }
 
 #[inline(always)]
