@@ -1,7 +1,7 @@
 //! GroupSort: sorted groups, permutation backward (finite differences, f64), norm preservation.
 
 use monge::gradcheck::GradCheck;
-use monge::linalg::Mat;
+use monge::linalg::{Mat, Real};
 use monge::nn::groupsort::{batcher_network, GroupSort};
 use monge::random::Stream;
 
@@ -117,15 +117,50 @@ fn batcher_networks_sort_every_zero_one_input() {
     assert_eq!(batcher_network(32).1, 191);
 }
 
+/// Sorts `x` with group size k both ways and checks values against a reference sort and the positions
+/// (`y[i, ρ_i(j)] = x[i, j]`, ρ_i a permutation of each group).
+fn check_sort_and_positions<T: Real>(x: &Mat<T>, k: usize) {
+    let (b, w) = x.shape();
+    for descending in [true, false] {
+        let gs = GroupSort {
+            group: k,
+            descending,
+        };
+        let mut y = Mat::zeros(b, w);
+        let mut perm = vec![0u32; b * w];
+        gs.forward(x, &mut y, &mut perm);
+        for i in 0..b {
+            for g in (0..w).step_by(k) {
+                let mut want = x.row(i)[g..g + k].to_vec();
+                want.sort_by(|a, c| a.partial_cmp(c).unwrap());
+                if descending {
+                    want.reverse();
+                }
+                assert_eq!(&y.row(i)[g..g + k], &want[..], "{} k {k} row {i}", T::NAME);
+                let mut seen = vec![false; k];
+                for j in g..g + k {
+                    let p = perm[i * w + j] as usize;
+                    assert!((g..g + k).contains(&p), "k {k}: position outside the group");
+                    assert!(!seen[p - g], "k {k}: positions repeat");
+                    seen[p - g] = true;
+                    assert_eq!(y.get(i, p), x.get(i, j));
+                }
+            }
+        }
+    }
+}
+
 #[test]
-fn network_and_rank_kernels_give_the_same_sort_and_positions() {
-    // 37 rows: two full blocks of 16 rows and a partial one; group sizes 2..32 use the network, 3, 6
-    // and 12 the rank count; positions must satisfy y[i, ρ_i(j)] = x[i, j] with ρ_i a permutation of
-    // each group
+fn every_kernel_gives_the_same_sort_and_positions() {
+    // 37 rows: two full blocks of 16 rows and a partial one; group sizes 2..32 use the network (f32
+    // groups of 16 the AVX-512 bitonic kernel where the CPU has it), 3, 6 and 12 the rank count
+    // (16, 16) and (16, 48): 37 and 111 groups, not a multiple of the bitonic kernel's 8 groups per step
     for &(k, w) in &[
         (2usize, 8usize),
         (4, 8),
         (8, 16),
+        (16, 16),
+        (16, 48),
         (16, 64),
         (32, 64),
         (3, 9),
@@ -133,33 +168,15 @@ fn network_and_rank_kernels_give_the_same_sort_and_positions() {
         (12, 24),
     ] {
         let x = random(37, w, k as u64 + 20);
-        for descending in [true, false] {
-            let gs = GroupSort {
-                group: k,
-                descending,
-            };
-            let mut y = Mat::zeros(37, w);
-            let mut perm = vec![0u32; 37 * w];
-            gs.forward(&x, &mut y, &mut perm);
-            for i in 0..37 {
-                for g in (0..w).step_by(k) {
-                    let mut want = x.row(i)[g..g + k].to_vec();
-                    want.sort_by(|a, b| a.partial_cmp(b).unwrap());
-                    if descending {
-                        want.reverse();
-                    }
-                    assert_eq!(&y.row(i)[g..g + k], &want[..], "k {k} row {i}");
-                    let mut seen = vec![false; k];
-                    for j in g..g + k {
-                        let p = perm[i * w + j] as usize;
-                        assert!((g..g + k).contains(&p), "k {k}: position outside the group");
-                        assert!(!seen[p - g], "k {k}: positions repeat");
-                        seen[p - g] = true;
-                        assert_eq!(y.get(i, p), x.get(i, j));
-                    }
-                }
-            }
-        }
+        check_sort_and_positions(&x, k);
+        check_sort_and_positions(&x.cast::<f32>(), k);
+    }
+    // ties: small integers repeat within every group
+    let mut rng = Stream::new(5, 2);
+    let t = Mat::<f64>::from_fn(40, 64, |_, _| (rng.uniform_f64() * 5.0).floor());
+    for k in [4usize, 16] {
+        check_sort_and_positions(&t, k);
+        check_sort_and_positions(&t.cast::<f32>(), k);
     }
 }
 
@@ -168,16 +185,23 @@ fn groupsort_keeps_a_nan_in_its_group() {
     for k in [4usize, 16, 6] {
         let mut x = random(3, 2 * k, 40);
         x.set(1, k + 2, f64::NAN);
+        keeps_nan(&x, k);
+        keeps_nan(&x.cast::<f32>(), k);
+    }
+}
+
+fn keeps_nan<T: Real>(x: &Mat<T>, k: usize) {
+    {
         let gs = GroupSort {
             group: k,
             descending: true,
         };
         let mut y = Mat::zeros(3, 2 * k);
         let mut perm = vec![0u32; 3 * 2 * k];
-        gs.forward(&x, &mut y, &mut perm);
-        let nans = |m: &Mat<f64>| m.as_slice().iter().filter(|v| v.is_nan()).count();
+        gs.forward(x, &mut y, &mut perm);
+        let nans = |m: &Mat<T>| m.as_slice().iter().filter(|v| !v.is_finite()).count();
         assert!(nans(&y) >= 1, "k {k}: the NaN vanished");
-        assert!(y.row(1)[k..].iter().any(|v| v.is_nan()), "k {k}");
-        assert!(y.row(1)[..k].iter().all(|v| !v.is_nan()), "k {k}");
+        assert!(y.row(1)[k..].iter().any(|v| !v.is_finite()), "k {k}");
+        assert!(y.row(1)[..k].iter().all(|v| v.is_finite()), "k {k}");
     }
 }

@@ -121,7 +121,7 @@ impl<T: Real> LambdaTrainee<T> for Reporting<'_, '_, T> {
     fn train_step(&mut self) -> Result<()> {
         let st = self.inner.step()?;
         self.done += 1;
-        if self.done % self.every == 0 {
+        if self.done.is_multiple_of(self.every) {
             (self.progress)(&Progress {
                 phase: "w2-anneal",
                 iteration: self.done,

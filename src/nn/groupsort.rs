@@ -12,6 +12,8 @@
 //!   block is written back. Each comparator swaps only when `x_b` comes strictly before `x_a`, so the
 //!   output is always a permutation of the input (a NaN stays in the row). Compiled also for AVX-512 and
 //!   AVX2 and chosen at run time (same arithmetic on every path).
+//! - **f32 with k = 16 on an AVX-512 CPU** (the training default): one group per 16-lane register, sorted
+//!   in registers by the 10 stages of the bitonic network ([`bitonic16_f32`]; same swap rule).
 //! - **any other k**: a stable rank count, `ρ(j) = #{t : x_t before x_j, or x_t = x_j and t < j}`, O(k²)
 //!   per group.
 //!
@@ -63,7 +65,25 @@ impl GroupSort {
             2 => network_rows::<T, 2>(xs, ys, ps, w, self.descending),
             4 => network_rows::<T, 4>(xs, ys, ps, w, self.descending),
             8 => network_rows::<T, 8>(xs, ys, ps, w, self.descending),
-            16 => network_rows::<T, 16>(xs, ys, ps, w, self.descending),
+            16 => {
+                #[cfg(target_arch = "x86_64")]
+                if core::any::TypeId::of::<T>() == core::any::TypeId::of::<f32>()
+                    && std::arch::is_x86_feature_detected!("avx512f")
+                {
+                    // safety: T is f32 (checked just above), so the slices are [f32] of the same length;
+                    // the CPU supports AVX-512F (checked just above).
+                    unsafe {
+                        let xs = core::slice::from_raw_parts(xs.as_ptr().cast::<f32>(), xs.len());
+                        let ys = core::slice::from_raw_parts_mut(
+                            ys.as_mut_ptr().cast::<f32>(),
+                            ys.len(),
+                        );
+                        bitonic16_f32::rows(xs, ys, ps, w, self.descending);
+                    }
+                    return;
+                }
+                network_rows::<T, 16>(xs, ys, ps, w, self.descending)
+            }
             32 => network_rows::<T, 32>(xs, ys, ps, w, self.descending),
             _ => rank_rows(xs, ys, ps, w, k, self.descending),
         }
@@ -198,6 +218,98 @@ fn network_rows_body<T: Real, const K: usize>(
                     perm[o + id[p][lane] as usize] = (g0 + p) as u32;
                 }
             }
+        }
+    }
+}
+
+/// f32 groups of 16 with AVX-512F: one group in one 16-lane register, sorted by the 10 stages of the
+/// bitonic network (stage (k, j): lane i meets lane `i ^ j`; the lane that should hold the smaller element
+/// of the pair is the lower one in an ascending block, `(i & k) = 0`, the upper one otherwise — reversed
+/// for a descending sort). A lane takes its partner's value (and source index) iff the partner is strictly
+/// smaller (resp. larger) — both lanes of a pair test the same strict comparison, so they swap together
+/// and the result is a permutation of the input (a NaN swaps with nothing and stays in its group).
+#[cfg(target_arch = "x86_64")]
+mod bitonic16_f32 {
+    use std::arch::x86_64::*;
+
+    /// (j, k) of the bitonic stages for 16 lanes.
+    const STAGES: [(i32, i32); 10] = [
+        (1, 2),
+        (2, 4),
+        (1, 4),
+        (4, 8),
+        (2, 8),
+        (1, 8),
+        (8, 16),
+        (4, 16),
+        (2, 16),
+        (1, 16),
+    ];
+
+    /// Lanes that keep the smaller element of their pair at stage (j, k) of an ascending sort.
+    const fn keeps_smaller(j: i32, k: i32) -> u16 {
+        let mut m = 0u16;
+        let mut i = 0;
+        while i < 16 {
+            if ((i & j) == 0) == ((i & k) == 0) {
+                m |= 1 << i;
+            }
+            i += 1;
+        }
+        m
+    }
+
+    /// Sorts every group of 16 in `x` (rows of width `w`, a multiple of 16) into `y`, with positions into
+    /// `perm` as [`super::GroupSort::forward`].
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn rows(x: &[f32], y: &mut [f32], perm: &mut [u32], w: usize, descending: bool) {
+        assert!(w.is_multiple_of(16) && y.len() == x.len() && perm.len() == x.len());
+        let iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        let mut partner = [iota; 10];
+        let mut smaller = [0u16; 10];
+        for (s, &(j, k)) in STAGES.iter().enumerate() {
+            partner[s] = _mm512_xor_si512(iota, _mm512_set1_epi32(j));
+            let m = keeps_smaller(j, k);
+            smaller[s] = if descending { !m } else { m };
+        }
+        // G groups at a time: the 10 stages are a dependent chain per group, so independent groups
+        // interleaved keep the vector units busy
+        const G: usize = 8;
+        let mut ids = [[0u32; 16]; G];
+        let mut g = 0;
+        while g < x.len() {
+            let n = G.min((x.len() - g) / 16);
+            let mut v = [_mm512_setzero_ps(); G];
+            let mut id = [iota; G];
+            for (t, vt) in v.iter_mut().enumerate().take(n) {
+                // safety: g + 16·(t + 1) ≤ len; unaligned loads.
+                *vt = _mm512_loadu_ps(x.as_ptr().add(g + 16 * t));
+            }
+            for s in 0..10 {
+                for t in 0..G {
+                    let pv = _mm512_permutexvar_ps(partner[s], v[t]);
+                    let pid = _mm512_permutexvar_epi32(partner[s], id[t]);
+                    let take_smaller = _mm512_mask_cmp_ps_mask::<_CMP_LT_OQ>(smaller[s], pv, v[t]);
+                    let take_larger = _mm512_mask_cmp_ps_mask::<_CMP_GT_OQ>(!smaller[s], pv, v[t]);
+                    let swap = take_smaller | take_larger;
+                    v[t] = _mm512_mask_blend_ps(swap, v[t], pv);
+                    id[t] = _mm512_mask_blend_epi32(swap, id[t], pid);
+                }
+            }
+            for t in 0..n {
+                let o = g + 16 * t;
+                // safety: o + 16 ≤ len; unaligned stores.
+                _mm512_storeu_ps(y.as_mut_ptr().add(o), v[t]);
+                _mm512_storeu_si512(ids[t].as_mut_ptr().cast(), id[t]);
+                let g0 = (o % w) as u32;
+                for (p, &src) in ids[t].iter().enumerate() {
+                    perm[o + src as usize] = g0 + p as u32;
+                }
+            }
+            g += 16 * n;
         }
     }
 }

@@ -881,7 +881,7 @@ impl<T: Real> W2Trainer<T> {
         stats.loss_f = loss_f;
         stats.w2 = (s.f_tx - s.f_y - s.x_tx + s.half_x2 + s.half_y2) / b;
         self.iter += 1;
-        if self.cfg.eval_every > 0 && self.iter % self.cfg.eval_every == 0 {
+        if self.cfg.eval_every > 0 && self.iter.is_multiple_of(self.cfg.eval_every) {
             stats.heldout_mmd = self.evaluate();
         }
         self.last = stats.clone();
