@@ -99,6 +99,13 @@ fn lipschitz_sharded_gradient_equals_unsharded() {
                 assert_eq!(g2, g4, "{threads} shards on {pool_threads} workers");
             }
         }
+        // the per-layer orthonormalisation gives the same Q's on any pool
+        let q1: Vec<Mat<f64>> = net.q().to_vec();
+        for pool_threads in [1usize, 2, 3] {
+            let mut n2 = net.clone();
+            n2.orthonormalise_on(false, Some(&mut Pool::new(pool_threads)));
+            assert_eq!(n2.q(), &q1[..], "{pool_threads} workers");
+        }
     }
 }
 

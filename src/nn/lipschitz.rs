@@ -81,6 +81,17 @@ enum OrthoWork<T> {
     Cayley(CayleyWork<T>),
 }
 
+/// One layer's orthonormaliser: its workspace and what it last produced — `Q_l` (forward) and
+/// `W̄_l`, `ᾱ_l` (backward) — so that the layers, which are independent, can run on different threads
+/// and their results be gathered in layer order.
+#[derive(Clone, Debug)]
+struct OrthoSlot<T> {
+    work: OrthoWork<T>,
+    q: Mat<T>,
+    wbar: Vec<T>,
+    abar: T,
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Layer {
     rows: usize,
@@ -100,7 +111,7 @@ pub struct LipschitzNet<T> {
     params: Vec<T>,
     /// Cached Q per layer (last one 1×w_L).
     q: Vec<Mat<T>>,
-    ortho_ws: Vec<OrthoWork<T>>,
+    ortho_ws: Vec<OrthoSlot<T>>,
     /// Which orthonormaliser produced the cached Q (None = stale).
     q_state: Option<Orthonormaliser>,
     q_recorded: bool,
@@ -239,14 +250,19 @@ impl<T: Real> LipschitzNet<T> {
         }
     }
 
-    fn make_ortho_ws(layers: &[Layer], o: Orthonormaliser) -> Vec<OrthoWork<T>> {
+    fn make_ortho_ws(layers: &[Layer], o: Orthonormaliser) -> Vec<OrthoSlot<T>> {
         layers
             .iter()
-            .map(|ly| match o {
-                Orthonormaliser::Bjorck(b) => {
-                    OrthoWork::Bjorck(BjorckWork::new(ly.rows, ly.cols, b))
-                }
-                Orthonormaliser::Cayley => OrthoWork::Cayley(CayleyWork::new(ly.rows, ly.cols)),
+            .map(|ly| OrthoSlot {
+                work: match o {
+                    Orthonormaliser::Bjorck(b) => {
+                        OrthoWork::Bjorck(BjorckWork::new(ly.rows, ly.cols, b))
+                    }
+                    Orthonormaliser::Cayley => OrthoWork::Cayley(CayleyWork::new(ly.rows, ly.cols)),
+                },
+                q: Mat::zeros(ly.rows, ly.cols),
+                wbar: vec![T::ZERO; ly.rows * ly.cols],
+                abar: T::ZERO,
             })
             .collect()
     }
@@ -301,6 +317,12 @@ impl<T: Real> LipschitzNet<T> {
     /// Computes every `Q_l` from the parameters with the training (`export = false`) or export
     /// orthonormaliser. Training calls this once per step before [`Self::param_grad_of_value`].
     pub fn orthonormalise(&mut self, export: bool) {
+        self.orthonormalise_on(export, None);
+    }
+
+    /// As [`Self::orthonormalise`], the layers (independent of each other) spread over the workers of
+    /// `pool`, layer l on worker l mod threads. Same result for every pool size.
+    pub fn orthonormalise_on(&mut self, export: bool, pool: Option<&mut Pool>) {
         let o = if export {
             self.cfg.ortho_export
         } else {
@@ -308,7 +330,7 @@ impl<T: Real> LipschitzNet<T> {
         };
         let record = !export;
         // workspaces follow the chosen orthonormaliser (re-made only when it changes)
-        let need = match (&self.ortho_ws[0], o) {
+        let need = match (&self.ortho_ws[0].work, o) {
             (OrthoWork::Bjorck(w), Orthonormaliser::Bjorck(b)) => w.config() != b,
             (OrthoWork::Cayley(_), Orthonormaliser::Cayley) => false,
             _ => true,
@@ -316,22 +338,23 @@ impl<T: Real> LipschitzNet<T> {
         if need {
             self.ortho_ws = Self::make_ortho_ws(&self.layers, o);
         }
-        for ((ly, q), ws) in self.layers.iter().zip(&mut self.q).zip(&mut self.ortho_ws) {
-            let w = MatRef::from_slice(
-                &self.params[ly.w..ly.w + ly.rows * ly.cols],
-                ly.rows,
-                ly.cols,
-            )
-            .expect("layer block");
-            match (ws, o) {
+        let (layers, params) = (&self.layers, &self.params);
+        for_each_slot(&mut self.ortho_ws, pool, |l, slot| {
+            let ly = &layers[l];
+            let w = MatRef::from_slice(&params[ly.w..ly.w + ly.rows * ly.cols], ly.rows, ly.cols)
+                .expect("layer block");
+            match (&mut slot.work, o) {
                 (OrthoWork::Bjorck(ws), Orthonormaliser::Bjorck(b)) => {
-                    b.forward(w, q.view_mut(), ws, record)
+                    b.forward(w, slot.q.view_mut(), ws, record)
                 }
                 (OrthoWork::Cayley(ws), Orthonormaliser::Cayley) => {
-                    cayley_forward(w, Some(self.params[ly.alpha.unwrap()]), q.view_mut(), ws)
+                    cayley_forward(w, Some(params[ly.alpha.unwrap()]), slot.q.view_mut(), ws)
                 }
                 _ => unreachable!("workspace matches the orthonormaliser"),
             }
+        });
+        for (q, slot) in self.q.iter_mut().zip(&self.ortho_ws) {
+            q.as_mut_slice().copy_from_slice(slot.q.as_slice());
         }
         self.q_state = Some(o);
         self.q_recorded = record;
@@ -540,24 +563,34 @@ impl<T: Real> LipschitzNet<T> {
         self.forward(x, ws);
         self.backward(x, s, ws, false, Some(grads));
         let qbar = core::mem::take(&mut ws.qbar);
-        self.ortho_backward(&qbar, grads);
+        self.ortho_backward(&qbar, grads, None);
         ws.qbar = qbar;
     }
 
-    /// Step 4 of the module doc: `W̄_l += orth'(W_l)ᵀ[Q̄_l]` (and `ᾱ_l`) for every layer.
-    fn ortho_backward(&mut self, qbar: &[Mat<T>], grads: &mut [T]) {
-        for (l, ly) in self.layers.iter().enumerate() {
-            let wb = &mut grads[ly.w..ly.w + ly.rows * ly.cols];
-            match (&mut self.ortho_ws[l], self.cfg.ortho) {
+    /// Step 4 of the module doc: `W̄_l += orth'(W_l)ᵀ[Q̄_l]` (and `ᾱ_l`) for every layer — each layer
+    /// into its slot (on the workers of `pool`, if any), then added to `grads` in layer order.
+    fn ortho_backward(&mut self, qbar: &[Mat<T>], grads: &mut [T], pool: Option<&mut Pool>) {
+        let ortho = self.cfg.ortho;
+        for_each_slot(&mut self.ortho_ws, pool, |l, slot| {
+            slot.wbar.fill(T::ZERO);
+            slot.abar = T::ZERO;
+            match (&mut slot.work, ortho) {
                 (OrthoWork::Bjorck(bw), Orthonormaliser::Bjorck(b)) => {
-                    b.backward(qbar[l].view(), wb, bw)
+                    b.backward(qbar[l].view(), &mut slot.wbar, bw)
                 }
                 (OrthoWork::Cayley(cw), Orthonormaliser::Cayley) => {
-                    let mut ab = T::ZERO;
-                    cayley_backward(qbar[l].view(), wb, Some(&mut ab), cw);
-                    grads[ly.alpha.unwrap()] += ab;
+                    cayley_backward(qbar[l].view(), &mut slot.wbar, Some(&mut slot.abar), cw)
                 }
                 _ => unreachable!("workspace matches the orthonormaliser"),
+            }
+        });
+        for (ly, slot) in self.layers.iter().zip(&self.ortho_ws) {
+            let wb = &mut grads[ly.w..ly.w + ly.rows * ly.cols];
+            for (g, &v) in wb.iter_mut().zip(&slot.wbar) {
+                *g += v;
+            }
+            if let Some(a) = ly.alpha {
+                grads[a] += slot.abar;
             }
         }
     }
@@ -629,7 +662,7 @@ impl<T: Real> LipschitzNet<T> {
             }
         }
         let qbar = core::mem::take(&mut head[0].2.qbar);
-        self.ortho_backward(&qbar, grads);
+        self.ortho_backward(&qbar, grads, Some(pool));
         sh.shards[0].2.qbar = qbar;
         total
     }
@@ -646,5 +679,21 @@ impl<T: Real> LipschitzNet<T> {
         let mut ws = self.work(x.rows());
         self.grad_x(x.view(), &mut ws);
         ws.gx
+    }
+}
+
+/// Runs `f(l, slot_l)` for every layer: on the workers of `pool`, or here in layer order.
+fn for_each_slot<T: Real>(
+    slots: &mut [OrthoSlot<T>],
+    pool: Option<&mut Pool>,
+    f: impl Fn(usize, &mut OrthoSlot<T>) + Sync,
+) {
+    match pool {
+        Some(p) => p.for_each_mut(slots, f),
+        None => {
+            for (l, slot) in slots.iter_mut().enumerate() {
+                f(l, slot);
+            }
+        }
     }
 }

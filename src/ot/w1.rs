@@ -36,7 +36,8 @@
 //! packing buffer inside every gemm call). With `threads > 1` the phase-1 batch is split into that many
 //! row ranges, run on the trainer's [`crate::parallel::Pool`] (built once in [`W1Trainer::new`]; its
 //! helper threads are woken per step, never spawned per step) and reduced in a fixed order
-//! ([`LipschitzNet::param_grad_of_value_sharded`]); in phase 2 each row range maps its rows and computes
+//! ([`LipschitzNet::param_grad_of_value_sharded`]); the per-layer orthonormalisations before and after
+//! it are spread over the same pool, one layer per worker ([`LipschitzNet::orthonormalise_on`]); in phase 2 each row range maps its rows and computes
 //! its share of both losses' gradients ([`GanWork::shard_of`]) on its own worker of the same pool, and
 //! the shares are added in range order. Same seed and thread count ⇒ bit-identical model.
 
@@ -533,7 +534,8 @@ impl<T: Real> W1Trainer<T> {
         for (r, &i) in self.idx_y.iter().enumerate() {
             self.xy.row_mut(b + r).copy_from_slice(self.ys.row(i));
         }
-        self.potential.orthonormalise(false);
+        self.potential
+            .orthonormalise_on(false, Some(&mut self.pool));
         self.grad_f.iter_mut().for_each(|g| *g = T::ZERO);
         let loss = self.potential.param_grad_of_value_sharded(
             self.xy.view(),
