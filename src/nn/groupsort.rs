@@ -2,18 +2,21 @@
 //!
 //! # Forward
 //! Each row of a `B × w` batch is split into `w / k` consecutive groups of `k` features; each group is
-//! sorted (descending by default, as w1ot's code; ascending as an option). The position `ρ_i(j)` of input
-//! `x[i, j]` in row i of the output is stored: `y[i, ρ_i(j)] = x[i, j]`. Two kernels, same result away
-//! from ties (at a tie either order is a valid sort, and the backward a valid subgradient):
-//! - **k a power of two ≤ 32** (w1ot's default k = 16): Batcher's odd–even merge sorting network
-//!   ([`batcher_network`], 63 comparators for k = 16), applied to 16 rows at once — a block of 16 rows × k
-//!   features is read transposed into k vectors of 16 lanes (one lane per row), every comparator `(a, b)`
-//!   is a lane-wise compare-and-swap of vectors a and b (the values and their source indices), and the
-//!   block is written back. Each comparator swaps only when `x_b` comes strictly before `x_a`, so the
-//!   output is always a permutation of the input (a NaN stays in the row). Compiled also for AVX-512 and
-//!   AVX2 and chosen at run time (same arithmetic on every path).
+//! sorted (descending by default, as w1ot's code; ascending as an option), equal values kept in input
+//! order (a stable sort). The position `ρ_i(j)` of input `x[i, j]` in row i of the output is stored:
+//! `y[i, ρ_i(j)] = x[i, j]`. Three kernels give exactly the same output and positions (f32 ties do occur
+//! in training — about one per 2.6 million sorted elements on the 8gaussians demo — so the tie rule is
+//! part of what makes runs reproducible across CPUs):
+//! - **k a power of two ≤ 32**: Batcher's odd–even merge sorting network ([`batcher_network`], 63
+//!   comparators for k = 16), applied to 16 rows at once — a block of 16 rows × k features is read
+//!   transposed into k vectors of 16 lanes (one lane per row), every comparator `(a, b)` is a lane-wise
+//!   compare-and-swap of vectors a and b (the values and their input indices), and the block is written
+//!   back. A comparator swaps iff the element at b comes strictly before the one at a — by value, then by
+//!   input index — so the network sorts by that total order (a stable sort), and the output is always a
+//!   permutation of the input (a NaN compares false, swaps with nothing and stays in its group). Compiled
+//!   also for AVX-512 and AVX2 and chosen at run time.
 //! - **f32 with k = 16 on an AVX-512 CPU** (the training default): one group per 16-lane register, sorted
-//!   in registers by the 10 stages of the bitonic network ([`bitonic16_f32`]; same swap rule).
+//!   in registers by the 10 stages of the bitonic network ([`bitonic16_f32`]; same order, same swap rule).
 //! - **any other k**: a stable rank count, `ρ(j) = #{t : x_t before x_j, or x_t = x_j and t < j}`, O(k²)
 //!   per group.
 //!
@@ -203,10 +206,11 @@ fn network_rows_body<T: Real, const K: usize>(
                 let (ia, ic) = (&mut ilo[a], &mut ihi[0]);
                 for lane in 0..LANES {
                     let (s, t) = (va[lane], vc[lane]);
-                    let swap = if descending { t > s } else { t < s };
+                    let (is, it) = (ia[lane], ic[lane]);
+                    // swap iff t comes strictly before s: first by value, then by input index
+                    let swap = (if descending { t > s } else { t < s }) | ((t == s) & (it < is));
                     va[lane] = if swap { t } else { s };
                     vc[lane] = if swap { s } else { t };
-                    let (is, it) = (ia[lane], ic[lane]);
                     ia[lane] = if swap { it } else { is };
                     ic[lane] = if swap { is } else { it };
                 }
@@ -223,11 +227,11 @@ fn network_rows_body<T: Real, const K: usize>(
 }
 
 /// f32 groups of 16 with AVX-512F: one group in one 16-lane register, sorted by the 10 stages of the
-/// bitonic network (stage (k, j): lane i meets lane `i ^ j`; the lane that should hold the smaller element
-/// of the pair is the lower one in an ascending block, `(i & k) = 0`, the upper one otherwise — reversed
-/// for a descending sort). A lane takes its partner's value (and source index) iff the partner is strictly
-/// smaller (resp. larger) — both lanes of a pair test the same strict comparison, so they swap together
-/// and the result is a permutation of the input (a NaN swaps with nothing and stays in its group).
+/// bitonic network (stage (k, j): lane i meets lane `i ^ j`; the lane that should hold the earlier element
+/// of the pair is the lower one in an ascending block, `(i & k) = 0`, the upper one otherwise). "Earlier"
+/// is the order of the module doc (by value, then input index); both lanes of a pair test the same strict
+/// comparison, so they swap together and the result is a permutation of the input (a NaN swaps with
+/// nothing and stays in its group).
 #[cfg(target_arch = "x86_64")]
 mod bitonic16_f32 {
     use std::arch::x86_64::*;
@@ -246,7 +250,8 @@ mod bitonic16_f32 {
         (1, 16),
     ];
 
-    /// Lanes that keep the smaller element of their pair at stage (j, k) of an ascending sort.
+    /// Lanes that hold the earlier element of their pair at stage (j, k): the lower lane in an ascending
+    /// block, `(i & k) = 0`, the upper one otherwise.
     const fn keeps_smaller(j: i32, k: i32) -> u16 {
         let mut m = 0u16;
         let mut i = 0;
@@ -266,14 +271,34 @@ mod bitonic16_f32 {
     /// The CPU must support AVX-512F.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn rows(x: &[f32], y: &mut [f32], perm: &mut [u32], w: usize, descending: bool) {
+        if descending {
+            rows_in::<true>(x, y, perm, w)
+        } else {
+            rows_in::<false>(x, y, perm, w)
+        }
+    }
+
+    /// Lanes where `(a, ia)` comes strictly before `(b, ib)`: by value (larger first when DESC), then
+    /// by input index.
+    #[target_feature(enable = "avx512f")]
+    fn before<const DESC: bool>(a: __m512, ia: __m512i, b: __m512, ib: __m512i) -> __mmask16 {
+        let by_value = if DESC {
+            _mm512_cmp_ps_mask::<_CMP_GT_OQ>(a, b)
+        } else {
+            _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, b)
+        };
+        by_value | (_mm512_cmp_ps_mask::<_CMP_EQ_OQ>(a, b) & _mm512_cmplt_epi32_mask(ia, ib))
+    }
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn rows_in<const DESC: bool>(x: &[f32], y: &mut [f32], perm: &mut [u32], w: usize) {
         assert!(w.is_multiple_of(16) && y.len() == x.len() && perm.len() == x.len());
         let iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
         let mut partner = [iota; 10];
-        let mut smaller = [0u16; 10];
+        let mut earlier = [0u16; 10];
         for (s, &(j, k)) in STAGES.iter().enumerate() {
             partner[s] = _mm512_xor_si512(iota, _mm512_set1_epi32(j));
-            let m = keeps_smaller(j, k);
-            smaller[s] = if descending { !m } else { m };
+            earlier[s] = keeps_smaller(j, k);
         }
         // G groups at a time: the 10 stages are a dependent chain per group, so independent groups
         // interleaved keep the vector units busy
@@ -292,9 +317,11 @@ mod bitonic16_f32 {
                 for t in 0..G {
                     let pv = _mm512_permutexvar_ps(partner[s], v[t]);
                     let pid = _mm512_permutexvar_epi32(partner[s], id[t]);
-                    let take_smaller = _mm512_mask_cmp_ps_mask::<_CMP_LT_OQ>(smaller[s], pv, v[t]);
-                    let take_larger = _mm512_mask_cmp_ps_mask::<_CMP_GT_OQ>(!smaller[s], pv, v[t]);
-                    let swap = take_smaller | take_larger;
+                    // a lane that should hold the earlier element of its pair takes the partner's iff
+                    // the partner comes before it; the other lane iff it comes before the partner —
+                    // the same comparison seen from both sides, so the pair swaps together
+                    let swap = (earlier[s] & before::<DESC>(pv, pid, v[t], id[t]))
+                        | (!earlier[s] & before::<DESC>(v[t], id[t], pv, pid));
                     v[t] = _mm512_mask_blend_ps(swap, v[t], pv);
                     id[t] = _mm512_mask_blend_epi32(swap, id[t], pid);
                 }
