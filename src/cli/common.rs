@@ -32,6 +32,8 @@ pub struct ProgressPrinter {
     start: Instant,
     phase_start: Instant,
     phase: &'static str,
+    /// Iteration of the last report (a smaller one starts a new run of the same phase).
+    iteration: usize,
     last: f64,
     interval_s: f64,
 }
@@ -45,6 +47,7 @@ impl ProgressPrinter {
             start: now,
             phase_start: now,
             phase: "",
+            iteration: 0,
             last: -1e9,
             interval_s: 1.0,
         }
@@ -55,13 +58,15 @@ impl ProgressPrinter {
         if self.quiet {
             return;
         }
-        if p.phase != self.phase {
-            // the first phase started with the printer; later ones when their first report arrives
+        if p.phase != self.phase || p.iteration < self.iteration {
+            // the first phase started with the printer; later ones (or later runs of the same phase, as
+            // the rows of an experiment) when their first report arrives
             if !self.phase.is_empty() {
                 self.phase_start = Instant::now();
             }
             self.phase = p.phase;
         }
+        self.iteration = p.iteration;
         let now = self.start.elapsed().as_secs_f64();
         let done = p.iteration >= p.total;
         if !done && now - self.last < self.interval_s {
