@@ -20,7 +20,7 @@
 use crate::data::scrna::{synthetic_scrna, ScrnaConfig, ScrnaData};
 use crate::linalg::Mat;
 use crate::metrics;
-use crate::ot::anneal::{dim_budget, DimBudgetConfig};
+use crate::ot::anneal::{dim_budget, DimBudgetConfig, ReportingTrainee};
 use crate::ot::baselines::MeanShift;
 use crate::ot::penalty::Penalty;
 use crate::ot::sinkhorn::{ElasticCost, ElasticSinkhornMap, SinkhornConfig};
@@ -270,7 +270,11 @@ pub fn scrna_experiment(cfg: &ScrnaExperiment, progress: ProgressFn<'_>) -> Resu
             ..base.clone()
         };
         let mut tr = W2Trainer::new(x, y, &c)?;
-        let rep = dim_budget(&mut tr, &bcfg)?;
+        let total = bcfg.warmup_iters + 20 * bcfg.block_iters;
+        let rep = dim_budget(
+            &mut ReportingTrainee::new(&mut tr, progress, base.progress_every, total),
+            &bcfg,
+        )?;
         let m = tr.map().transport(x);
         rows.push(measure(
             &format!("ICNN Alg. 2 (l = {budget})"),

@@ -3,9 +3,9 @@
 use super::args::Args;
 use super::common::{load, same_dim, History, ProgressPrinter};
 use super::json::Json;
-use monge::linalg::{MatRef, Real};
+use monge::linalg::Real;
 use monge::ot::anneal::{
-    anneal_lambda, dim_budget, AnnealConfig, AnnealReport, DimBudgetConfig, LambdaTrainee,
+    anneal_lambda, dim_budget, AnnealConfig, AnnealReport, DimBudgetConfig, ReportingTrainee,
 };
 use monge::ot::baselines::{Identity, MeanShift};
 use monge::ot::penalty::Penalty;
@@ -106,45 +106,6 @@ pub fn parse_penalty(a: &mut Args) -> Result<Penalty> {
     };
     p.validate()?;
     Ok(p)
-}
-
-/// Reports progress of an annealer's training steps (which the annealers drive one by one).
-struct Reporting<'a, 'b, T: Real> {
-    inner: &'a mut W2Trainer<T>,
-    progress: &'b mut dyn FnMut(&Progress),
-    every: usize,
-    total: usize,
-    done: usize,
-}
-
-impl<T: Real> LambdaTrainee<T> for Reporting<'_, '_, T> {
-    fn train_step(&mut self) -> Result<()> {
-        let st = self.inner.step()?;
-        self.done += 1;
-        if self.done.is_multiple_of(self.every) {
-            (self.progress)(&Progress {
-                phase: "w2-anneal",
-                iteration: self.done,
-                total: self.total.max(self.done),
-                losses: vec![("loss_g", st.loss_g), ("loss_f", st.loss_f), ("w2", st.w2)],
-                lambda: Some(self.inner.lambda()),
-                heldout_mmd: None,
-            });
-        }
-        Ok(())
-    }
-    fn lambda(&self) -> f64 {
-        self.inner.lambda()
-    }
-    fn set_lambda(&mut self, lambda: f64) {
-        self.inner.set_lambda(lambda)
-    }
-    fn last_batch(&self) -> (MatRef<'_, T>, MatRef<'_, T>, MatRef<'_, T>) {
-        self.inner.last_batch()
-    }
-    fn mapped_sample(&mut self) -> (MatRef<'_, T>, MatRef<'_, T>) {
-        self.inner.mapped_sample()
-    }
 }
 
 /// The annealer's trajectory as JSON.
@@ -352,19 +313,13 @@ fn fit_w2<T: Real>(
             } else {
                 budget_cfg.warmup_iters + 40 * budget_cfg.block_iters
             };
-            let mut rt = Reporting {
-                inner: &mut tr,
-                progress,
-                every: cfg.progress_every.max(1),
-                total: total_est,
-                done: 0,
-            };
+            let mut rt = ReportingTrainee::new(&mut tr, progress, cfg.progress_every, total_est);
             let rep = if anneal {
                 anneal_lambda(&mut rt, &anneal_cfg)?
             } else {
                 dim_budget(&mut rt, &budget_cfg)?
             };
-            (rep, rt.done)
+            (rep, rt.done())
         };
         let map = tr.map();
         out.set("iterations", total)

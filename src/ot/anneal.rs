@@ -48,6 +48,7 @@ use crate::linalg::{MatRef, Real};
 use crate::metrics::{displacement_dim, sliced_w2};
 use crate::ot::penalty::lambda_mean_from_sum;
 use crate::ot::w2::W2Trainer;
+use crate::ot::{Progress, ProgressFn};
 use crate::random::{streams, Stream};
 use crate::Result;
 
@@ -85,6 +86,68 @@ impl<T: Real> LambdaTrainee<T> for W2Trainer<T> {
     }
     fn mapped_sample(&mut self) -> (MatRef<'_, T>, MatRef<'_, T>) {
         self.mapped_training_sample()
+    }
+}
+
+/// A [`W2Trainer`] that reports its progress (phase `"w2-anneal"`, every `every` outer iterations) while
+/// an annealer drives it; `total` is an estimate of the annealer's iterations for the ETA.
+pub struct ReportingTrainee<'a, 'b, T: Real> {
+    inner: &'a mut W2Trainer<T>,
+    progress: ProgressFn<'b>,
+    every: usize,
+    total: usize,
+    done: usize,
+}
+
+impl<'a, 'b, T: Real> ReportingTrainee<'a, 'b, T> {
+    /// Wraps `inner`; reports every `every` (≥ 1) outer iterations.
+    pub fn new(
+        inner: &'a mut W2Trainer<T>,
+        progress: ProgressFn<'b>,
+        every: usize,
+        total: usize,
+    ) -> Self {
+        ReportingTrainee {
+            inner,
+            progress,
+            every: every.max(1),
+            total,
+            done: 0,
+        }
+    }
+    /// Outer iterations trained through this wrapper.
+    pub fn done(&self) -> usize {
+        self.done
+    }
+}
+
+impl<T: Real> LambdaTrainee<T> for ReportingTrainee<'_, '_, T> {
+    fn train_step(&mut self) -> Result<()> {
+        let st = self.inner.step()?;
+        self.done += 1;
+        if self.done.is_multiple_of(self.every) {
+            (self.progress)(&Progress {
+                phase: "w2-anneal",
+                iteration: self.done,
+                total: self.total.max(self.done),
+                losses: vec![("loss_g", st.loss_g), ("loss_f", st.loss_f), ("w2", st.w2)],
+                lambda: Some(self.inner.lambda()),
+                heldout_mmd: None,
+            });
+        }
+        Ok(())
+    }
+    fn lambda(&self) -> f64 {
+        self.inner.lambda()
+    }
+    fn set_lambda(&mut self, lambda: f64) {
+        self.inner.set_lambda(lambda)
+    }
+    fn last_batch(&self) -> (MatRef<'_, T>, MatRef<'_, T>, MatRef<'_, T>) {
+        LambdaTrainee::last_batch(&*self.inner)
+    }
+    fn mapped_sample(&mut self) -> (MatRef<'_, T>, MatRef<'_, T>) {
+        self.inner.mapped_training_sample()
     }
 }
 
