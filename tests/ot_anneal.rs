@@ -13,11 +13,18 @@ use monge::Result;
 const D: usize = 10;
 const B: usize = 32;
 
+/// The mock trainee. With `q = 1` and `batch_bias = 1` (from [`Mock::new`]) its map at λ is exactly the
+/// shift above. [`Mock::drifting`] makes the map drift — at a constant λ it moves more coordinates the
+/// longer it trains (effective weight `λ·q^t` after t steps) — and measures its batches at
+/// `batch_bias·λ_eff`, a stand-in for a batch estimate that lags or misjudges the map it is taken from.
 struct Mock {
     lambda: f64,
     trained_at: Vec<f64>,
+    q: f64,
+    batch_bias: f64,
     x: Mat<f64>,
-    tx: Mat<f64>,
+    tx_batch: Mat<f64>,
+    tx_map: Mat<f64>,
     y: Mat<f64>,
 }
 
@@ -32,76 +39,31 @@ fn dim_at(lambda: f64, thr: f64) -> usize {
 
 impl Mock {
     fn new() -> Self {
+        Self::drifting(1.0, 1.0)
+    }
+    fn drifting(q: f64, batch_bias: f64) -> Self {
         let mut rng = Stream::new(11, 0);
         let x = Mat::from_fn(B, D, |_, _| rng.normal());
         let y = Mat::from_fn(B, D, |i, j| x.get(i, j) + 3.0);
         Mock {
             lambda: 0.0,
             trained_at: vec![],
-            tx: x.clone(),
+            q,
+            batch_bias,
+            tx_batch: x.clone(),
+            tx_map: x.clone(),
             x,
             y,
         }
+    }
+    fn lambda_eff(&self) -> f64 {
+        self.lambda * self.q.powi(self.trained_at.len() as i32)
     }
 }
 
 impl LambdaTrainee<f64> for Mock {
     fn train_step(&mut self) -> Result<()> {
         self.trained_at.push(self.lambda);
-        let l = self.lambda;
-        self.tx = Mat::from_fn(B, D, |i, j| self.x.get(i, j) + shift(l, j));
-        Ok(())
-    }
-    fn lambda(&self) -> f64 {
-        self.lambda
-    }
-    fn set_lambda(&mut self, lambda: f64) {
-        self.lambda = lambda;
-    }
-    fn last_batch(&self) -> (MatRef<'_, f64>, MatRef<'_, f64>, MatRef<'_, f64>) {
-        (self.x.view(), self.tx.view(), self.y.view())
-    }
-    fn mapped_sample(&mut self) -> (MatRef<'_, f64>, MatRef<'_, f64>) {
-        (self.x.view(), self.tx.view())
-    }
-}
-
-/// A trainee whose map drifts: at a constant λ it moves more coordinates the longer it trains (the
-/// effective weight is `λ·q^t` after t steps), and whose batches are measured at `batch_bias·λ_eff` — a
-/// stand-in for a batch estimate that lags or misjudges the map it is taken from.
-struct Drifting {
-    lambda: f64,
-    steps: usize,
-    q: f64,
-    batch_bias: f64,
-    x: Mat<f64>,
-    tx_batch: Mat<f64>,
-    tx_map: Mat<f64>,
-    y: Mat<f64>,
-}
-
-impl Drifting {
-    fn new(q: f64, batch_bias: f64) -> Self {
-        let m = Mock::new();
-        Drifting {
-            lambda: 0.0,
-            steps: 0,
-            q,
-            batch_bias,
-            tx_batch: m.x.clone(),
-            tx_map: m.x.clone(),
-            x: m.x,
-            y: m.y,
-        }
-    }
-    fn lambda_eff(&self) -> f64 {
-        self.lambda * self.q.powi(self.steps as i32)
-    }
-}
-
-impl LambdaTrainee<f64> for Drifting {
-    fn train_step(&mut self) -> Result<()> {
-        self.steps += 1;
         let (l, lb) = (self.lambda_eff(), self.lambda_eff() * self.batch_bias);
         self.tx_map = Mat::from_fn(B, D, |i, j| self.x.get(i, j) + shift(l, j));
         self.tx_batch = Mat::from_fn(B, D, |i, j| self.x.get(i, j) + shift(lb, j));
@@ -176,7 +138,7 @@ fn alg2_meets_the_budget_and_reports_the_returned_maps_dim() {
 fn alg2_repairs_a_map_that_drifted_over_the_budget() {
     // the map drifts denser while λ anneals down, so the settled map ends over budget unless λ is raised
     let cfg = small_alg2();
-    let mut m = Drifting::new(0.98, 1.0);
+    let mut m = Mock::drifting(0.98, 1.0);
     let rep = dim_budget(&mut m, &cfg).unwrap();
     let last_step = rep.steps.last().unwrap().iteration;
     let repairs: Vec<_> = rep.increases.iter().filter(|r| r.0 > last_step).collect();
@@ -193,7 +155,7 @@ fn alg2_repairs_a_map_that_drifted_over_the_budget() {
     assert_eq!(rep.final_dim, Some(true_dim));
     assert!(true_dim <= cfg.budget);
     assert_eq!(rep.final_lambda, m.lambda);
-    assert_eq!(rep.iterations, m.steps);
+    assert_eq!(rep.iterations, m.trained_at.len());
 }
 
 #[test]
@@ -204,14 +166,14 @@ fn alg2_measures_the_returned_map_not_the_batches() {
         estimate: DimEstimate::BatchWindow,
         ..small_alg2()
     };
-    let mut m = Drifting::new(1.0, 3.0);
+    let mut m = Mock::drifting(1.0, 3.0);
     let rep = dim_budget(&mut m, &window).unwrap();
     assert_eq!(rep.budget_met, Some(true));
     assert!(dim_at(m.lambda_eff(), 1.0) as f64 > window.budget);
     assert_eq!(rep.final_dim_q3, None);
 
     let sample = small_alg2();
-    let mut m = Drifting::new(1.0, 3.0);
+    let mut m = Mock::drifting(1.0, 3.0);
     let rep = dim_budget(&mut m, &sample).unwrap();
     assert_eq!(rep.budget_met, Some(true));
     let true_dim = dim_at(m.lambda_eff(), 1.0) as f64;
