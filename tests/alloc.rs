@@ -103,6 +103,21 @@ fn calibrate() {
     assert_eq!((own, pack), (0, 1), "calibration");
 }
 
+const WARM: usize = 3;
+const STEPS: usize = 5;
+
+/// `WARM` unmeasured calls of `step`, then the allocations of `STEPS` more.
+fn steady_allocations<R>(mut step: impl FnMut() -> monge::Result<R>) -> (usize, usize) {
+    for _ in 0..WARM {
+        step().unwrap();
+    }
+    allocations(|| {
+        for _ in 0..STEPS {
+            step().unwrap();
+        }
+    })
+}
+
 fn data(n: usize, d: usize, seed: u64, shift: f32) -> Mat<f32> {
     let mut rng = Stream::new(seed, 0);
     Mat::from_fn(n, d, |_, _| rng.normal::<f32>() + shift)
@@ -112,8 +127,6 @@ fn data(n: usize, d: usize, seed: u64, shift: f32) -> Mat<f32> {
 fn training_steps_allocate_nothing_but_gemm_packing_buffers() {
     calibrate();
     const D: usize = 5;
-    const WARM: usize = 3;
-    const STEPS: usize = 5;
     let x = data(600, D, 1, 0.0);
     let y = data(600, D, 2, 1.0);
     let mut report = Vec::new();
@@ -132,14 +145,7 @@ fn training_steps_allocate_nothing_but_gemm_packing_buffers() {
                 ..W2Config::default()
             };
             let mut tr = W2Trainer::new(&x, &y, &cfg).unwrap();
-            for _ in 0..WARM {
-                tr.step().unwrap();
-            }
-            let n = allocations(|| {
-                for _ in 0..STEPS {
-                    tr.step().unwrap();
-                }
-            });
+            let n = steady_allocations(|| tr.step());
             report.push((format!("W2Trainer::step {pname} threads {threads}"), n));
         }
         for (oname, potential) in [
@@ -165,26 +171,12 @@ fn training_steps_allocate_nothing_but_gemm_packing_buffers() {
                 ..W1Config::default()
             };
             let mut tr = W1Trainer::new(&x, &y, &cfg).unwrap();
-            for _ in 0..WARM {
-                tr.potential_step().unwrap();
-            }
-            let n = allocations(|| {
-                for _ in 0..STEPS {
-                    tr.potential_step().unwrap();
-                }
-            });
+            let n = steady_allocations(|| tr.potential_step());
             report.push((
                 format!("W1Trainer::potential_step {oname} threads {threads}"),
                 n,
             ));
-            for _ in 0..WARM {
-                tr.gan_step().unwrap();
-            }
-            let n = allocations(|| {
-                for _ in 0..STEPS {
-                    tr.gan_step().unwrap();
-                }
-            });
+            let n = steady_allocations(|| tr.gan_step());
             report.push((format!("W1Trainer::gan_step {oname} threads {threads}"), n));
         }
     }
