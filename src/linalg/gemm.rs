@@ -50,7 +50,7 @@ pub enum Op {
 impl Op {
     /// (rows, cols, row stride, col stride) of `op(X)` for a row-major view X.
     #[inline]
-    fn apply<T: Real>(self, x: &MatRef<'_, T>) -> (usize, usize, isize, isize) {
+    pub(crate) fn apply<T: Real>(self, x: &MatRef<'_, T>) -> (usize, usize, isize, isize) {
         let rs = x.row_stride() as isize;
         match self {
             Op::N => (x.rows(), x.cols(), rs, 1),

@@ -101,7 +101,8 @@ pub trait Real:
     /// Read from exactly `Self::BYTES` little-endian bytes.
     fn read_le(bytes: &[u8]) -> Self;
 
-    /// C ← α·op(A)·op(B) + β·C, the raw `matrixmultiply` entry for this type.
+    /// C ← α·op(A)·op(B) + β·C, the raw gemm entry for this type: monge's own kernels
+    /// ([`super::kernel`]) where the CPU has AVX-512F or AVX2 + FMA, else `matrixmultiply`.
     ///
     /// `A` is m×k with strides (rsa, csa), `B` k×n with (rsb, csb), `C` m×n with (rsc, csc).
     /// If β is zero, C is not read (it may hold anything, even NaN).
@@ -240,9 +241,13 @@ macro_rules! impl_real {
             ) {
                 // safety: forwarded contract of this function.
                 unsafe {
-                    matrixmultiply::$gemm(
+                    if !super::kernel::gemm_own(
                         m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
-                    )
+                    ) {
+                        matrixmultiply::$gemm(
+                            m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
+                        )
+                    }
                 }
             }
         }

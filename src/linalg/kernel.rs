@@ -1,0 +1,533 @@
+//! monge's own packed gemm, `C ← α·A·B + β·C` on strided operands, for the CPUs this crate is tuned for
+//! (x86-64 with AVX-512F, or with AVX2 and FMA). Other CPUs use `matrixmultiply` (see [`super::Real`]).
+//!
+//! # Why a gemm of our own
+//! `matrixmultiply` 0.3 allocates its packing buffer inside every call and offers no way to hand one in,
+//! so a training step built on it makes one heap allocation per product (179 per W2 outer iteration),
+//! against SPEC §0 ("the training loop allocates nothing per iteration"). Here the packing buffer belongs
+//! to the calling thread: it is allocated, at its full size, by that thread's first call, and reused by
+//! every later one. The solvers run their gemms on the main thread and on the persistent workers of
+//! [`crate::parallel::Pool`], so after the first iteration nothing is allocated.
+//!
+//! # Algorithm (the BLIS loop nest, minus the A packing)
+//! ```text
+//! for jc in 0..n step NC                      B column block
+//!   for pc in 0..k step KC                    depth block; β for pc = 0, then 1
+//!     pack B[pc.., jc..] into NR-wide panels  (skipped for a full panel when B's columns are contiguous)
+//!     for ir in 0..m step MR                  A row sliver (MR×KC), read in place, stays in L1
+//!       for jr in 0..nc step NR               B panel (KC×NR), from L2
+//!         micro-kernel: C[ir.., jc+jr..] ← α·Σ_p a[i,p]·b[p,j] + β·C
+//! ```
+//! A is read in place through its strides: a micro-kernel broadcasts `a[i, p]` for its MR rows at each
+//! step p, so packing A would only copy what is already cheap to reach. At the ICNN's shapes (n = 64) the
+//! A packing of a classic gemm costs about a quarter of the product; B (the weights, small) is packed.
+//!
+//! # Micro-kernel and edges
+//! The micro-kernel holds an MR×NR tile of C in registers (NR = 2 vectors), runs the depth loop with one
+//! fused multiply–add per element and step, then writes `α·acc + β·C` (one rounding for `β·C`, one for
+//! the FMA; `β = 0` does not read C, `β = 1` skips the multiply). Partial tiles do not get a second code
+//! path: their rows of A are copied into a zero-padded sliver, their columns of B are zero-padded in the
+//! panel, and their part of C is copied into a full tile and back. Every element of C is therefore the
+//! result of the same arithmetic, in the same order, wherever its tile lies — so a product split by rows
+//! across threads gives the same bits as the whole product, and the AVX-512 and AVX2 kernels agree
+//! bit for bit.
+
+use super::{MatMut, MatRef, Op, Real};
+use std::cell::RefCell;
+
+/// Block sizes and the micro-kernel of one (scalar type, instruction set) pair.
+#[doc(hidden)]
+#[derive(Clone, Copy)]
+pub struct Micro<T> {
+    /// Rows of a micro-tile.
+    mr: usize,
+    /// Columns of a micro-tile (two vectors).
+    nr: usize,
+    /// Depth block: a KC×NR panel of B and an MR×KC sliver of A fit in L1 together.
+    kc: usize,
+    /// Column block: a KC×NC block of packed B fits in L2.
+    nc: usize,
+    /// `(kc, α, a, rsa, csa, b, rsb, β, c, rsc)`: the MR×NR tile at `c` (row stride `rsc`, unit column
+    /// stride) ← α·A·B + β·C with `A` MR×kc at strides (rsa, csa) and `B` kc×NR at row stride `rsb`
+    /// (unit column stride).
+    kernel: KernelFn<T>,
+}
+
+type KernelFn<T> = unsafe fn(usize, T, *const T, isize, isize, *const T, isize, T, *mut T, isize);
+
+/// The largest MR×NR tile of any kernel (f32 AVX-512: 8×32).
+const MAX_TILE: usize = 256;
+
+/// Defines a micro-kernel `$name` for `$t` with `$mr` rows and two `$lanes`-wide vectors per row.
+macro_rules! micro_kernel {
+    (
+        $name:ident, $t:ty, $feat:literal, $mr:literal, $lanes:literal,
+        $zero:ident, $load:ident, $store:ident, $splat:ident, $fma:ident, $mul:ident
+    ) => {
+        /// # Safety
+        /// The CPU must have the instruction set named in `target_feature`; `a` must be valid for
+        /// `a[i·rsa + p·csa]` (i < MR, p < kc), `b` for `b[p·rsb + j]` (p < kc, j < NR) and `c` for
+        /// `c[i·rsc + j]` (i < MR, j < NR), and `c` must not alias `a` or `b`.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $feat)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $name(
+            kc: usize,
+            alpha: $t,
+            a: *const $t,
+            rsa: isize,
+            csa: isize,
+            b: *const $t,
+            rsb: isize,
+            beta: $t,
+            c: *mut $t,
+            rsc: isize,
+        ) {
+            use std::arch::x86_64::*;
+            let mut acc = [[$zero(); 2]; $mr];
+            let (mut ap, mut bp) = (a, b);
+            for _ in 0..kc {
+                // safety: p < kc, so these reads are inside the ranges of the contract.
+                unsafe {
+                    let b0 = $load(bp);
+                    let b1 = $load(bp.add($lanes));
+                    for (i, row) in acc.iter_mut().enumerate() {
+                        let ai = $splat(*ap.offset(i as isize * rsa));
+                        row[0] = $fma(ai, b0, row[0]);
+                        row[1] = $fma(ai, b1, row[1]);
+                    }
+                    ap = ap.offset(csa);
+                    bp = bp.offset(rsb);
+                }
+            }
+            let va = $splat(alpha);
+            for (i, row) in acc.iter().enumerate() {
+                for (v, &x) in row.iter().enumerate() {
+                    // safety: i < MR, v·lanes + lane < NR: inside the tile of the contract.
+                    unsafe {
+                        let p = c.offset(i as isize * rsc).add(v * $lanes);
+                        let out = if beta == 0.0 {
+                            $mul(va, x)
+                        } else if beta == 1.0 {
+                            $fma(va, x, $load(p))
+                        } else {
+                            $fma(va, x, $mul($splat(beta), $load(p)))
+                        };
+                        $store(p, out);
+                    }
+                }
+            }
+        }
+    };
+}
+
+micro_kernel!(
+    f32_avx512,
+    f32,
+    "avx512f",
+    8,
+    16,
+    _mm512_setzero_ps,
+    _mm512_loadu_ps,
+    _mm512_storeu_ps,
+    _mm512_set1_ps,
+    _mm512_fmadd_ps,
+    _mm512_mul_ps
+);
+micro_kernel!(
+    f64_avx512,
+    f64,
+    "avx512f",
+    8,
+    8,
+    _mm512_setzero_pd,
+    _mm512_loadu_pd,
+    _mm512_storeu_pd,
+    _mm512_set1_pd,
+    _mm512_fmadd_pd,
+    _mm512_mul_pd
+);
+micro_kernel!(
+    f32_avx2,
+    f32,
+    "avx2,fma",
+    6,
+    8,
+    _mm256_setzero_ps,
+    _mm256_loadu_ps,
+    _mm256_storeu_ps,
+    _mm256_set1_ps,
+    _mm256_fmadd_ps,
+    _mm256_mul_ps
+);
+micro_kernel!(
+    f64_avx2,
+    f64,
+    "avx2,fma",
+    6,
+    4,
+    _mm256_setzero_pd,
+    _mm256_loadu_pd,
+    _mm256_storeu_pd,
+    _mm256_set1_pd,
+    _mm256_fmadd_pd,
+    _mm256_mul_pd
+);
+
+/// An instruction set monge has micro-kernels for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    /// AVX-512F: 8 rows × 2 zmm (8×32 in f32, 8×16 in f64).
+    Avx512,
+    /// AVX2 with FMA: 6 rows × 2 ymm (6×16 in f32, 6×8 in f64).
+    Avx2,
+}
+
+impl Isa {
+    /// Whether this CPU can run the kernels of `self`.
+    pub fn available(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            match self {
+                Isa::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
+                Isa::Avx2 => {
+                    std::arch::is_x86_feature_detected!("avx2")
+                        && std::arch::is_x86_feature_detected!("fma")
+                }
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    }
+
+    /// The widest instruction set of this CPU with monge kernels, or `None` (gemm uses matrixmultiply).
+    pub fn detected() -> Option<Isa> {
+        [Isa::Avx512, Isa::Avx2].into_iter().find(|i| i.available())
+    }
+}
+
+/// The scalar types with monge micro-kernels (f32, f64): their kernels and this thread's packing buffer.
+/// Sealed in effect: [`Micro`] cannot be built outside this module.
+pub trait OwnKernel: Real {
+    /// Block sizes and kernel for `isa` (the caller has checked [`Isa::available`]).
+    #[doc(hidden)]
+    fn micro(isa: Isa) -> Micro<Self>;
+    /// Runs `f` on this thread's packing buffer.
+    #[doc(hidden)]
+    fn with_buffer<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> R;
+}
+
+thread_local! {
+    static BUF_F32: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static BUF_F64: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+}
+
+macro_rules! own_kernel {
+    ($t:ty, $buf:ident, $avx512:ident, $avx2:ident, $nc:literal) => {
+        impl OwnKernel for $t {
+            #[inline]
+            fn micro(isa: Isa) -> Micro<$t> {
+                // NR = two vectors: 2 · (64 or 32 bytes) / element size.
+                let (mr, nr, kernel): (usize, usize, KernelFn<$t>) = match isa {
+                    Isa::Avx512 => (8, 128 / Self::BYTES, $avx512),
+                    Isa::Avx2 => (6, 64 / Self::BYTES, $avx2),
+                };
+                Micro {
+                    mr,
+                    nr,
+                    kc: 256,
+                    nc: $nc,
+                    kernel,
+                }
+            }
+            #[inline]
+            fn with_buffer<R>(f: impl FnOnce(&mut Vec<$t>) -> R) -> R {
+                $buf.with(|b| f(&mut b.borrow_mut()))
+            }
+        }
+    };
+}
+
+own_kernel!(f32, BUF_F32, f32_avx512, f32_avx2, 512);
+own_kernel!(f64, BUF_F64, f64_avx512, f64_avx2, 256);
+
+/// Whether `linalg::gemm` runs monge's own kernels on this CPU (else it calls matrixmultiply).
+pub fn has_own_kernel() -> bool {
+    Isa::detected().is_some()
+}
+
+/// [`super::gemm`] (same contract) on the kernels of `isa`; `false`, doing nothing, when this CPU
+/// cannot run them. For tests that compare the instruction sets.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_on<T: OwnKernel>(
+    isa: Isa,
+    alpha: T,
+    a: MatRef<'_, T>,
+    op_a: Op,
+    b: MatRef<'_, T>,
+    op_b: Op,
+    beta: T,
+    mut c: MatMut<'_, T>,
+) -> bool {
+    if !isa.available() {
+        return false;
+    }
+    let (m, k, rsa, csa) = op_a.apply(&a);
+    let (k2, n, rsb, csb) = op_b.apply(&b);
+    assert_eq!(k, k2, "gemm_on: inner dimensions differ ({k} vs {k2})");
+    assert_eq!((c.rows(), c.cols()), (m, n), "gemm_on: output shape");
+    let rsc = c.row_stride() as isize;
+    // safety: as in `super::gemm`: the views bound every addressed element, C is a unique borrow.
+    unsafe {
+        gemm_isa(
+            isa,
+            m,
+            k,
+            n,
+            alpha,
+            a.as_slice().as_ptr(),
+            rsa,
+            csa,
+            b.as_slice().as_ptr(),
+            rsb,
+            csb,
+            beta,
+            c.as_mut_ptr(),
+            rsc,
+            1,
+        )
+    };
+    true
+}
+
+/// `C ← α·A·B + β·C` by monge's kernels; returns `false` (doing nothing) when this CPU has none.
+///
+/// `A` is m×k with strides (rsa, csa), `B` k×n with (rsb, csb), `C` m×n with (rsc, csc). If β is zero,
+/// C is not read.
+///
+/// # Safety
+/// The pointers must be valid for every element addressed by the dimensions and strides, and `C` must
+/// not alias `A` or `B`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn gemm_own<T: OwnKernel>(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: T,
+    a: *const T,
+    rsa: isize,
+    csa: isize,
+    b: *const T,
+    rsb: isize,
+    csb: isize,
+    beta: T,
+    c: *mut T,
+    rsc: isize,
+    csc: isize,
+) -> bool {
+    let Some(isa) = Isa::detected() else {
+        return false;
+    };
+    // safety: forwarded contract; `isa` is available.
+    unsafe {
+        gemm_isa(
+            isa, m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
+        )
+    };
+    true
+}
+
+/// [`gemm_own`] on the kernels of `isa`.
+///
+/// # Safety
+/// As [`gemm_own`], and `isa` must be available on this CPU.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_isa<T: OwnKernel>(
+    isa: Isa,
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: T,
+    a: *const T,
+    rsa: isize,
+    csa: isize,
+    b: *const T,
+    rsb: isize,
+    csb: isize,
+    beta: T,
+    c: *mut T,
+    rsc: isize,
+    csc: isize,
+) {
+    let mk = T::micro(isa);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        for i in 0..m as isize {
+            for j in 0..n as isize {
+                // safety: (i, j) inside C by the contract.
+                unsafe {
+                    let p = c.offset(i * rsc + j * csc);
+                    *p = if beta == T::ZERO { T::ZERO } else { beta * *p };
+                }
+            }
+        }
+        return;
+    }
+    T::with_buffer(|buf| {
+        // B panels (KC×NC) + the A edge sliver (MR×KC) + slack to align the panels to 64 bytes.
+        let need = mk.kc * mk.nc + mk.mr * mk.kc + 64 / T::BYTES;
+        if buf.len() < need {
+            // The one allocation of this thread, at its first gemm.
+            buf.resize(need, T::ZERO);
+        }
+        let skip = buf.as_ptr().align_offset(64).min(64 / T::BYTES);
+        let (bpack, asliver) = buf[skip..].split_at_mut(mk.kc * mk.nc);
+        // safety: forwarded contract; the buffers are this thread's and sized for the block sizes.
+        unsafe {
+            driver(
+                &mk, m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc, bpack, asliver,
+            )
+        };
+    });
+}
+
+/// The loop nest of the module doc.
+///
+/// # Safety
+/// As [`gemm_own`]; `bpack` holds KC·NC and `asliver` MR·KC elements.
+#[allow(clippy::too_many_arguments)]
+unsafe fn driver<T: Real>(
+    mk: &Micro<T>,
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: T,
+    a: *const T,
+    rsa: isize,
+    csa: isize,
+    b: *const T,
+    rsb: isize,
+    csb: isize,
+    beta: T,
+    c: *mut T,
+    rsc: isize,
+    csc: isize,
+    bpack: &mut [T],
+    asliver: &mut [T],
+) {
+    let (mr, nr) = (mk.mr, mk.nr);
+    let mut tile = [T::ZERO; MAX_TILE];
+    for jc in (0..n).step_by(mk.nc) {
+        let nc = mk.nc.min(n - jc);
+        for pc in (0..k).step_by(mk.kc) {
+            let kc = mk.kc.min(k - pc);
+            let beta = if pc == 0 { beta } else { T::ONE };
+            // B[pc.., jc..] read in place when its columns are contiguous and its rows do not all fall
+            // into the same few L1 sets (a row stride of a multiple of 4 KiB would); else packed panel by
+            // panel. The last, partial panel is always packed, zero-padded to NR.
+            let direct = csb == 1 && !(rsb.unsigned_abs() * T::BYTES).is_multiple_of(4096);
+            for jr in (0..nc).step_by(nr) {
+                let w = nr.min(nc - jr);
+                if direct && w == nr {
+                    continue;
+                }
+                let panel = &mut bpack[jr * kc..(jr + nr) * kc];
+                for p in 0..kc {
+                    let dst = &mut panel[p * nr..(p + 1) * nr];
+                    for (j, d) in dst.iter_mut().enumerate() {
+                        *d = if j < w {
+                            // safety: row pc + p < k, column jc + jr + j < n: inside B.
+                            unsafe {
+                                *b.offset((pc + p) as isize * rsb + (jc + jr + j) as isize * csb)
+                            }
+                        } else {
+                            T::ZERO
+                        };
+                    }
+                }
+            }
+            for ir in (0..m).step_by(mr) {
+                let h = mr.min(m - ir);
+                // safety (pointer arithmetic): row ir < m, column pc < k.
+                let (mut ap, mut ars, mut acs) = (
+                    unsafe { a.offset(ir as isize * rsa + pc as isize * csa) },
+                    rsa,
+                    csa,
+                );
+                if h < mr {
+                    for p in 0..kc {
+                        for i in 0..mr {
+                            asliver[p * mr + i] = if i < h {
+                                // safety: row ir + i < m, column pc + p < k: inside A.
+                                unsafe { *ap.offset(i as isize * rsa + p as isize * csa) }
+                            } else {
+                                T::ZERO
+                            };
+                        }
+                    }
+                    (ap, ars, acs) = (asliver.as_ptr(), 1, mr as isize);
+                }
+                for jr in (0..nc).step_by(nr) {
+                    let w = nr.min(nc - jr);
+                    let (bp, brs) = if direct && w == nr {
+                        // safety (pointer arithmetic): row pc < k, column jc + jr < n.
+                        (
+                            unsafe { b.offset(pc as isize * rsb + (jc + jr) as isize) },
+                            rsb,
+                        )
+                    } else {
+                        (bpack[jr * kc..].as_ptr(), nr as isize)
+                    };
+                    // safety (pointer arithmetic): row ir < m, column jc + jr < n.
+                    let cp = unsafe { c.offset(ir as isize * rsc + (jc + jr) as isize * csc) };
+                    if h == mr && w == nr && csc == 1 {
+                        // safety: full tile inside C; A and B slivers inside their operands or buffers.
+                        unsafe { (mk.kernel)(kc, alpha, ap, ars, acs, bp, brs, beta, cp, rsc) };
+                        continue;
+                    }
+                    // Partial tile (or strided C): through a full tile, same arithmetic.
+                    let t = &mut tile[..mr * nr];
+                    if beta != T::ZERO {
+                        for i in 0..mr {
+                            for j in 0..nr {
+                                t[i * nr + j] = if i < h && j < w {
+                                    // safety: (ir + i, jc + jr + j) inside C.
+                                    unsafe { *cp.offset(i as isize * rsc + j as isize * csc) }
+                                } else {
+                                    T::ZERO
+                                };
+                            }
+                        }
+                    }
+                    // safety: `t` is a full MR×NR tile; A and B as above.
+                    unsafe {
+                        (mk.kernel)(
+                            kc,
+                            alpha,
+                            ap,
+                            ars,
+                            acs,
+                            bp,
+                            brs,
+                            beta,
+                            t.as_mut_ptr(),
+                            nr as isize,
+                        )
+                    };
+                    for i in 0..h {
+                        for j in 0..w {
+                            // safety: (ir + i, jc + jr + j) inside C.
+                            unsafe {
+                                *cp.offset(i as isize * rsc + j as isize * csc) = t[i * nr + j]
+                            };
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! monge's own gemm kernels (`linalg::kernel`): the properties its module doc claims beyond correctness
+//! (which `linalg_gemm.rs` checks against the triple loop, through `linalg::gemm`).
+//!
+//! - Every element of C is the same arithmetic wherever its micro-tile lies, so a product split into row
+//!   blocks (as the solvers split a batch across threads) gives the same bits as the whole product.
+//! - The AVX-512 and AVX2 kernels give the same bits (checked where the CPU has both).
+//! - Across the block edges (KC = 256 deep, NC = 512 / 256 columns, partial micro-tiles) the result
+//!   agrees with matrixmultiply within the summation-order bound.
+
+use monge::linalg::kernel::{gemm_on, Isa, OwnKernel};
+use monge::linalg::{gemm, Mat, MatMut, MatRef, Op, Real};
+use monge::random::Stream;
+use proptest::prelude::*;
+
+/// Row-major storage of op(X) for an r×c operand, with `pad` spare columns.
+fn operand<T: Real>(
+    rng: &mut Stream,
+    r: usize,
+    c: usize,
+    op: Op,
+    pad: usize,
+) -> (Vec<T>, usize, usize) {
+    let (sr, sc) = if op == Op::N { (r, c) } else { (c, r) };
+    let buf = (0..sr * (sc + pad))
+        .map(|_| rng.uniform_range(T::from_f64(-1.0), T::ONE))
+        .collect();
+    (buf, sr, sc)
+}
+
+fn bits<T: Real>(x: &[T]) -> Vec<u64> {
+    x.iter().map(|v| v.to_bits_u64()).collect()
+}
+
+/// C ← α·op(A)·op(B) + β·C computed whole and as row blocks split at `cuts`; the bits must agree.
+#[allow(clippy::too_many_arguments)]
+fn row_split_case<T: Real>(
+    seed: u64,
+    m: usize,
+    k: usize,
+    n: usize,
+    op_a: Op,
+    op_b: Op,
+    beta: f64,
+    cut: usize,
+) {
+    let mut rng = Stream::new(seed, 1);
+    let (abuf, ar, ac) = operand::<T>(&mut rng, m, k, op_a, 1);
+    let (bbuf, br, bc) = operand::<T>(&mut rng, k, n, op_b, 0);
+    let c0: Vec<T> = (0..m * n).map(|_| rng.normal()).collect();
+    let a = MatRef::new(&abuf, ar, ac, ac + 1).unwrap();
+    let b = MatRef::new(&bbuf, br, bc, bc).unwrap();
+    let (alpha, beta) = (T::from_f64(0.7), T::from_f64(beta));
+    let mut whole = c0.clone();
+    gemm(
+        alpha,
+        a,
+        op_a,
+        b,
+        op_b,
+        beta,
+        MatMut::new(&mut whole, m, n, n).unwrap(),
+    );
+    let mut split = c0;
+    let cut = cut.min(m);
+    for (r0, r1) in [(0, cut), (cut, m)] {
+        if r0 == r1 {
+            continue;
+        }
+        // rows r0..r1 of op(A): a row block of A, or a column block of the stored Aᵀ
+        let a_rows = match op_a {
+            Op::N => a.block(r0, r1, 0, k),
+            Op::T => a.block(0, k, r0, r1),
+        };
+        let c_rows = MatMut::new(&mut split[r0 * n..r1 * n], r1 - r0, n, n).unwrap();
+        gemm(alpha, a_rows, op_a, b, op_b, beta, c_rows);
+    }
+    assert_eq!(
+        bits(&whole),
+        bits(&split),
+        "m={m} k={k} n={n} {op_a:?}{op_b:?} β={beta:?} cut={cut}"
+    );
+}
+
+fn ops() -> impl Strategy<Value = (Op, Op)> {
+    prop_oneof![
+        Just((Op::N, Op::N)),
+        Just((Op::N, Op::T)),
+        Just((Op::T, Op::N)),
+        Just((Op::T, Op::T))
+    ]
+}
+
+fn beta() -> impl Strategy<Value = f64> {
+    prop_oneof![Just(0.0), Just(1.0), -1.0f64..1.0]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn row_blocks_give_the_bits_of_the_whole_product_f32(
+        seed in any::<u64>(), m in 1usize..40, k in prop_oneof![1usize..20, 250usize..270],
+        n in prop_oneof![1usize..70, 500usize..530], (oa, ob) in ops(), beta in beta(), cut in 0usize..40,
+    ) {
+        row_split_case::<f32>(seed, m, k, n, oa, ob, beta, cut);
+    }
+
+    #[test]
+    fn row_blocks_give_the_bits_of_the_whole_product_f64(
+        seed in any::<u64>(), m in 1usize..40, k in prop_oneof![1usize..20, 250usize..270],
+        n in prop_oneof![1usize..70, 250usize..270], (oa, ob) in ops(), beta in beta(), cut in 0usize..40,
+    ) {
+        row_split_case::<f64>(seed, m, k, n, oa, ob, beta, cut);
+    }
+}
+
+/// The same product on the AVX-512 and the AVX2 kernels: identical bits. Returns false when the CPU
+/// lacks one of them.
+fn isa_case<T: OwnKernel>(
+    seed: u64,
+    m: usize,
+    k: usize,
+    n: usize,
+    op_a: Op,
+    op_b: Op,
+    beta: f64,
+) -> bool {
+    let mut rng = Stream::new(seed, 2);
+    let (abuf, ar, ac) = operand::<T>(&mut rng, m, k, op_a, 0);
+    let (bbuf, br, bc) = operand::<T>(&mut rng, k, n, op_b, 2);
+    let c0: Vec<T> = (0..m * n).map(|_| rng.normal()).collect();
+    let a = MatRef::new(&abuf, ar, ac, ac).unwrap();
+    let b = MatRef::new(&bbuf, br, bc, bc + 2).unwrap();
+    let (alpha, beta) = (T::from_f64(-1.25), T::from_f64(beta));
+    let mut out = [c0.clone(), c0];
+    for (isa, c) in [Isa::Avx512, Isa::Avx2].into_iter().zip(out.iter_mut()) {
+        if !gemm_on(
+            isa,
+            alpha,
+            a,
+            op_a,
+            b,
+            op_b,
+            beta,
+            MatMut::new(c, m, n, n).unwrap(),
+        ) {
+            return false;
+        }
+    }
+    assert_eq!(
+        bits(&out[0]),
+        bits(&out[1]),
+        "m={m} k={k} n={n} {op_a:?}{op_b:?}"
+    );
+    true
+}
+
+#[test]
+fn avx512_and_avx2_kernels_give_the_same_bits() {
+    let mut ran = 0;
+    let mut seed = 0;
+    for &(m, k, n) in &[
+        (1, 1, 1),
+        (7, 3, 33),
+        (13, 64, 64),
+        (48, 300, 17),
+        (25, 257, 600),
+        (256, 2, 64),
+    ] {
+        for oa in [Op::N, Op::T] {
+            for ob in [Op::N, Op::T] {
+                for beta in [0.0, 1.0, 0.3] {
+                    seed += 1;
+                    ran += isa_case::<f32>(seed, m, k, n, oa, ob, beta) as usize;
+                    ran += isa_case::<f64>(seed, m, k, n, oa, ob, beta) as usize;
+                }
+            }
+        }
+    }
+    if !(Isa::Avx512.available() && Isa::Avx2.available()) {
+        eprintln!("this CPU lacks AVX-512F or AVX2 + FMA: {ran} comparisons run");
+    } else {
+        assert_eq!(ran, 6 * 4 * 3 * 2);
+    }
+}
+
+/// Against a direct matrixmultiply call, across the depth and column block edges, both instruction sets:
+/// |Δ| ≤ 2·(k + 2)·ε·Σₗ|aᵢₗ bₗⱼ| (+ the β·C term), the bound of two summation orders.
+#[test]
+fn kernels_agree_with_matrixmultiply_across_block_edges() {
+    let mut rng = Stream::new(9, 3);
+    for &(m, k, n) in &[(9, 513, 3), (17, 256, 1025), (3, 1, 517), (70, 600, 40)] {
+        let a = Mat::<f32>::from_fn(m, k, |_, _| rng.normal());
+        let bt = Mat::<f32>::from_fn(n, k, |_, _| rng.normal()); // B = btᵀ, a strided operand
+        let c0 = Mat::<f32>::from_fn(m, n, |_, _| rng.normal());
+        let mut want = c0.clone();
+        // safety: a (m×k), bt (n×k, read as k×n through swapped strides), want (m×n) are owned here.
+        unsafe {
+            matrixmultiply::sgemm(
+                m,
+                k,
+                n,
+                0.5,
+                a.as_slice().as_ptr(),
+                k as isize,
+                1,
+                bt.as_slice().as_ptr(),
+                1,
+                k as isize,
+                2.0,
+                want.as_mut_slice().as_mut_ptr(),
+                n as isize,
+                1,
+            )
+        };
+        for isa in [Isa::Avx512, Isa::Avx2] {
+            let mut got = c0.clone();
+            if !gemm_on(
+                isa,
+                0.5f32,
+                a.view(),
+                Op::N,
+                bt.view(),
+                Op::T,
+                2.0,
+                got.view_mut(),
+            ) {
+                continue;
+            }
+            for i in 0..m {
+                for j in 0..n {
+                    let mag: f64 = (0..k)
+                        .map(|l| (a.get(i, l) as f64 * bt.get(j, l) as f64).abs())
+                        .sum::<f64>()
+                        * 0.5
+                        + 2.0 * (c0.get(i, j) as f64).abs();
+                    let tol = 2.0 * (k as f64 + 2.0) * f32::EPSILON as f64 * mag;
+                    let (x, y) = (got.get(i, j) as f64, want.get(i, j) as f64);
+                    assert!(
+                        (x - y).abs() <= tol,
+                        "{isa:?} ({i},{j}) of {m}×{k}×{n}: {x} vs {y}"
+                    );
+                }
+            }
+        }
+    }
+}
