@@ -43,7 +43,8 @@ pub struct Micro<T> {
     mr: usize,
     /// Columns of a micro-tile (two vectors).
     nr: usize,
-    /// Depth block: a KC×NR panel of B and an MR×KC sliver of A fit in L1 together.
+    /// Depth block: a KC×NR panel of B and an MR×KC sliver of A fit in L1 together. A last block of at
+    /// most KC/4 is merged into the one before (k = 257 is one pass over C, not two).
     kc: usize,
     /// Column block: a KC×NC block of packed B fits in L2.
     nc: usize,
@@ -51,6 +52,8 @@ pub struct Micro<T> {
     /// stride) ← α·A·B + β·C with `A` MR×kc at strides (rsa, csa) and `B` kc×NR at row stride `rsb`
     /// (unit column stride).
     kernel: KernelFn<T>,
+    /// The same for an MR×NR/2 tile (one vector per row), for panels at most half full.
+    half: KernelFn<T>,
 }
 
 type KernelFn<T> = unsafe fn(usize, T, *const T, isize, isize, *const T, isize, T, *mut T, isize);
@@ -58,10 +61,10 @@ type KernelFn<T> = unsafe fn(usize, T, *const T, isize, isize, *const T, isize, 
 /// The largest MR×NR tile of any kernel (f32 AVX-512: 8×32).
 const MAX_TILE: usize = 256;
 
-/// Defines a micro-kernel `$name` for `$t` with `$mr` rows and two `$lanes`-wide vectors per row.
+/// Defines a micro-kernel `$name` for `$t` with `$mr` rows and `$nv` `$lanes`-wide vectors per row.
 macro_rules! micro_kernel {
     (
-        $name:ident, $t:ty, $feat:literal, $mr:literal, $lanes:literal,
+        $name:ident, $t:ty, $feat:literal, $mr:literal, $nv:literal, $lanes:literal,
         $zero:ident, $load:ident, $store:ident, $splat:ident, $fma:ident, $mul:ident
     ) => {
         /// # Safety
@@ -84,17 +87,20 @@ macro_rules! micro_kernel {
             rsc: isize,
         ) {
             use std::arch::x86_64::*;
-            let mut acc = [[$zero(); 2]; $mr];
+            let mut acc = [[$zero(); $nv]; $mr];
             let (mut ap, mut bp) = (a, b);
             for _ in 0..kc {
                 // safety: p < kc, so these reads are inside the ranges of the contract.
                 unsafe {
-                    let b0 = $load(bp);
-                    let b1 = $load(bp.add($lanes));
+                    let mut bv = [$zero(); $nv];
+                    for (v, x) in bv.iter_mut().enumerate() {
+                        *x = $load(bp.add(v * $lanes));
+                    }
                     for (i, row) in acc.iter_mut().enumerate() {
                         let ai = $splat(*ap.offset(i as isize * rsa));
-                        row[0] = $fma(ai, b0, row[0]);
-                        row[1] = $fma(ai, b1, row[1]);
+                        for (r, &x) in row.iter_mut().zip(&bv) {
+                            *r = $fma(ai, x, *r);
+                        }
                     }
                     ap = ap.offset(csa);
                     bp = bp.offset(rsb);
@@ -126,6 +132,21 @@ micro_kernel!(
     f32,
     "avx512f",
     8,
+    2,
+    16,
+    _mm512_setzero_ps,
+    _mm512_loadu_ps,
+    _mm512_storeu_ps,
+    _mm512_set1_ps,
+    _mm512_fmadd_ps,
+    _mm512_mul_ps
+);
+micro_kernel!(
+    f32_avx512_half,
+    f32,
+    "avx512f",
+    8,
+    1,
     16,
     _mm512_setzero_ps,
     _mm512_loadu_ps,
@@ -139,6 +160,21 @@ micro_kernel!(
     f64,
     "avx512f",
     8,
+    2,
+    8,
+    _mm512_setzero_pd,
+    _mm512_loadu_pd,
+    _mm512_storeu_pd,
+    _mm512_set1_pd,
+    _mm512_fmadd_pd,
+    _mm512_mul_pd
+);
+micro_kernel!(
+    f64_avx512_half,
+    f64,
+    "avx512f",
+    8,
+    1,
     8,
     _mm512_setzero_pd,
     _mm512_loadu_pd,
@@ -152,6 +188,21 @@ micro_kernel!(
     f32,
     "avx2,fma",
     6,
+    2,
+    8,
+    _mm256_setzero_ps,
+    _mm256_loadu_ps,
+    _mm256_storeu_ps,
+    _mm256_set1_ps,
+    _mm256_fmadd_ps,
+    _mm256_mul_ps
+);
+micro_kernel!(
+    f32_avx2_half,
+    f32,
+    "avx2,fma",
+    6,
+    1,
     8,
     _mm256_setzero_ps,
     _mm256_loadu_ps,
@@ -165,6 +216,21 @@ micro_kernel!(
     f64,
     "avx2,fma",
     6,
+    2,
+    4,
+    _mm256_setzero_pd,
+    _mm256_loadu_pd,
+    _mm256_storeu_pd,
+    _mm256_set1_pd,
+    _mm256_fmadd_pd,
+    _mm256_mul_pd
+);
+micro_kernel!(
+    f64_avx2_half,
+    f64,
+    "avx2,fma",
+    6,
+    1,
     4,
     _mm256_setzero_pd,
     _mm256_loadu_pd,
@@ -225,14 +291,14 @@ thread_local! {
 }
 
 macro_rules! own_kernel {
-    ($t:ty, $buf:ident, $avx512:ident, $avx2:ident, $nc:literal) => {
+    ($t:ty, $buf:ident, $nc:literal, $avx512:ident, $avx512_half:ident, $avx2:ident, $avx2_half:ident) => {
         impl OwnKernel for $t {
             #[inline]
             fn micro(isa: Isa) -> Micro<$t> {
                 // NR = two vectors: 2 · (64 or 32 bytes) / element size.
-                let (mr, nr, kernel): (usize, usize, KernelFn<$t>) = match isa {
-                    Isa::Avx512 => (8, 128 / Self::BYTES, $avx512),
-                    Isa::Avx2 => (6, 64 / Self::BYTES, $avx2),
+                let (mr, nr, kernel, half): (usize, usize, KernelFn<$t>, KernelFn<$t>) = match isa {
+                    Isa::Avx512 => (8, 128 / Self::BYTES, $avx512, $avx512_half),
+                    Isa::Avx2 => (6, 64 / Self::BYTES, $avx2, $avx2_half),
                 };
                 Micro {
                     mr,
@@ -240,6 +306,7 @@ macro_rules! own_kernel {
                     kc: 256,
                     nc: $nc,
                     kernel,
+                    half,
                 }
             }
             #[inline]
@@ -250,8 +317,24 @@ macro_rules! own_kernel {
     };
 }
 
-own_kernel!(f32, BUF_F32, f32_avx512, f32_avx2, 512);
-own_kernel!(f64, BUF_F64, f64_avx512, f64_avx2, 256);
+own_kernel!(
+    f32,
+    BUF_F32,
+    512,
+    f32_avx512,
+    f32_avx512_half,
+    f32_avx2,
+    f32_avx2_half
+);
+own_kernel!(
+    f64,
+    BUF_F64,
+    256,
+    f64_avx512,
+    f64_avx512_half,
+    f64_avx2,
+    f64_avx2_half
+);
 
 /// Whether `linalg::gemm` runs monge's own kernels on this CPU (else it calls matrixmultiply).
 pub fn has_own_kernel() -> bool {
@@ -379,13 +462,14 @@ unsafe fn gemm_isa<T: OwnKernel>(
     }
     T::with_buffer(|buf| {
         // B panels (KC×NC) + the A edge sliver (MR×KC) + slack to align the panels to 64 bytes.
-        let need = mk.kc * mk.nc + mk.mr * mk.kc + 64 / T::BYTES;
+        let kc_max = mk.kc + mk.kc / 4;
+        let need = kc_max * mk.nc + mk.mr * kc_max + 64 / T::BYTES;
         if buf.len() < need {
             // The one allocation of this thread, at its first gemm.
             buf.resize(need, T::ZERO);
         }
         let skip = buf.as_ptr().align_offset(64).min(64 / T::BYTES);
-        let (bpack, asliver) = buf[skip..].split_at_mut(mk.kc * mk.nc);
+        let (bpack, asliver) = buf[skip..].split_at_mut(kc_max * mk.nc);
         // safety: forwarded contract; the buffers are this thread's and sized for the block sizes.
         unsafe {
             driver(
@@ -395,10 +479,57 @@ unsafe fn gemm_isa<T: OwnKernel>(
     });
 }
 
+/// Copies the kc×w block of B at `src` (strides rsb, csb) into `panel` as kc rows of `nr` (w ≤ nr),
+/// zero-padded. Reads follow whichever stride of B is unit, so a transposed operand (rsb = 1: the
+/// weights of `X·Wᵀ`) is read row by row of the stored W.
+///
+/// # Safety
+/// `src[p·rsb + j·csb]` must be valid for p < kc, j < w; `panel` holds kc·nr elements.
+#[inline]
+unsafe fn pack_panel<T: Real>(
+    panel: &mut [T],
+    src: *const T,
+    rsb: isize,
+    csb: isize,
+    kc: usize,
+    w: usize,
+    nr: usize,
+) {
+    let panel = &mut panel[..kc * nr];
+    if w < nr {
+        panel.fill(T::ZERO);
+    }
+    if rsb == 1 && csb != 1 {
+        // A transpose, in chunks of 16 rows of the panel, so that the 16 panel rows being written and
+        // the w source rows being read stay in L1 together.
+        for p0 in (0..kc).step_by(16) {
+            let len = 16.min(kc - p0);
+            let rows = &mut panel[p0 * nr..(p0 + len) * nr];
+            for j in 0..w {
+                // safety: column j < w, rows p0..p0 + len < kc of the block.
+                let col = unsafe {
+                    std::slice::from_raw_parts(src.offset(j as isize * csb + p0 as isize), len)
+                };
+                for (row, &v) in rows.chunks_exact_mut(nr).zip(col) {
+                    row[j] = v;
+                }
+            }
+        }
+    } else {
+        for p in 0..kc {
+            let dst = &mut panel[p * nr..p * nr + w];
+            for (j, d) in dst.iter_mut().enumerate() {
+                // safety: row p < kc, column j < w of the block.
+                *d = unsafe { *src.offset(p as isize * rsb + j as isize * csb) };
+            }
+        }
+    }
+}
+
 /// The loop nest of the module doc.
 ///
 /// # Safety
-/// As [`gemm_own`]; `bpack` holds KC·NC and `asliver` MR·KC elements.
+/// As [`gemm_own`]; `bpack` holds 1.25·KC·NC and `asliver` 1.25·MR·KC elements.
 #[allow(clippy::too_many_arguments)]
 unsafe fn driver<T: Real>(
     mk: &Micro<T>,
@@ -423,8 +554,13 @@ unsafe fn driver<T: Real>(
     let mut tile = [T::ZERO; MAX_TILE];
     for jc in (0..n).step_by(mk.nc) {
         let nc = mk.nc.min(n - jc);
-        for pc in (0..k).step_by(mk.kc) {
-            let kc = mk.kc.min(k - pc);
+        let mut pc = 0;
+        while pc < k {
+            let kc = if k - pc <= mk.kc + mk.kc / 4 {
+                k - pc
+            } else {
+                mk.kc
+            };
             let beta = if pc == 0 { beta } else { T::ONE };
             // B[pc.., jc..] read in place when its columns are contiguous and its rows do not all fall
             // into the same few L1 sets (a row stride of a multiple of 4 KiB would); else packed panel by
@@ -436,19 +572,10 @@ unsafe fn driver<T: Real>(
                     continue;
                 }
                 let panel = &mut bpack[jr * kc..(jr + nr) * kc];
-                for p in 0..kc {
-                    let dst = &mut panel[p * nr..(p + 1) * nr];
-                    for (j, d) in dst.iter_mut().enumerate() {
-                        *d = if j < w {
-                            // safety: row pc + p < k, column jc + jr + j < n: inside B.
-                            unsafe {
-                                *b.offset((pc + p) as isize * rsb + (jc + jr + j) as isize * csb)
-                            }
-                        } else {
-                            T::ZERO
-                        };
-                    }
-                }
+                // safety (pointer arithmetic): row pc < k, column jc + jr < n.
+                let src = unsafe { b.offset(pc as isize * rsb + (jc + jr) as isize * csb) };
+                // safety: the kc×w block at `src` lies inside B.
+                unsafe { pack_panel(panel, src, rsb, csb, kc, w, nr) };
             }
             for ir in (0..m).step_by(mr) {
                 let h = mr.min(m - ir);
@@ -482,18 +609,24 @@ unsafe fn driver<T: Real>(
                     } else {
                         (bpack[jr * kc..].as_ptr(), nr as isize)
                     };
+                    // A panel at most half full needs only the one-vector kernel.
+                    let (kern, kw) = if w <= nr / 2 {
+                        (mk.half, nr / 2)
+                    } else {
+                        (mk.kernel, nr)
+                    };
                     // safety (pointer arithmetic): row ir < m, column jc + jr < n.
                     let cp = unsafe { c.offset(ir as isize * rsc + (jc + jr) as isize * csc) };
-                    if h == mr && w == nr && csc == 1 {
+                    if h == mr && w == kw && csc == 1 {
                         // safety: full tile inside C; A and B slivers inside their operands or buffers.
-                        unsafe { (mk.kernel)(kc, alpha, ap, ars, acs, bp, brs, beta, cp, rsc) };
+                        unsafe { kern(kc, alpha, ap, ars, acs, bp, brs, beta, cp, rsc) };
                         continue;
                     }
                     // Partial tile (or strided C): through a full tile, same arithmetic.
                     let t = &mut tile[..mr * nr];
                     if beta != T::ZERO {
                         for i in 0..mr {
-                            for j in 0..nr {
+                            for j in 0..kw {
                                 t[i * nr + j] = if i < h && j < w {
                                     // safety: (ir + i, jc + jr + j) inside C.
                                     unsafe { *cp.offset(i as isize * rsc + j as isize * csc) }
@@ -503,9 +636,9 @@ unsafe fn driver<T: Real>(
                             }
                         }
                     }
-                    // safety: `t` is a full MR×NR tile; A and B as above.
+                    // safety: `t` is a full MR×kw tile at row stride NR; A and B as above.
                     unsafe {
-                        (mk.kernel)(
+                        kern(
                             kc,
                             alpha,
                             ap,
@@ -528,6 +661,7 @@ unsafe fn driver<T: Real>(
                     }
                 }
             }
+            pc += kc;
         }
     }
 }
