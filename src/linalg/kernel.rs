@@ -623,11 +623,11 @@ unsafe fn driver<T: Real>(
                         continue;
                     }
                     // Partial tile (or strided C): through a full tile, same arithmetic.
-                    let t = &mut tile[..mr * nr];
+                    let t = &mut tile[..mr * kw];
                     if beta != T::ZERO {
                         for i in 0..mr {
                             for j in 0..kw {
-                                t[i * nr + j] = if i < h && j < w {
+                                t[i * kw + j] = if i < h && j < w {
                                     // safety: (ir + i, jc + jr + j) inside C.
                                     unsafe { *cp.offset(i as isize * rsc + j as isize * csc) }
                                 } else {
@@ -636,7 +636,7 @@ unsafe fn driver<T: Real>(
                             }
                         }
                     }
-                    // safety: `t` is a full MR×kw tile at row stride NR; A and B as above.
+                    // safety: `t` is a full MR×kw tile (row stride kw); A and B as above.
                     unsafe {
                         kern(
                             kc,
@@ -648,14 +648,14 @@ unsafe fn driver<T: Real>(
                             brs,
                             beta,
                             t.as_mut_ptr(),
-                            nr as isize,
+                            kw as isize,
                         )
                     };
                     for i in 0..h {
                         for j in 0..w {
                             // safety: (ir + i, jc + jr + j) inside C.
                             unsafe {
-                                *cp.offset(i as isize * rsc + j as isize * csc) = t[i * nr + j]
+                                *cp.offset(i as isize * rsc + j as isize * csc) = t[i * kw + j]
                             };
                         }
                     }
