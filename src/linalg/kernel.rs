@@ -54,6 +54,10 @@ pub struct Micro<T> {
     kernel: KernelFn<T>,
     /// The same for an MR×NR/2 tile (one vector per row), for panels at most half full.
     half: KernelFn<T>,
+    /// Rows of C per column-kernel call (one vector).
+    lanes: usize,
+    /// The column kernel, for products with at most NARROW columns or rows.
+    column: ColumnFn<T>,
 }
 
 type KernelFn<T> = unsafe fn(usize, T, *const T, isize, isize, *const T, isize, T, *mut T, isize);
@@ -240,6 +244,204 @@ micro_kernel!(
     _mm256_mul_pd
 );
 
+/// Products with at most this many columns (or, transposed, rows) take the column kernels.
+const NARROW: usize = 4;
+
+/// `(kc, n, α, a, rsa, csa, rows, b, rsb, csb, β, c, rsc, csc)`: C[0..rows, 0..n] ← α·A·B + β·C with
+/// n ≤ NARROW, `rows` ≤ the kernel's lane count, all strides arbitrary.
+type ColumnFn<T> = unsafe fn(
+    usize,
+    usize,
+    T,
+    *const T,
+    isize,
+    isize,
+    usize,
+    *const T,
+    isize,
+    isize,
+    T,
+    *mut T,
+    isize,
+    isize,
+);
+
+/// Defines a column kernel `$name`: one vector of `$lanes` rows of C per column, n ≤ NARROW columns,
+/// with each element's arithmetic that of the micro-kernels (an FMA chain over p, then α·acc + β·C).
+/// A's rows come from one vector load when they are contiguous (rsa = 1), else from a gather.
+macro_rules! column_kernel {
+    (
+        $name:ident, $t:ty, $feat:literal, $lanes:literal,
+        $zero:ident, $load:ident, $store:ident, $splat:ident, $fma:ident, $mul:ident, $gather:ident
+    ) => {
+        /// # Safety
+        /// The CPU must have the instruction set named in `target_feature`; `a` must be valid for
+        /// `a[i·rsa + p·csa]` (i < rows, p < kc), `b` for `b[p·rsb + j·csb]` and `c` for
+        /// `c[i·rsc + j·csc]` (j < n ≤ NARROW), `c` must not alias `a` or `b`, 1 ≤ rows ≤ lanes, and
+        /// `(lanes − 1)·|rsa|` must fit in an i32.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $feat)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $name(
+            kc: usize,
+            n: usize,
+            alpha: $t,
+            a: *const $t,
+            rsa: isize,
+            csa: isize,
+            rows: usize,
+            b: *const $t,
+            rsb: isize,
+            csb: isize,
+            beta: $t,
+            c: *mut $t,
+            rsc: isize,
+            csc: isize,
+        ) {
+            use std::arch::x86_64::*;
+            // Lanes past `rows` read the last row again; they are never stored.
+            let mut idx = [0i32; $lanes];
+            for (l, x) in idx.iter_mut().enumerate() {
+                *x = (l.min(rows - 1) as isize * rsa) as i32;
+            }
+            let contiguous = rsa == 1 && rows == $lanes;
+            let mut acc = [$zero(); NARROW];
+            let mut ap = a;
+            for p in 0..kc as isize {
+                // safety: p < kc, lanes < rows (or repeating row rows − 1): inside the contract.
+                unsafe {
+                    let av = if contiguous {
+                        $load(ap)
+                    } else {
+                        $gather(ap, &idx)
+                    };
+                    for (j, x) in acc.iter_mut().enumerate() {
+                        if j < n {
+                            let bv = $splat(*b.offset(p * rsb + j as isize * csb));
+                            *x = $fma(av, bv, *x);
+                        }
+                    }
+                    ap = ap.offset(csa);
+                }
+            }
+            let va = $splat(alpha);
+            let mut tmp = [0.0 as $t; $lanes];
+            for (j, &x) in acc.iter().enumerate().take(n) {
+                // safety: column j < n, rows l < rows: inside C.
+                unsafe {
+                    let cj = c.offset(j as isize * csc);
+                    if beta != 0.0 {
+                        for (l, t) in tmp.iter_mut().enumerate().take(rows) {
+                            *t = *cj.offset(l as isize * rsc);
+                        }
+                    }
+                    let cv = $load(tmp.as_ptr());
+                    let out = if beta == 0.0 {
+                        $mul(va, x)
+                    } else if beta == 1.0 {
+                        $fma(va, x, cv)
+                    } else {
+                        $fma(va, x, $mul($splat(beta), cv))
+                    };
+                    $store(tmp.as_mut_ptr(), out);
+                    for (l, &t) in tmp.iter().enumerate().take(rows) {
+                        *cj.offset(l as isize * rsc) = t;
+                    }
+                }
+            }
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+mod gather {
+    //! A vector of `a[idx[l]]` for the column kernels.
+    use std::arch::x86_64::*;
+
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    pub(super) unsafe fn f32_avx512(a: *const f32, idx: &[i32; 16]) -> __m512 {
+        // safety: the caller guarantees every a[idx[l]] is valid.
+        unsafe { _mm512_i32gather_ps::<4>(_mm512_loadu_si512(idx.as_ptr().cast()), a) }
+    }
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    pub(super) unsafe fn f64_avx512(a: *const f64, idx: &[i32; 8]) -> __m512d {
+        // safety: as above.
+        unsafe { _mm512_i32gather_pd::<8>(_mm256_loadu_si256(idx.as_ptr().cast()), a) }
+    }
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(super) unsafe fn f32_avx2(a: *const f32, idx: &[i32; 8]) -> __m256 {
+        // safety: as above.
+        unsafe { _mm256_i32gather_ps::<4>(a, _mm256_loadu_si256(idx.as_ptr().cast())) }
+    }
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(super) unsafe fn f64_avx2(a: *const f64, idx: &[i32; 4]) -> __m256d {
+        // safety: as above.
+        unsafe { _mm256_i32gather_pd::<8>(a, _mm_loadu_si128(idx.as_ptr().cast())) }
+    }
+}
+#[cfg(target_arch = "x86_64")]
+use gather::{
+    f32_avx2 as gather_f32_avx2, f32_avx512 as gather_f32_avx512, f64_avx2 as gather_f64_avx2,
+    f64_avx512 as gather_f64_avx512,
+};
+
+column_kernel!(
+    f32_avx512_col,
+    f32,
+    "avx512f",
+    16,
+    _mm512_setzero_ps,
+    _mm512_loadu_ps,
+    _mm512_storeu_ps,
+    _mm512_set1_ps,
+    _mm512_fmadd_ps,
+    _mm512_mul_ps,
+    gather_f32_avx512
+);
+column_kernel!(
+    f64_avx512_col,
+    f64,
+    "avx512f",
+    8,
+    _mm512_setzero_pd,
+    _mm512_loadu_pd,
+    _mm512_storeu_pd,
+    _mm512_set1_pd,
+    _mm512_fmadd_pd,
+    _mm512_mul_pd,
+    gather_f64_avx512
+);
+column_kernel!(
+    f32_avx2_col,
+    f32,
+    "avx2,fma",
+    8,
+    _mm256_setzero_ps,
+    _mm256_loadu_ps,
+    _mm256_storeu_ps,
+    _mm256_set1_ps,
+    _mm256_fmadd_ps,
+    _mm256_mul_ps,
+    gather_f32_avx2
+);
+column_kernel!(
+    f64_avx2_col,
+    f64,
+    "avx2,fma",
+    4,
+    _mm256_setzero_pd,
+    _mm256_loadu_pd,
+    _mm256_storeu_pd,
+    _mm256_set1_pd,
+    _mm256_fmadd_pd,
+    _mm256_mul_pd,
+    gather_f64_avx2
+);
+
 /// An instruction set monge has micro-kernels for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Isa {
@@ -291,14 +493,24 @@ thread_local! {
 }
 
 macro_rules! own_kernel {
-    ($t:ty, $buf:ident, $nc:literal, $avx512:ident, $avx512_half:ident, $avx2:ident, $avx2_half:ident) => {
+    (
+        $t:ty, $buf:ident, $nc:literal,
+        $avx512:ident, $avx512_half:ident, $avx512_col:ident,
+        $avx2:ident, $avx2_half:ident, $avx2_col:ident
+    ) => {
         impl OwnKernel for $t {
             #[inline]
             fn micro(isa: Isa) -> Micro<$t> {
                 // NR = two vectors: 2 · (64 or 32 bytes) / element size.
-                let (mr, nr, kernel, half): (usize, usize, KernelFn<$t>, KernelFn<$t>) = match isa {
-                    Isa::Avx512 => (8, 128 / Self::BYTES, $avx512, $avx512_half),
-                    Isa::Avx2 => (6, 64 / Self::BYTES, $avx2, $avx2_half),
+                let (mr, nr, kernel, half, column): (
+                    usize,
+                    usize,
+                    KernelFn<$t>,
+                    KernelFn<$t>,
+                    ColumnFn<$t>,
+                ) = match isa {
+                    Isa::Avx512 => (8, 128 / Self::BYTES, $avx512, $avx512_half, $avx512_col),
+                    Isa::Avx2 => (6, 64 / Self::BYTES, $avx2, $avx2_half, $avx2_col),
                 };
                 Micro {
                     mr,
@@ -307,6 +519,8 @@ macro_rules! own_kernel {
                     nc: $nc,
                     kernel,
                     half,
+                    lanes: nr / 2,
+                    column,
                 }
             }
             #[inline]
@@ -323,8 +537,10 @@ own_kernel!(
     512,
     f32_avx512,
     f32_avx512_half,
+    f32_avx512_col,
     f32_avx2,
-    f32_avx2_half
+    f32_avx2_half,
+    f32_avx2_col
 );
 own_kernel!(
     f64,
@@ -332,8 +548,10 @@ own_kernel!(
     256,
     f64_avx512,
     f64_avx512_half,
+    f64_avx512_col,
     f64_avx2,
-    f64_avx2_half
+    f64_avx2_half,
+    f64_avx2_col
 );
 
 /// Whether `linalg::gemm` runs monge's own kernels on this CPU (else it calls matrixmultiply).
@@ -460,6 +678,23 @@ unsafe fn gemm_isa<T: OwnKernel>(
         }
         return;
     }
+    if n <= NARROW || m <= NARROW {
+        // Cᵀ = op(B)ᵀ·op(A)ᵀ turns few rows into few columns; b·a = a·b exactly, so the bits agree.
+        let (m, n, a, rsa, csa, b, rsb, csb, rsc, csc) = if n <= NARROW {
+            (m, n, a, rsa, csa, b, rsb, csb, rsc, csc)
+        } else {
+            (n, m, b, csb, rsb, a, csa, rsa, csc, rsc)
+        };
+        if (mk.lanes - 1) * rsa.unsigned_abs() <= i32::MAX as usize {
+            // safety: forwarded contract (the transposed view addresses the same elements).
+            unsafe {
+                columns(
+                    &mk, m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
+                )
+            };
+            return;
+        }
+    }
     T::with_buffer(|buf| {
         // B panels (KC×NC) + the A edge sliver (MR×KC) + slack to align the panels to 64 bytes.
         let kc_max = mk.kc + mk.kc / 4;
@@ -477,6 +712,64 @@ unsafe fn gemm_isa<T: OwnKernel>(
             )
         };
     });
+}
+
+/// The column-kernel loop: the depth blocks of [`driver`] (same β handling, same merge of a short last
+/// block), `lanes` rows of C per call.
+///
+/// # Safety
+/// As [`gemm_own`], with n ≤ NARROW and `(lanes − 1)·|rsa|` within i32.
+#[allow(clippy::too_many_arguments)]
+unsafe fn columns<T: Real>(
+    mk: &Micro<T>,
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: T,
+    a: *const T,
+    rsa: isize,
+    csa: isize,
+    b: *const T,
+    rsb: isize,
+    csb: isize,
+    beta: T,
+    c: *mut T,
+    rsc: isize,
+    csc: isize,
+) {
+    let mut pc = 0;
+    while pc < k {
+        let kc = if k - pc <= mk.kc + mk.kc / 4 {
+            k - pc
+        } else {
+            mk.kc
+        };
+        let beta = if pc == 0 { beta } else { T::ONE };
+        for i0 in (0..m).step_by(mk.lanes) {
+            let rows = mk.lanes.min(m - i0);
+            // safety: rows i0.. < m and depth pc.. < k inside A, B and C; the kernel's contract holds
+            // by this function's.
+            unsafe {
+                (mk.column)(
+                    kc,
+                    n,
+                    alpha,
+                    a.offset(i0 as isize * rsa + pc as isize * csa),
+                    rsa,
+                    csa,
+                    rows,
+                    b.offset(pc as isize * rsb),
+                    rsb,
+                    csb,
+                    beta,
+                    c.offset(i0 as isize * rsc),
+                    rsc,
+                    csc,
+                )
+            };
+        }
+        pc += kc;
+    }
 }
 
 /// Copies the kc×w block of B at `src` (strides rsb, csb) into `panel` as kc rows of `nr` (w ≤ nr),
