@@ -678,22 +678,34 @@ unsafe fn gemm_isa<T: OwnKernel>(
         }
         return;
     }
-    if n <= NARROW || m <= NARROW {
-        // Cᵀ = op(B)ᵀ·op(A)ᵀ turns few rows into few columns; b·a = a·b exactly, so the bits agree.
-        let (m, n, a, rsa, csa, b, rsb, csb, rsc, csc) = if n <= NARROW {
-            (m, n, a, rsa, csa, b, rsb, csb, rsc, csc)
-        } else {
-            (n, m, b, csb, rsb, a, csa, rsa, csc, rsc)
-        };
-        if (mk.lanes - 1) * rsa.unsigned_abs() <= i32::MAX as usize {
-            // safety: forwarded contract (the transposed view addresses the same elements).
-            unsafe {
-                columns(
-                    &mk, m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
-                )
-            };
-            return;
-        }
+    // A few rows or columns go to the column kernels, the rest to the micro-kernels; every element's
+    // arithmetic is the same on both (module doc), so the split does not change a bit.
+    if n <= NARROW && narrow(&mk, m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) {
+        return;
+    }
+    // Cᵀ = op(B)ᵀ·op(A)ᵀ turns few rows into few columns; b·a = a·b exactly, so the bits agree.
+    if m <= NARROW && narrow(&mk, n, k, m, alpha, b, csb, rsb, a, csa, rsa, beta, c, csc, rsc) {
+        return;
+    }
+    let mut n = n;
+    // Columns left over after the full and half panels.
+    let t = n % (mk.nr / 2);
+    if t <= NARROW && {
+        // safety (pointer arithmetic): column n − t < n of B and C.
+        let (bt, ct) = unsafe { (b.offset((n - t) as isize * csb), c.offset((n - t) as isize * csc)) };
+        narrow(&mk, m, k, t, alpha, a, rsa, csa, bt, rsb, csb, beta, ct, rsc, csc)
+    } {
+        n -= t;
+    }
+    let mut m = m;
+    // Rows left over after the full slivers (their columns 0..n; the corner went with the columns).
+    let u = m % mk.mr;
+    if u <= NARROW && {
+        // safety (pointer arithmetic): row m − u < m of A and C.
+        let (au, cu) = unsafe { (a.offset((m - u) as isize * rsa), c.offset((m - u) as isize * rsc)) };
+        narrow(&mk, n, k, u, alpha, b, csb, rsb, au, csa, rsa, beta, cu, csc, rsc)
+    } {
+        m -= u;
     }
     T::with_buffer(|buf| {
         // B panels (KC×NC) + the A edge sliver (MR×KC) + slack to align the panels to 64 bytes.
@@ -712,6 +724,37 @@ unsafe fn gemm_isa<T: OwnKernel>(
             )
         };
     });
+}
+
+/// [`columns`] when it applies (n ≥ 1 columns, at most NARROW, and gather offsets within i32);
+/// returns whether it ran.
+///
+/// # Safety
+/// As [`gemm_own`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn narrow<T: Real>(
+    mk: &Micro<T>,
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: T,
+    a: *const T,
+    rsa: isize,
+    csa: isize,
+    b: *const T,
+    rsb: isize,
+    csb: isize,
+    beta: T,
+    c: *mut T,
+    rsc: isize,
+    csc: isize,
+) -> bool {
+    if n == 0 || n > NARROW || (mk.lanes - 1) * rsa.unsigned_abs() > i32::MAX as usize {
+        return false;
+    }
+    // safety: forwarded contract.
+    unsafe { columns(mk, m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) };
+    true
 }
 
 /// The column-kernel loop: the depth blocks of [`driver`] (same β handling, same merge of a short last
