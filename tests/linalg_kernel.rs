@@ -1,11 +1,12 @@
 //! monge's own gemm kernels (`linalg::kernel`): the properties its module doc claims beyond correctness
 //! (which `linalg_gemm.rs` checks against the triple loop, through `linalg::gemm`).
 //!
-//! - Every element of C is the same arithmetic wherever its micro-tile lies, so a product split into row
-//!   blocks (as the solvers split a batch across threads) gives the same bits as the whole product.
+//! - A product split into row blocks (as the solvers split a batch across threads) gives the same bits
+//!   as the whole product, although the blocks' edges send rows through different kernels (micro-kernel,
+//!   padded tile, column kernel on the transpose): the shapes below put rows and columns on every path.
 //! - The AVX-512 and AVX2 kernels give the same bits (checked where the CPU has both).
-//! - Across the block edges (KC = 256 deep, NC = 512 / 256 columns, partial micro-tiles) the result
-//!   agrees with matrixmultiply within the summation-order bound.
+//! - Across the block edges (KC = 256 deep, NC = 512 / 256 columns, partial micro-tiles, narrow tails)
+//!   the result agrees with matrixmultiply within the summation-order bound.
 
 use monge::linalg::kernel::{gemm_on, Isa, OwnKernel};
 use monge::linalg::{gemm, Mat, MatMut, MatRef, Op, Real};

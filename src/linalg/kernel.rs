@@ -25,12 +25,31 @@
 //! # Micro-kernel and edges
 //! The micro-kernel holds an MR×NR tile of C in registers (NR = 2 vectors), runs the depth loop with one
 //! fused multiply–add per element and step, then writes `α·acc + β·C` (one rounding for `β·C`, one for
-//! the FMA; `β = 0` does not read C, `β = 1` skips the multiply). Partial tiles do not get a second code
-//! path: their rows of A are copied into a zero-padded sliver, their columns of B are zero-padded in the
-//! panel, and their part of C is copied into a full tile and back. Every element of C is therefore the
-//! result of the same arithmetic, in the same order, wherever its tile lies — so a product split by rows
-//! across threads gives the same bits as the whole product, and the AVX-512 and AVX2 kernels agree
-//! bit for bit.
+//! the FMA; `β = 0` does not read C, `β = 1` skips the multiply). A depth block of at most KC/4 left at
+//! the end is merged into the block before it (k = 257 is one pass over C, not two).
+//!
+//! Edges are cut so that no lane computes for nothing where it can be avoided:
+//! - a panel at most half full runs a one-vector kernel (MR × NR/2);
+//! - the ≤ 4 columns left after the full and half panels (`n mod NR/2`, e.g. the last column of the
+//!   ICNN's 257-wide stacked A-layer product), and products with ≤ 4 columns, run the *dot kernel* when
+//!   A's rows are contiguous (a dot product per element, in 16 lanes for f32 and 8 for f64, lane l
+//!   holding the FMA chain over p ≡ l mod W, the lanes summed by a fixed halving tree), else the *column
+//!   kernel* (one vector of rows of C per column, gathered from A when its columns are strided);
+//! - the ≤ 4 rows left after the full slivers, and products with ≤ 4 rows, run the column kernel on the
+//!   transpose, `Cᵀ = op(B)ᵀ·op(A)ᵀ` (`b·a = a·b` exactly);
+//! - what remains partial (5–7 rows, 5–15 columns) goes through a zero-padded sliver of A, a
+//!   zero-padded panel of B, and a full tile of C copied in and back.
+//!
+//! The column kernel and the padded tiles give each element the micro-kernel's arithmetic (the same FMA
+//! chain over p in the same depth blocks, then the same `α·acc + β·C`). The dot kernel does not, but
+//! which columns take it depends only on n and the strides, never on m or the row range. Hence:
+//! - a row range of a product — the solvers split a batch across threads by rows — gives the bits of the
+//!   same rows of the whole product;
+//! - the AVX-512 and AVX2 kernels agree bit for bit (the dot kernel has the same 16/8 lanes and the same
+//!   tree on both).
+//!
+//! `tests/linalg_kernel.rs` checks both properties, and the result against `matrixmultiply` across the
+//! block edges; `tests/linalg_gemm.rs` checks every transpose and stride against the triple loop.
 
 use super::{MatMut, MatRef, Op, Real};
 use std::cell::RefCell;
@@ -58,6 +77,10 @@ pub struct Micro<T> {
     lanes: usize,
     /// The column kernel, for products with at most NARROW columns or rows.
     column: ColumnFn<T>,
+    /// Rows of C per dot-kernel call.
+    dot_rows: usize,
+    /// The dot kernel, for at most NARROW columns of a product whose A has contiguous rows.
+    dot: DotFn<T>,
 }
 
 type KernelFn<T> = unsafe fn(usize, T, *const T, isize, isize, *const T, isize, T, *mut T, isize);
@@ -442,6 +465,162 @@ column_kernel!(
     gather_f64_avx2
 );
 
+/// `(k, n, α, a, rsa, rows, bt, ldb, β, c, rsc, csc)`: C[0..rows, 0..n] ← α·A·B + β·C with n ≤ NARROW,
+/// `rows` ≤ the kernel's row count, A's rows contiguous (row stride `rsa`), and Bᵀ packed: column j of B
+/// at `bt[j·ldb ..]`, zero-padded to a multiple of the lane width W.
+type DotFn<T> =
+    unsafe fn(usize, usize, T, *const T, isize, usize, *const T, usize, T, *mut T, isize, isize);
+
+/// Defines a dot kernel `$name`: for each of up to `$rv` rows of A and n ≤ NARROW columns of B, the dot
+/// product in W = `$nv`·`$lanes` lanes (16 in f32, 8 in f64, on every instruction set): lane l holds the
+/// FMA chain over p ≡ l (mod W) in increasing p, then the lanes are summed by a fixed halving tree
+/// (l + W/2 into l, then l + W/4, …), and C ← α·dot + β·C as in the micro-kernels.
+macro_rules! dot_kernel {
+    (
+        $name:ident, $t:ty, $feat:literal, $rv:literal, $nv:literal, $lanes:literal,
+        $zero:ident, $load:ident, $store:ident, $fma:ident
+    ) => {
+        /// # Safety
+        /// The CPU must have the instruction set named in `target_feature`; `a[r·rsa + p]` must be
+        /// valid for r < rows ≤ RV, p < k; `bt[j·ldb + p]` for j < n ≤ NARROW, p < k rounded up to W;
+        /// `c[r·rsc + j·csc]` for r < rows, j < n, and `c` must not alias `a` or `bt`.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $feat)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $name(
+            k: usize,
+            n: usize,
+            alpha: $t,
+            a: *const $t,
+            rsa: isize,
+            rows: usize,
+            bt: *const $t,
+            ldb: usize,
+            beta: $t,
+            c: *mut $t,
+            rsc: isize,
+            csc: isize,
+        ) {
+            use std::arch::x86_64::*;
+            const W: usize = $nv * $lanes;
+            let mut acc = [[[$zero(); $nv]; NARROW]; $rv];
+            // One W-wide step at depth p, A's rows read through `row(r)`.
+            macro_rules! step {
+                ($p:expr, $row:expr) => {{
+                    let mut bv = [[$zero(); $nv]; NARROW];
+                    for (j, bj) in bv.iter_mut().enumerate().take(n) {
+                        for (v, x) in bj.iter_mut().enumerate() {
+                            *x = $load(bt.add(j * ldb + $p + v * $lanes));
+                        }
+                    }
+                    for (r, acc_r) in acc.iter_mut().enumerate().take(rows) {
+                        let ar: *const $t = $row(r);
+                        for v in 0..$nv {
+                            let av = $load(ar.add(v * $lanes));
+                            for (x, bj) in acc_r.iter_mut().zip(&bv).take(n) {
+                                x[v] = $fma(av, bj[v], x[v]);
+                            }
+                        }
+                    }
+                }};
+            }
+            let kf = k / W * W;
+            // safety: p + W ≤ kf ≤ k inside A's rows; B is padded to a multiple of W.
+            unsafe {
+                for p in (0..kf).step_by(W) {
+                    step!(p, |r: usize| a.offset(r as isize * rsa).add(p));
+                }
+                if kf < k {
+                    // The last, partial step: A's tails copied into zero-padded rows.
+                    let mut tail = [[0.0 as $t; W]; $rv];
+                    for (r, t) in tail.iter_mut().enumerate().take(rows) {
+                        for (q, x) in t.iter_mut().enumerate().take(k - kf) {
+                            *x = *a.offset(r as isize * rsa).add(kf + q);
+                        }
+                    }
+                    step!(kf, |r: usize| tail[r].as_ptr());
+                }
+            }
+            for (r, acc_r) in acc.iter().enumerate().take(rows) {
+                for (j, x) in acc_r.iter().enumerate().take(n) {
+                    let mut s = [0.0 as $t; W];
+                    for (v, &xv) in x.iter().enumerate() {
+                        // safety: v·lanes + lanes ≤ W.
+                        unsafe { $store(s.as_mut_ptr().add(v * $lanes), xv) };
+                    }
+                    let mut h = W / 2;
+                    while h >= 1 {
+                        for l in 0..h {
+                            s[l] += s[l + h];
+                        }
+                        h /= 2;
+                    }
+                    // safety: (r, j) inside C by the contract.
+                    unsafe {
+                        let cp = c.offset(r as isize * rsc + j as isize * csc);
+                        *cp = if beta == 0.0 {
+                            alpha * s[0]
+                        } else if beta == 1.0 {
+                            alpha.mul_add(s[0], *cp)
+                        } else {
+                            alpha.mul_add(s[0], beta * *cp)
+                        };
+                    }
+                }
+            }
+        }
+    };
+}
+
+dot_kernel!(
+    f32_avx512_dot,
+    f32,
+    "avx512f",
+    4,
+    1,
+    16,
+    _mm512_setzero_ps,
+    _mm512_loadu_ps,
+    _mm512_storeu_ps,
+    _mm512_fmadd_ps
+);
+dot_kernel!(
+    f64_avx512_dot,
+    f64,
+    "avx512f",
+    4,
+    1,
+    8,
+    _mm512_setzero_pd,
+    _mm512_loadu_pd,
+    _mm512_storeu_pd,
+    _mm512_fmadd_pd
+);
+dot_kernel!(
+    f32_avx2_dot,
+    f32,
+    "avx2,fma",
+    2,
+    2,
+    8,
+    _mm256_setzero_ps,
+    _mm256_loadu_ps,
+    _mm256_storeu_ps,
+    _mm256_fmadd_ps
+);
+dot_kernel!(
+    f64_avx2_dot,
+    f64,
+    "avx2,fma",
+    2,
+    2,
+    4,
+    _mm256_setzero_pd,
+    _mm256_loadu_pd,
+    _mm256_storeu_pd,
+    _mm256_fmadd_pd
+);
+
 /// An instruction set monge has micro-kernels for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Isa {
@@ -495,22 +674,40 @@ thread_local! {
 macro_rules! own_kernel {
     (
         $t:ty, $buf:ident, $nc:literal,
-        $avx512:ident, $avx512_half:ident, $avx512_col:ident,
-        $avx2:ident, $avx2_half:ident, $avx2_col:ident
+        $avx512:ident, $avx512_half:ident, $avx512_col:ident, $avx512_dot:ident,
+        $avx2:ident, $avx2_half:ident, $avx2_col:ident, $avx2_dot:ident
     ) => {
         impl OwnKernel for $t {
             #[inline]
             fn micro(isa: Isa) -> Micro<$t> {
                 // NR = two vectors: 2 · (64 or 32 bytes) / element size.
-                let (mr, nr, kernel, half, column): (
+                let (mr, nr, kernel, half, column, dot_rows, dot): (
                     usize,
                     usize,
                     KernelFn<$t>,
                     KernelFn<$t>,
                     ColumnFn<$t>,
+                    usize,
+                    DotFn<$t>,
                 ) = match isa {
-                    Isa::Avx512 => (8, 128 / Self::BYTES, $avx512, $avx512_half, $avx512_col),
-                    Isa::Avx2 => (6, 64 / Self::BYTES, $avx2, $avx2_half, $avx2_col),
+                    Isa::Avx512 => (
+                        8,
+                        128 / Self::BYTES,
+                        $avx512,
+                        $avx512_half,
+                        $avx512_col,
+                        4,
+                        $avx512_dot,
+                    ),
+                    Isa::Avx2 => (
+                        6,
+                        64 / Self::BYTES,
+                        $avx2,
+                        $avx2_half,
+                        $avx2_col,
+                        2,
+                        $avx2_dot,
+                    ),
                 };
                 Micro {
                     mr,
@@ -521,6 +718,8 @@ macro_rules! own_kernel {
                     half,
                     lanes: nr / 2,
                     column,
+                    dot_rows,
+                    dot,
                 }
             }
             #[inline]
@@ -538,9 +737,11 @@ own_kernel!(
     f32_avx512,
     f32_avx512_half,
     f32_avx512_col,
+    f32_avx512_dot,
     f32_avx2,
     f32_avx2_half,
-    f32_avx2_col
+    f32_avx2_col,
+    f32_avx2_dot
 );
 own_kernel!(
     f64,
@@ -549,9 +750,11 @@ own_kernel!(
     f64_avx512,
     f64_avx512_half,
     f64_avx512_col,
+    f64_avx512_dot,
     f64_avx2,
     f64_avx2_half,
-    f64_avx2_col
+    f64_avx2_col,
+    f64_avx2_dot
 );
 
 /// Whether `linalg::gemm` runs monge's own kernels on this CPU (else it calls matrixmultiply).
@@ -678,13 +881,15 @@ unsafe fn gemm_isa<T: OwnKernel>(
         }
         return;
     }
-    // A few rows or columns go to the column kernels, the rest to the micro-kernels; every element's
-    // arithmetic is the same on both (module doc), so the split does not change a bit.
-    if n <= NARROW && narrow(&mk, m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) {
-        return;
-    }
-    // Cᵀ = op(B)ᵀ·op(A)ᵀ turns few rows into few columns; b·a = a·b exactly, so the bits agree.
-    if m <= NARROW && narrow(&mk, n, k, m, alpha, b, csb, rsb, a, csa, rsa, beta, c, csc, rsc) {
+    // A few columns, then a few rows, go to the narrow kernels, the rest to the micro-kernels. Which
+    // columns take the dot kernels depends on n and the strides only, never on m, and every other path
+    // gives each element the micro-kernels' arithmetic (module doc): a row range of a product has the
+    // bits of the same rows of the whole product.
+    if n <= NARROW
+        && narrow(
+            &mk, true, m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
+        )
+    {
         return;
     }
     let mut n = n;
@@ -692,28 +897,48 @@ unsafe fn gemm_isa<T: OwnKernel>(
     let t = n % (mk.nr / 2);
     if t <= NARROW && {
         // safety (pointer arithmetic): column n − t < n of B and C.
-        let (bt, ct) = unsafe { (b.offset((n - t) as isize * csb), c.offset((n - t) as isize * csc)) };
-        narrow(&mk, m, k, t, alpha, a, rsa, csa, bt, rsb, csb, beta, ct, rsc, csc)
+        let (bt, ct) = unsafe {
+            (
+                b.offset((n - t) as isize * csb),
+                c.offset((n - t) as isize * csc),
+            )
+        };
+        narrow(
+            &mk, true, m, k, t, alpha, a, rsa, csa, bt, rsb, csb, beta, ct, rsc, csc,
+        )
     } {
         n -= t;
+    }
+    // Cᵀ = op(B)ᵀ·op(A)ᵀ turns few rows into few columns; b·a = a·b exactly, so the bits agree.
+    if m <= NARROW
+        && narrow(
+            &mk, false, n, k, m, alpha, b, csb, rsb, a, csa, rsa, beta, c, csc, rsc,
+        )
+    {
+        return;
     }
     let mut m = m;
     // Rows left over after the full slivers (their columns 0..n; the corner went with the columns).
     let u = m % mk.mr;
     if u <= NARROW && {
         // safety (pointer arithmetic): row m − u < m of A and C.
-        let (au, cu) = unsafe { (a.offset((m - u) as isize * rsa), c.offset((m - u) as isize * rsc)) };
-        narrow(&mk, n, k, u, alpha, b, csb, rsb, au, csa, rsa, beta, cu, csc, rsc)
+        let (au, cu) = unsafe {
+            (
+                a.offset((m - u) as isize * rsa),
+                c.offset((m - u) as isize * rsc),
+            )
+        };
+        narrow(
+            &mk, false, n, k, u, alpha, b, csb, rsb, au, csa, rsa, beta, cu, csc, rsc,
+        )
     } {
         m -= u;
     }
     T::with_buffer(|buf| {
-        // B panels (KC×NC) + the A edge sliver (MR×KC) + slack to align the panels to 64 bytes.
         let kc_max = mk.kc + mk.kc / 4;
-        let need = kc_max * mk.nc + mk.mr * kc_max + 64 / T::BYTES;
-        if buf.len() < need {
+        if buf.len() < buffer_len(&mk) {
             // The one allocation of this thread, at its first gemm.
-            buf.resize(need, T::ZERO);
+            buf.resize(buffer_len(&mk), T::ZERO);
         }
         let skip = buf.as_ptr().align_offset(64).min(64 / T::BYTES);
         let (bpack, asliver) = buf[skip..].split_at_mut(kc_max * mk.nc);
@@ -726,14 +951,16 @@ unsafe fn gemm_isa<T: OwnKernel>(
     });
 }
 
-/// [`columns`] when it applies (n ≥ 1 columns, at most NARROW, and gather offsets within i32);
-/// returns whether it ran.
+/// Fewer than NARROW + 1 columns: the dot kernels when `dot` is allowed (the choice must depend on n
+/// and the strides only — see the module doc) and A's rows are contiguous, else the column kernels when
+/// their gather offsets fit in an i32; returns whether either ran.
 ///
 /// # Safety
 /// As [`gemm_own`].
 #[allow(clippy::too_many_arguments)]
-unsafe fn narrow<T: Real>(
+unsafe fn narrow<T: OwnKernel>(
     mk: &Micro<T>,
+    dot: bool,
     m: usize,
     k: usize,
     n: usize,
@@ -749,12 +976,69 @@ unsafe fn narrow<T: Real>(
     rsc: isize,
     csc: isize,
 ) -> bool {
-    if n == 0 || n > NARROW || (mk.lanes - 1) * rsa.unsigned_abs() > i32::MAX as usize {
+    if n == 0 || n > NARROW {
+        return false;
+    }
+    let width = 64 / T::BYTES;
+    let kp = k.div_ceil(width) * width;
+    if dot && csa == 1 && rsa != 1 && NARROW * kp <= buffer_len(mk) {
+        T::with_buffer(|buf| {
+            if buf.len() < buffer_len(mk) {
+                // The one allocation of this thread, at its first gemm.
+                buf.resize(buffer_len(mk), T::ZERO);
+            }
+            // Bᵀ packed, column j at bt[j·kp ..], zero-padded to kp.
+            let bt = &mut buf[..n * kp];
+            for (j, col) in bt.chunks_exact_mut(kp).enumerate() {
+                for (p, x) in col.iter_mut().enumerate() {
+                    *x = if p < k {
+                        // safety: (p, j) inside B.
+                        unsafe { *b.offset(p as isize * rsb + j as isize * csb) }
+                    } else {
+                        T::ZERO
+                    };
+                }
+            }
+            for i0 in (0..m).step_by(mk.dot_rows) {
+                let rows = mk.dot_rows.min(m - i0);
+                // safety: rows i0.. < m of A (contiguous, k long) and C; Bᵀ packed above.
+                unsafe {
+                    (mk.dot)(
+                        k,
+                        n,
+                        alpha,
+                        a.offset(i0 as isize * rsa),
+                        rsa,
+                        rows,
+                        bt.as_ptr(),
+                        kp,
+                        beta,
+                        c.offset(i0 as isize * rsc),
+                        rsc,
+                        csc,
+                    )
+                };
+            }
+        });
+        return true;
+    }
+    if (mk.lanes - 1) * rsa.unsigned_abs() > i32::MAX as usize {
         return false;
     }
     // safety: forwarded contract.
-    unsafe { columns(mk, m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) };
+    unsafe {
+        columns(
+            mk, m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
+        )
+    };
     true
+}
+
+/// Elements of a thread's packing buffer: the B panels (1.25·KC × NC), the A edge sliver
+/// (MR × 1.25·KC), and slack to align the panels to 64 bytes.
+fn buffer_len<T: Real>(mk: &Micro<T>) -> usize {
+    let kc_max = mk.kc + mk.kc / 4;
+    kc_max * mk.nc + mk.mr * kc_max + 64 / T::BYTES
 }
 
 /// The column-kernel loop: the depth blocks of [`driver`] (same β handling, same merge of a short last
