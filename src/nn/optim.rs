@@ -19,6 +19,7 @@
 //! Constant, or cosine annealing `η_t = η_min + ½(η₀ − η_min)(1 + cos(π t / T))` for `t ≤ T`
 //! (η_min afterwards), as PyTorch's `CosineAnnealingLR` in closed form.
 
+use crate::linalg::simd::simd_dispatch;
 use crate::linalg::Real;
 
 /// Learning-rate schedule as a function of the step count t (0-based: the first step uses `at(0)`).
@@ -127,24 +128,58 @@ impl<T: Real> Adam<T> {
         let c2 = 1.0 - self.cfg.beta2.powi(self.t as i32);
         let step_size = T::from_f64(lr / c1);
         let sqrt_c2 = T::from_f64(c2.sqrt());
-        let one_m_b1 = T::ONE - b1;
-        let one_m_b2 = T::ONE - b2;
-        for i in 0..params.len() {
-            // step 1
-            let g = if self.cfg.weight_decay != 0.0 {
-                grads[i] + wd * params[i]
-            } else {
-                grads[i]
-            };
-            // steps 2–3
-            let m = b1 * self.m[i] + one_m_b1 * g;
-            let v = b2 * self.v[i] + one_m_b2 * g * g;
-            self.m[i] = m;
-            self.v[i] = v;
-            // step 5
-            let denom = v.sqrt() / sqrt_c2 + eps;
-            params[i] -= step_size * (m / denom);
-        }
+        let k = AdamScalars {
+            b1,
+            b2,
+            one_m_b1: T::ONE - b1,
+            one_m_b2: T::ONE - b2,
+            wd,
+            eps,
+            step_size,
+            sqrt_c2,
+        };
+        adam_update(params, grads, &mut self.m, &mut self.v, k);
+    }
+}
+
+/// The scalars of one Adam step (module doc, steps 1–5).
+#[derive(Clone, Copy)]
+struct AdamScalars<T> {
+    b1: T,
+    b2: T,
+    one_m_b1: T,
+    one_m_b2: T,
+    wd: T,
+    eps: T,
+    step_size: T,
+    sqrt_c2: T,
+}
+
+simd_dispatch! {
+    /// Steps 1–3 and 5 of the module doc over the whole buffer, for the widest instruction set of the
+    /// CPU (the same operations in every copy, so the same bits).
+    fn adam_update[T: Real][T](params: &mut [T], grads: &[T], m: &mut [T], v: &mut [T], k: AdamScalars<T>) -> () = adam_body;
+}
+
+#[inline(always)]
+fn adam_body<T: Real>(params: &mut [T], grads: &[T], m: &mut [T], v: &mut [T], k: AdamScalars<T>) {
+    let decay = k.wd != T::ZERO;
+    for (((p, &g), m), v) in params
+        .iter_mut()
+        .zip(grads)
+        .zip(m.iter_mut())
+        .zip(v.iter_mut())
+    {
+        // step 1
+        let g = if decay { g + k.wd * *p } else { g };
+        // steps 2–3
+        let mi = k.b1 * *m + k.one_m_b1 * g;
+        let vi = k.b2 * *v + k.one_m_b2 * g * g;
+        *m = mi;
+        *v = vi;
+        // step 5
+        let denom = vi.sqrt() / k.sqrt_c2 + k.eps;
+        *p -= k.step_size * (mi / denom);
     }
 }
 
