@@ -64,6 +64,7 @@
 //! [`Icnn::clamp_nonneg`]: `Wl ← max(Wl, 0)` (l = 1..L). [`Icnn::w_penalty`]: `P = Σ_l ‖relu(−Wl)‖_F`
 //! (not squared, as [B23]); `∂P/∂Wl = −relu(−Wl)/‖relu(−Wl)‖_F` where the norm is positive, 0 otherwise.
 
+use crate::linalg::simd::simd_dispatch;
 use crate::linalg::{gemm, Mat, MatMut, MatRef, Op, Real};
 use crate::random::Stream;
 
@@ -357,145 +358,13 @@ impl<T: Real> Icnn<T> {
 
     /// Step F: forward pass over the rows of `x` (≤ capacity), caching what the other passes need.
     pub fn forward(&self, x: MatRef<'_, T>, ws: &mut IcnnWorkspace<T>) {
-        let b = x.rows();
-        assert!(
-            b <= ws.cap,
-            "ICNN batch {b} exceeds workspace capacity {}",
-            ws.cap
-        );
-        assert_eq!(x.cols(), self.dim, "ICNN input has the wrong dimension");
-        let l_n = self.hidden.len();
-        let h = self.h_total();
-        let h1 = h + 1;
-        ws.rows = b;
-        ws.state = 1;
-        // F1. U ← X Aᵀ + 1 bᵀ
-        gemm(
-            T::ONE,
-            x,
-            Op::N,
-            self.a_all(),
-            Op::T,
-            T::ZERO,
-            MatMut::from_slice(&mut ws.u[..b * h1], b, h1).unwrap(),
-        );
-        let bias = self.b_all();
-        for row in ws.u[..b * h1].chunks_exact_mut(h1) {
-            for (v, &bi) in row.iter_mut().zip(bias) {
-                *v += bi;
-            }
-        }
-        // F2. z0 = q(u0)
-        let h0 = self.hidden[0];
-        for i in 0..b {
-            let (ur, zr) = (&ws.u[i * h1..i * h1 + h0], &mut ws.z[i * h..i * h + h0]);
-            for (zv, &uv) in zr.iter_mut().zip(ur) {
-                *zv = q(uv);
-            }
-        }
-        // F3. ul += z_{l−1} Wlᵀ, zl = σ(ul)
-        for l in 1..=l_n {
-            let (o0, wl) = (self.h_off[l], self.width(l));
-            let (i0, wi) = (self.h_off[l - 1], self.hidden[l - 1]);
-            let zin = MatRef::new(&ws.z[..], b, h, h)
-                .unwrap()
-                .block(0, b, i0, i0 + wi);
-            let uout = MatMut::new(&mut ws.u[..], b, h1, h1)
-                .unwrap()
-                .block(0, b, o0, o0 + wl);
-            gemm(T::ONE, zin, Op::N, self.w(l), Op::T, T::ONE, uout);
-            if l < l_n {
-                for i in 0..b {
-                    let ur = &ws.u[i * h1 + o0..i * h1 + o0 + wl];
-                    let zr = &mut ws.z[i * h + o0..i * h + o0 + wl];
-                    for (zv, &uv) in zr.iter_mut().zip(ur) {
-                        *zv = sigma(uv);
-                    }
-                }
-            }
-        }
-        // F4. g = ρ(u_L)
-        for i in 0..b {
-            let ul = ws.u[i * h1 + h];
-            ws.val[i] = if self.output_activation {
-                sigma(ul)
-            } else {
-                ul
-            };
-        }
+        forward_simd(self, x, ws)
     }
 
     /// Step B (B1–B3): backward pass of the last forward with per-row seed `w` (`None` = all ones),
     /// filling the adjoints E.
     pub fn backward(&self, ws: &mut IcnnWorkspace<T>, seed: Option<&[T]>) {
-        assert!(ws.state >= 1, "ICNN backward before forward");
-        let b = ws.rows;
-        let l_n = self.hidden.len();
-        let h = self.h_total();
-        let h1 = h + 1;
-        let hmax = *self.hidden.iter().max().unwrap();
-        if let Some(w) = seed {
-            assert_eq!(w.len(), b, "ICNN seed length differs from the batch");
-        }
-        // s_i = w_i ρ'(u_L,i)
-        for i in 0..b {
-            let w = seed.map_or(T::ONE, |w| w[i]);
-            let r = if self.output_activation {
-                dsigma(ws.u[i * h1 + h])
-            } else {
-                T::ONE
-            };
-            ws.e[i * h1 + h] = w * r;
-        }
-        // B1. a_{L−1} = s W_L (rank one: a loop)
-        let wl_last = {
-            let (r, _, _) = self.w_range(l_n);
-            &self.params[r]
-        };
-        let top = self.hidden[l_n - 1];
-        {
-            let dst: &mut [T] = if l_n == 1 { &mut ws.a0 } else { &mut ws.a };
-            let rs = if l_n == 1 { self.hidden[0] } else { hmax };
-            for i in 0..b {
-                let s = ws.e[i * h1 + h];
-                for (d, &wv) in dst[i * rs..i * rs + top].iter_mut().zip(wl_last) {
-                    *d = s * wv;
-                }
-            }
-        }
-        // B2. el = al ⊙ σ'(ul), a_{l−1} = el Wl
-        for l in (1..l_n).rev() {
-            let (o0, wl) = (self.h_off[l], self.hidden[l]);
-            for i in 0..b {
-                let ar = &ws.a[i * hmax..i * hmax + wl];
-                let ur = &ws.u[i * h1 + o0..i * h1 + o0 + wl];
-                let er = &mut ws.e[i * h1 + o0..i * h1 + o0 + wl];
-                for ((ev, &av), &uv) in er.iter_mut().zip(ar).zip(ur) {
-                    *ev = av * dsigma(uv);
-                }
-            }
-            let el = MatRef::new(&ws.e[..], b, h1, h1)
-                .unwrap()
-                .block(0, b, o0, o0 + wl);
-            let wi = self.hidden[l - 1];
-            let dst = if l == 1 {
-                MatMut::new(&mut ws.a0[..], b, wi, wi).unwrap()
-            } else {
-                MatMut::new(&mut ws.a[..], b, wi, hmax).unwrap()
-            };
-            gemm(T::ONE, el, Op::N, self.w(l), Op::N, T::ZERO, dst);
-        }
-        // B3. e0 = a0 ⊙ q'(u0)
-        let h0 = self.hidden[0];
-        for i in 0..b {
-            let ar = &ws.a0[i * h0..(i + 1) * h0];
-            let ur = &ws.u[i * h1..i * h1 + h0];
-            let er = &mut ws.e[i * h1..i * h1 + h0];
-            for ((ev, &av), &uv) in er.iter_mut().zip(ar).zip(ur) {
-                *ev = av * dq(uv);
-            }
-        }
-        ws.state = if seed.is_none() { 2 } else { 3 };
+        backward_simd(self, ws, seed)
     }
 
     /// Step B4: `out ← E A` — row i is ∇_x (w_i g(x_i)) for the seed of the last backward.
@@ -509,38 +378,7 @@ impl<T: Real> Icnn<T> {
 
     /// Step B5: `grads += ∂/∂θ Σ_i w_i g(x_i)` for the seed w of the last backward on the same `x`.
     pub fn value_param_grad(&self, x: MatRef<'_, T>, ws: &IcnnWorkspace<T>, grads: &mut [T]) {
-        assert!(ws.state >= 2, "ICNN value_param_grad before backward");
-        assert_eq!(
-            grads.len(),
-            self.params.len(),
-            "ICNN gradient buffer length"
-        );
-        let b = ws.rows;
-        assert_eq!(x.rows(), b, "x is not the batch of the last forward");
-        let h = self.h_total();
-        let h1 = h + 1;
-        let e = MatRef::from_slice(&ws.e[..b * h1], b, h1).unwrap();
-        let (ga, rest) = grads.split_at_mut(self.off_b);
-        // ∂A += Eᵀ X
-        gemm(
-            T::ONE,
-            e,
-            Op::T,
-            x,
-            Op::N,
-            T::ONE,
-            MatMut::from_slice(ga, h1, self.dim).unwrap(),
-        );
-        // ∂b += 1ᵀ E
-        let gb = &mut rest[..h1];
-        for row in ws.e[..b * h1].chunks_exact(h1) {
-            for (g, &v) in gb.iter_mut().zip(row) {
-                *g += v;
-            }
-        }
-        // ∂Wl += E_lᵀ Z_{l−1}
-        let z = MatRef::new(&ws.z[..], b, h, h).unwrap();
-        self.w_grads(e, z, grads);
+        value_param_grad_simd(self, x, ws, grads)
     }
 
     /// `∂Wl += E_lᵀ Y_{l−1}` for l = 1..L, with `y` = Z (value) or Ż (map).
@@ -570,99 +408,7 @@ impl<T: Real> Icnn<T> {
         ws: &mut IcnnWorkspace<T>,
         grads: &mut [T],
     ) {
-        assert_eq!(
-            ws.state, 2,
-            "ICNN map_param_grad needs forward + backward(seed 1)"
-        );
-        assert_eq!(
-            grads.len(),
-            self.params.len(),
-            "ICNN gradient buffer length"
-        );
-        let b = ws.rows;
-        assert!(
-            x.rows() == b && v.rows() == b,
-            "x/V are not the batch of the last forward"
-        );
-        assert_eq!(v.cols(), self.dim, "V has the wrong dimension");
-        let l_n = self.hidden.len();
-        let h = self.h_total();
-        let h1 = h + 1;
-        let h0 = self.hidden[0];
-        // D1. U̇ = V Aᵀ
-        gemm(
-            T::ONE,
-            v,
-            Op::N,
-            self.a_all(),
-            Op::T,
-            T::ZERO,
-            MatMut::from_slice(&mut ws.ud[..b * h1], b, h1).unwrap(),
-        );
-        // D2 + D5 (first half). ż0 = q'(u0) ⊙ u̇0, ū0 = a0 ⊙ u̇0 ⊙ q''(u0)
-        for i in 0..b {
-            let ur = &ws.u[i * h1..i * h1 + h0];
-            let udr = &ws.ud[i * h1..i * h1 + h0];
-            let ar = &ws.a0[i * h0..(i + 1) * h0];
-            let zdr = &mut ws.zd[i * h..i * h + h0];
-            let ubr = &mut ws.ub0[i * h0..(i + 1) * h0];
-            for j in 0..h0 {
-                zdr[j] = dq(ur[j]) * udr[j];
-                ubr[j] = ar[j] * udr[j] * d2q(ur[j]);
-            }
-        }
-        // D3. u̇l += ż_{l−1} Wlᵀ, żl = σ'(ul) ⊙ u̇l (l < L; u̇_L is not needed for the gradient)
-        for l in 1..l_n {
-            let (o0, wl) = (self.h_off[l], self.hidden[l]);
-            let (i0, wi) = (self.h_off[l - 1], self.hidden[l - 1]);
-            let zin = MatRef::new(&ws.zd[..], b, h, h)
-                .unwrap()
-                .block(0, b, i0, i0 + wi);
-            let uout = MatMut::new(&mut ws.ud[..], b, h1, h1)
-                .unwrap()
-                .block(0, b, o0, o0 + wl);
-            gemm(T::ONE, zin, Op::N, self.w(l), Op::T, T::ONE, uout);
-            for i in 0..b {
-                let ur = &ws.u[i * h1 + o0..i * h1 + o0 + wl];
-                let udr = &ws.ud[i * h1 + o0..i * h1 + o0 + wl];
-                let zdr = &mut ws.zd[i * h + o0..i * h + o0 + wl];
-                for ((zv, &uv), &udv) in zdr.iter_mut().zip(ur).zip(udr) {
-                    *zv = dsigma(uv) * udv;
-                }
-            }
-        }
-        let e = MatRef::from_slice(&ws.e[..b * h1], b, h1).unwrap();
-        let (ga, rest) = grads.split_at_mut(self.off_b);
-        // D4. ∂A += Eᵀ V
-        gemm(
-            T::ONE,
-            e,
-            Op::T,
-            v,
-            Op::N,
-            T::ONE,
-            MatMut::from_slice(&mut ga[..], h1, self.dim).unwrap(),
-        );
-        // D5. ∂A0 += Ū0ᵀ X, ∂b0 += 1ᵀ Ū0
-        let ub0 = MatRef::from_slice(&ws.ub0[..b * h0], b, h0).unwrap();
-        gemm(
-            T::ONE,
-            ub0,
-            Op::T,
-            x,
-            Op::N,
-            T::ONE,
-            MatMut::from_slice(&mut ga[..h0 * self.dim], h0, self.dim).unwrap(),
-        );
-        let gb0 = &mut rest[..h0];
-        for row in ws.ub0[..b * h0].chunks_exact(h0) {
-            for (g, &v) in gb0.iter_mut().zip(row) {
-                *g += v;
-            }
-        }
-        // D4. ∂Wl += E_lᵀ Ż_{l−1}
-        let zd = MatRef::new(&ws.zd[..], b, h, h).unwrap();
-        self.w_grads(e, zd, grads);
+        map_param_grad_simd(self, x, v, ws, grads)
     }
 
     /// g(x_i) for every row of `x` into `out` (length = rows).
@@ -799,4 +545,297 @@ impl<T: Real> Icnn<T> {
         }
         total
     }
+}
+
+// The elementwise loops of the passes vectorise: each pass is compiled for AVX-512F, AVX2 and the
+// baseline, and the widest the CPU has runs (`linalg::simd`; same operations, same bits).
+
+simd_dispatch! {
+    fn forward_simd[T: Real][T](net: &Icnn<T>, x: MatRef<'_, T>, ws: &mut IcnnWorkspace<T>) -> () = forward_body;
+}
+
+#[inline(always)]
+fn forward_body<T: Real>(net: &Icnn<T>, x: MatRef<'_, T>, ws: &mut IcnnWorkspace<T>) {
+    let b = x.rows();
+    assert!(
+        b <= ws.cap,
+        "ICNN batch {b} exceeds workspace capacity {}",
+        ws.cap
+    );
+    assert_eq!(x.cols(), net.dim, "ICNN input has the wrong dimension");
+    let l_n = net.hidden.len();
+    let h = net.h_total();
+    let h1 = h + 1;
+    ws.rows = b;
+    ws.state = 1;
+    // F1. U ← X Aᵀ + 1 bᵀ
+    gemm(
+        T::ONE,
+        x,
+        Op::N,
+        net.a_all(),
+        Op::T,
+        T::ZERO,
+        MatMut::from_slice(&mut ws.u[..b * h1], b, h1).unwrap(),
+    );
+    let bias = net.b_all();
+    for row in ws.u[..b * h1].chunks_exact_mut(h1) {
+        for (v, &bi) in row.iter_mut().zip(bias) {
+            *v += bi;
+        }
+    }
+    // F2. z0 = q(u0)
+    let h0 = net.hidden[0];
+    for i in 0..b {
+        let (ur, zr) = (&ws.u[i * h1..i * h1 + h0], &mut ws.z[i * h..i * h + h0]);
+        for (zv, &uv) in zr.iter_mut().zip(ur) {
+            *zv = q(uv);
+        }
+    }
+    // F3. ul += z_{l−1} Wlᵀ, zl = σ(ul)
+    for l in 1..=l_n {
+        let (o0, wl) = (net.h_off[l], net.width(l));
+        let (i0, wi) = (net.h_off[l - 1], net.hidden[l - 1]);
+        let zin = MatRef::new(&ws.z[..], b, h, h)
+            .unwrap()
+            .block(0, b, i0, i0 + wi);
+        let uout = MatMut::new(&mut ws.u[..], b, h1, h1)
+            .unwrap()
+            .block(0, b, o0, o0 + wl);
+        gemm(T::ONE, zin, Op::N, net.w(l), Op::T, T::ONE, uout);
+        if l < l_n {
+            for i in 0..b {
+                let ur = &ws.u[i * h1 + o0..i * h1 + o0 + wl];
+                let zr = &mut ws.z[i * h + o0..i * h + o0 + wl];
+                for (zv, &uv) in zr.iter_mut().zip(ur) {
+                    *zv = sigma(uv);
+                }
+            }
+        }
+    }
+    // F4. g = ρ(u_L)
+    for i in 0..b {
+        let ul = ws.u[i * h1 + h];
+        ws.val[i] = if net.output_activation { sigma(ul) } else { ul };
+    }
+}
+
+simd_dispatch! {
+    fn backward_simd[T: Real][T](net: &Icnn<T>, ws: &mut IcnnWorkspace<T>, seed: Option<&[T]>) -> () = backward_body;
+}
+
+#[inline(always)]
+fn backward_body<T: Real>(net: &Icnn<T>, ws: &mut IcnnWorkspace<T>, seed: Option<&[T]>) {
+    assert!(ws.state >= 1, "ICNN backward before forward");
+    let b = ws.rows;
+    let l_n = net.hidden.len();
+    let h = net.h_total();
+    let h1 = h + 1;
+    let hmax = *net.hidden.iter().max().unwrap();
+    if let Some(w) = seed {
+        assert_eq!(w.len(), b, "ICNN seed length differs from the batch");
+    }
+    // s_i = w_i ρ'(u_L,i)
+    for i in 0..b {
+        let w = seed.map_or(T::ONE, |w| w[i]);
+        let r = if net.output_activation {
+            dsigma(ws.u[i * h1 + h])
+        } else {
+            T::ONE
+        };
+        ws.e[i * h1 + h] = w * r;
+    }
+    // B1. a_{L−1} = s W_L (rank one: a loop)
+    let wl_last = {
+        let (r, _, _) = net.w_range(l_n);
+        &net.params[r]
+    };
+    let top = net.hidden[l_n - 1];
+    {
+        let dst: &mut [T] = if l_n == 1 { &mut ws.a0 } else { &mut ws.a };
+        let rs = if l_n == 1 { net.hidden[0] } else { hmax };
+        for i in 0..b {
+            let s = ws.e[i * h1 + h];
+            for (d, &wv) in dst[i * rs..i * rs + top].iter_mut().zip(wl_last) {
+                *d = s * wv;
+            }
+        }
+    }
+    // B2. el = al ⊙ σ'(ul), a_{l−1} = el Wl
+    for l in (1..l_n).rev() {
+        let (o0, wl) = (net.h_off[l], net.hidden[l]);
+        for i in 0..b {
+            let ar = &ws.a[i * hmax..i * hmax + wl];
+            let ur = &ws.u[i * h1 + o0..i * h1 + o0 + wl];
+            let er = &mut ws.e[i * h1 + o0..i * h1 + o0 + wl];
+            for ((ev, &av), &uv) in er.iter_mut().zip(ar).zip(ur) {
+                *ev = av * dsigma(uv);
+            }
+        }
+        let el = MatRef::new(&ws.e[..], b, h1, h1)
+            .unwrap()
+            .block(0, b, o0, o0 + wl);
+        let wi = net.hidden[l - 1];
+        let dst = if l == 1 {
+            MatMut::new(&mut ws.a0[..], b, wi, wi).unwrap()
+        } else {
+            MatMut::new(&mut ws.a[..], b, wi, hmax).unwrap()
+        };
+        gemm(T::ONE, el, Op::N, net.w(l), Op::N, T::ZERO, dst);
+    }
+    // B3. e0 = a0 ⊙ q'(u0)
+    let h0 = net.hidden[0];
+    for i in 0..b {
+        let ar = &ws.a0[i * h0..(i + 1) * h0];
+        let ur = &ws.u[i * h1..i * h1 + h0];
+        let er = &mut ws.e[i * h1..i * h1 + h0];
+        for ((ev, &av), &uv) in er.iter_mut().zip(ar).zip(ur) {
+            *ev = av * dq(uv);
+        }
+    }
+    ws.state = if seed.is_none() { 2 } else { 3 };
+}
+
+simd_dispatch! {
+    fn value_param_grad_simd[T: Real][T](net: &Icnn<T>, x: MatRef<'_, T>, ws: &IcnnWorkspace<T>, grads: &mut [T]) -> () = value_param_grad_body;
+}
+
+#[inline(always)]
+fn value_param_grad_body<T: Real>(
+    net: &Icnn<T>,
+    x: MatRef<'_, T>,
+    ws: &IcnnWorkspace<T>,
+    grads: &mut [T],
+) {
+    assert!(ws.state >= 2, "ICNN value_param_grad before backward");
+    assert_eq!(grads.len(), net.params.len(), "ICNN gradient buffer length");
+    let b = ws.rows;
+    assert_eq!(x.rows(), b, "x is not the batch of the last forward");
+    let h = net.h_total();
+    let h1 = h + 1;
+    let e = MatRef::from_slice(&ws.e[..b * h1], b, h1).unwrap();
+    let (ga, rest) = grads.split_at_mut(net.off_b);
+    // ∂A += Eᵀ X
+    gemm(
+        T::ONE,
+        e,
+        Op::T,
+        x,
+        Op::N,
+        T::ONE,
+        MatMut::from_slice(ga, h1, net.dim).unwrap(),
+    );
+    // ∂b += 1ᵀ E
+    let gb = &mut rest[..h1];
+    for row in ws.e[..b * h1].chunks_exact(h1) {
+        for (g, &v) in gb.iter_mut().zip(row) {
+            *g += v;
+        }
+    }
+    // ∂Wl += E_lᵀ Z_{l−1}
+    let z = MatRef::new(&ws.z[..], b, h, h).unwrap();
+    net.w_grads(e, z, grads);
+}
+
+simd_dispatch! {
+    fn map_param_grad_simd[T: Real][T](net: &Icnn<T>, x: MatRef<'_, T>, v: MatRef<'_, T>, ws: &mut IcnnWorkspace<T>, grads: &mut [T]) -> () = map_param_grad_body;
+}
+
+#[inline(always)]
+fn map_param_grad_body<T: Real>(
+    net: &Icnn<T>,
+    x: MatRef<'_, T>,
+    v: MatRef<'_, T>,
+    ws: &mut IcnnWorkspace<T>,
+    grads: &mut [T],
+) {
+    assert_eq!(
+        ws.state, 2,
+        "ICNN map_param_grad needs forward + backward(seed 1)"
+    );
+    assert_eq!(grads.len(), net.params.len(), "ICNN gradient buffer length");
+    let b = ws.rows;
+    assert!(
+        x.rows() == b && v.rows() == b,
+        "x/V are not the batch of the last forward"
+    );
+    assert_eq!(v.cols(), net.dim, "V has the wrong dimension");
+    let l_n = net.hidden.len();
+    let h = net.h_total();
+    let h1 = h + 1;
+    let h0 = net.hidden[0];
+    // D1. U̇ = V Aᵀ
+    gemm(
+        T::ONE,
+        v,
+        Op::N,
+        net.a_all(),
+        Op::T,
+        T::ZERO,
+        MatMut::from_slice(&mut ws.ud[..b * h1], b, h1).unwrap(),
+    );
+    // D2 + D5 (first half). ż0 = q'(u0) ⊙ u̇0, ū0 = a0 ⊙ u̇0 ⊙ q''(u0)
+    for i in 0..b {
+        let ur = &ws.u[i * h1..i * h1 + h0];
+        let udr = &ws.ud[i * h1..i * h1 + h0];
+        let ar = &ws.a0[i * h0..(i + 1) * h0];
+        let zdr = &mut ws.zd[i * h..i * h + h0];
+        let ubr = &mut ws.ub0[i * h0..(i + 1) * h0];
+        for j in 0..h0 {
+            zdr[j] = dq(ur[j]) * udr[j];
+            ubr[j] = ar[j] * udr[j] * d2q(ur[j]);
+        }
+    }
+    // D3. u̇l += ż_{l−1} Wlᵀ, żl = σ'(ul) ⊙ u̇l (l < L; u̇_L is not needed for the gradient)
+    for l in 1..l_n {
+        let (o0, wl) = (net.h_off[l], net.hidden[l]);
+        let (i0, wi) = (net.h_off[l - 1], net.hidden[l - 1]);
+        let zin = MatRef::new(&ws.zd[..], b, h, h)
+            .unwrap()
+            .block(0, b, i0, i0 + wi);
+        let uout = MatMut::new(&mut ws.ud[..], b, h1, h1)
+            .unwrap()
+            .block(0, b, o0, o0 + wl);
+        gemm(T::ONE, zin, Op::N, net.w(l), Op::T, T::ONE, uout);
+        for i in 0..b {
+            let ur = &ws.u[i * h1 + o0..i * h1 + o0 + wl];
+            let udr = &ws.ud[i * h1 + o0..i * h1 + o0 + wl];
+            let zdr = &mut ws.zd[i * h + o0..i * h + o0 + wl];
+            for ((zv, &uv), &udv) in zdr.iter_mut().zip(ur).zip(udr) {
+                *zv = dsigma(uv) * udv;
+            }
+        }
+    }
+    let e = MatRef::from_slice(&ws.e[..b * h1], b, h1).unwrap();
+    let (ga, rest) = grads.split_at_mut(net.off_b);
+    // D4. ∂A += Eᵀ V
+    gemm(
+        T::ONE,
+        e,
+        Op::T,
+        v,
+        Op::N,
+        T::ONE,
+        MatMut::from_slice(&mut ga[..], h1, net.dim).unwrap(),
+    );
+    // D5. ∂A0 += Ū0ᵀ X, ∂b0 += 1ᵀ Ū0
+    let ub0 = MatRef::from_slice(&ws.ub0[..b * h0], b, h0).unwrap();
+    gemm(
+        T::ONE,
+        ub0,
+        Op::T,
+        x,
+        Op::N,
+        T::ONE,
+        MatMut::from_slice(&mut ga[..h0 * net.dim], h0, net.dim).unwrap(),
+    );
+    let gb0 = &mut rest[..h0];
+    for row in ws.ub0[..b * h0].chunks_exact(h0) {
+        for (g, &v) in gb0.iter_mut().zip(row) {
+            *g += v;
+        }
+    }
+    // D4. ∂Wl += E_lᵀ Ż_{l−1}
+    let zd = MatRef::new(&ws.zd[..], b, h, h).unwrap();
+    net.w_grads(e, zd, grads);
 }
