@@ -20,54 +20,30 @@ const SHAPES: [(usize, usize, usize); 6] = [
 
 /// `matrixmultiply`'s entry for each scalar type.
 trait Mm: Real {
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn mm(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: Self,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        beta: Self,
-        c: *mut Self,
-        rsc: isize,
-        csc: isize,
-    );
+    const MM: MmFn<Self>;
 }
-
-macro_rules! mm {
-    ($t:ty, $f:ident) => {
-        impl Mm for $t {
-            unsafe fn mm(
-                m: usize,
-                k: usize,
-                n: usize,
-                alpha: Self,
-                a: *const Self,
-                rsa: isize,
-                csa: isize,
-                b: *const Self,
-                rsb: isize,
-                csb: isize,
-                beta: Self,
-                c: *mut Self,
-                rsc: isize,
-                csc: isize,
-            ) {
-                // safety: forwarded contract.
-                unsafe {
-                    matrixmultiply::$f(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
-                }
-            }
-        }
-    };
+type MmFn<T> = unsafe fn(
+    usize,
+    usize,
+    usize,
+    T,
+    *const T,
+    isize,
+    isize,
+    *const T,
+    isize,
+    isize,
+    T,
+    *mut T,
+    isize,
+    isize,
+);
+impl Mm for f32 {
+    const MM: MmFn<f32> = matrixmultiply::sgemm;
 }
-mm!(f32, sgemm);
-mm!(f64, dgemm);
+impl Mm for f64 {
+    const MM: MmFn<f64> = matrixmultiply::dgemm;
+}
 
 /// The products of one W2 g step at d = 1000 and at the ICNN's width (m, k, n, op(A), op(B)): the
 /// stacked A-layer forward x·[A₀;…;A_L]ᵀ, the input gradient through them, their parameter gradient,
@@ -120,7 +96,7 @@ fn pair<T: Mm>(
             // safety: a, b, cm are owned row-major buffers; the strides read op(A) (m×k) and op(B)
             // (k×n) inside them, and cm is m×n.
             unsafe {
-                T::mm(
+                (T::MM)(
                     m,
                     k,
                     n,

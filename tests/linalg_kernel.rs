@@ -13,19 +13,43 @@ use monge::linalg::{gemm, Mat, MatMut, MatRef, Op, Real};
 use monge::random::Stream;
 use proptest::prelude::*;
 
-/// Row-major storage of op(X) for an r×c operand, with `pad` spare columns.
-fn operand<T: Real>(
-    rng: &mut Stream,
-    r: usize,
-    c: usize,
-    op: Op,
-    pad: usize,
-) -> (Vec<T>, usize, usize) {
-    let (sr, sc) = if op == Op::N { (r, c) } else { (c, r) };
-    let buf = (0..sr * (sc + pad))
-        .map(|_| rng.uniform_range(T::from_f64(-1.0), T::ONE))
-        .collect();
-    (buf, sr, sc)
+/// Random operands of C (m×n) = op(A)·op(B), each stored row-major as its `op` says with spare columns
+/// (`pad`), and a random C.
+struct Case<T> {
+    a: (Vec<T>, usize, usize, usize),
+    b: (Vec<T>, usize, usize, usize),
+    c0: Vec<T>,
+}
+
+impl<T: Real> Case<T> {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        rng: &mut Stream,
+        m: usize,
+        k: usize,
+        n: usize,
+        op_a: Op,
+        op_b: Op,
+        pad: [usize; 2],
+    ) -> Self {
+        let mut stored = |r: usize, c: usize, op: Op, pad: usize| {
+            let (sr, sc) = if op == Op::N { (r, c) } else { (c, r) };
+            let buf = (0..sr * (sc + pad))
+                .map(|_| rng.uniform_range(T::from_f64(-1.0), T::ONE))
+                .collect();
+            (buf, sr, sc, sc + pad)
+        };
+        let a = stored(m, k, op_a, pad[0]);
+        let b = stored(k, n, op_b, pad[1]);
+        let c0 = (0..m * n).map(|_| rng.normal()).collect();
+        Case { a, b, c0 }
+    }
+    fn a(&self) -> MatRef<'_, T> {
+        MatRef::new(&self.a.0, self.a.1, self.a.2, self.a.3).unwrap()
+    }
+    fn b(&self) -> MatRef<'_, T> {
+        MatRef::new(&self.b.0, self.b.1, self.b.2, self.b.3).unwrap()
+    }
 }
 
 fn bits<T: Real>(x: &[T]) -> Vec<u64> {
@@ -44,12 +68,8 @@ fn row_split_case<T: Real>(
     beta: f64,
     cut: usize,
 ) {
-    let mut rng = Stream::new(seed, 1);
-    let (abuf, ar, ac) = operand::<T>(&mut rng, m, k, op_a, 1);
-    let (bbuf, br, bc) = operand::<T>(&mut rng, k, n, op_b, 0);
-    let c0: Vec<T> = (0..m * n).map(|_| rng.normal()).collect();
-    let a = MatRef::new(&abuf, ar, ac, ac + 1).unwrap();
-    let b = MatRef::new(&bbuf, br, bc, bc).unwrap();
+    let case = Case::<T>::new(&mut Stream::new(seed, 1), m, k, n, op_a, op_b, [1, 0]);
+    let (a, b, c0) = (case.a(), case.b(), case.c0.clone());
     let (alpha, beta) = (T::from_f64(0.7), T::from_f64(beta));
     let mut whole = c0.clone();
     gemm(
@@ -126,12 +146,8 @@ fn isa_case<T: OwnKernel>(
     op_b: Op,
     beta: f64,
 ) -> bool {
-    let mut rng = Stream::new(seed, 2);
-    let (abuf, ar, ac) = operand::<T>(&mut rng, m, k, op_a, 0);
-    let (bbuf, br, bc) = operand::<T>(&mut rng, k, n, op_b, 2);
-    let c0: Vec<T> = (0..m * n).map(|_| rng.normal()).collect();
-    let a = MatRef::new(&abuf, ar, ac, ac).unwrap();
-    let b = MatRef::new(&bbuf, br, bc, bc + 2).unwrap();
+    let case = Case::<T>::new(&mut Stream::new(seed, 2), m, k, n, op_a, op_b, [0, 2]);
+    let (a, b, c0) = (case.a(), case.b(), case.c0.clone());
     let (alpha, beta) = (T::from_f64(-1.25), T::from_f64(beta));
     let mut out = [c0.clone(), c0];
     for (isa, c) in [Isa::Avx512, Isa::Avx2].into_iter().zip(out.iter_mut()) {

@@ -1,8 +1,8 @@
 //! General matrix multiply on views: `C ← α·op(A)·op(B) + β·C`.
 //!
 //! `op(X)` is `X` ([`Op::N`]) or `Xᵀ` ([`Op::T`]). A transpose is a swap of the row and column strides
-//! handed to `matrixmultiply` — never a copy. Contract: if `β` is zero, `C` is not read, so it may hold
-//! anything (even NaN) on entry.
+//! handed to the kernels ([`super::kernel`], or `matrixmultiply` on CPUs without AVX2) — never a copy.
+//! Contract: if `β` is zero, `C` is not read, so it may hold anything (even NaN) on entry.
 //!
 //! Shapes: `op(A)` is m×k, `op(B)` is k×n, `C` is m×n; a mismatch is a violated internal invariant and
 //! panics (callers size their workspaces once; shapes never come from user data unchecked).
@@ -59,6 +59,116 @@ impl Op {
     }
 }
 
+/// One product `C ← α·A·B + β·C` on raw strided operands: `A` m×k at strides (rsa, csa), `B` k×n at
+/// (rsb, csb), `C` m×n at (rsc, csc). If β is zero, C is not read.
+#[derive(Clone, Copy)]
+pub(crate) struct Product<T> {
+    pub(crate) m: usize,
+    pub(crate) k: usize,
+    pub(crate) n: usize,
+    pub(crate) alpha: T,
+    pub(crate) a: *const T,
+    pub(crate) rsa: isize,
+    pub(crate) csa: isize,
+    pub(crate) b: *const T,
+    pub(crate) rsb: isize,
+    pub(crate) csb: isize,
+    pub(crate) beta: T,
+    pub(crate) c: *mut T,
+    pub(crate) rsc: isize,
+    pub(crate) csc: isize,
+}
+
+impl<T> Product<T> {
+    /// `Cᵀ ← α·op(B)ᵀ·op(A)ᵀ + β·Cᵀ`: the same elements with rows and columns swapped (and `b·a = a·b`
+    /// exactly, so the same bits).
+    pub(crate) fn transposed(self) -> Self {
+        Product {
+            m: self.n,
+            n: self.m,
+            a: self.b,
+            rsa: self.csb,
+            csa: self.rsb,
+            b: self.a,
+            rsb: self.csa,
+            csb: self.rsa,
+            rsc: self.csc,
+            csc: self.rsc,
+            ..self
+        }
+    }
+
+    /// Columns `j0..` of the product.
+    ///
+    /// # Safety
+    /// `j0 ≤ n` (pointer arithmetic inside B and C).
+    pub(crate) unsafe fn columns_from(self, j0: usize) -> Self {
+        // safety: j0 ≤ n, by the contract.
+        let (b, c) = unsafe {
+            (
+                self.b.offset(j0 as isize * self.csb),
+                self.c.offset(j0 as isize * self.csc),
+            )
+        };
+        Product {
+            n: self.n - j0,
+            b,
+            c,
+            ..self
+        }
+    }
+
+    /// Rows `i0..` of the product: the columns `i0..` of its transpose.
+    ///
+    /// # Safety
+    /// `i0 ≤ m` (pointer arithmetic inside A and C).
+    pub(crate) unsafe fn rows_from(self, i0: usize) -> Self {
+        // safety: i0 ≤ m, the transpose's n.
+        unsafe { self.transposed().columns_from(i0) }.transposed()
+    }
+}
+
+impl<T: Real> Product<T> {
+    /// The raw operands of `C ← α·op(A)·op(B) + β·C` on views (C has unit column stride). Panics if the
+    /// shapes do not match. Every element the result addresses lies inside the views.
+    pub(crate) fn of_views(
+        alpha: T,
+        a: MatRef<'_, T>,
+        op_a: Op,
+        b: MatRef<'_, T>,
+        op_b: Op,
+        beta: T,
+        c: &mut MatMut<'_, T>,
+    ) -> Self {
+        let (m, k, rsa, csa) = op_a.apply(&a);
+        let (k2, n, rsb, csb) = op_b.apply(&b);
+        assert_eq!(k, k2, "gemm: inner dimensions differ ({k} vs {k2})");
+        assert_eq!(
+            (c.rows(), c.cols()),
+            (m, n),
+            "gemm: output is {}×{}, product is {m}×{n}",
+            c.rows(),
+            c.cols()
+        );
+        Product {
+            m,
+            k,
+            n,
+            alpha,
+            a: a.as_slice().as_ptr(),
+            rsa,
+            csa,
+            b: b.as_slice().as_ptr(),
+            rsb,
+            csb,
+            beta,
+            rsc: c.row_stride() as isize,
+            c: c.as_mut_ptr(),
+            csc: 1,
+        }
+    }
+}
+
 /// `C ← α·op(A)·op(B) + β·C` (see the module doc for the contract).
 pub fn gemm<T: Real>(
     alpha: T,
@@ -69,54 +179,19 @@ pub fn gemm<T: Real>(
     beta: T,
     mut c: MatMut<'_, T>,
 ) {
-    let (m, k, rsa, csa) = op_a.apply(&a);
-    let (k2, n, rsb, csb) = op_b.apply(&b);
-    assert_eq!(k, k2, "gemm: inner dimensions differ ({k} vs {k2})");
-    assert_eq!(
-        (c.rows(), c.cols()),
-        (m, n),
-        "gemm: output is {}×{}, product is {m}×{n}",
-        c.rows(),
-        c.cols()
-    );
-    if m == 0 || n == 0 {
+    let p = Product::of_views(alpha, a, op_a, b, op_b, beta, &mut c);
+    if p.m == 0 || p.n == 0 {
         return;
     }
     if COUNTING.load(Ordering::Relaxed) {
-        FLOPS.fetch_add(2 * (m * k * n) as u64, Ordering::Relaxed);
-    }
-    let rsc = c.row_stride() as isize;
-    if k == 0 {
-        // The product is empty: C ← β·C (and C is not read when β = 0).
-        for i in 0..m {
-            let row = c.row_mut(i);
-            if beta == T::ZERO {
-                row.fill(T::ZERO);
-            } else {
-                row.iter_mut().for_each(|v| *v *= beta);
-            }
-        }
-        return;
+        FLOPS.fetch_add(2 * (p.m * p.k * p.n) as u64, Ordering::Relaxed);
     }
     // safety: MatRef/MatMut constructors guarantee every (i, j) with i < rows, j < cols lies inside the
     // borrowed slices at i*rs + j; `op` only swaps which of the two strides walks which index. C is a
-    // unique borrow, so it cannot alias A or B.
+    // unique borrow, so it cannot alias A or B. (k = 0 is C ← β·C in both backends.)
     unsafe {
         T::gemm_raw(
-            m,
-            k,
-            n,
-            alpha,
-            a.as_slice().as_ptr(),
-            rsa,
-            csa,
-            b.as_slice().as_ptr(),
-            rsb,
-            csb,
-            beta,
-            c.as_mut_ptr(),
-            rsc,
-            1,
+            p.m, p.k, p.n, p.alpha, p.a, p.rsa, p.csa, p.b, p.rsb, p.csb, p.beta, p.c, p.rsc, p.csc,
         );
     }
 }

@@ -7,7 +7,9 @@
 //! against SPEC §0 ("the training loop allocates nothing per iteration"). Here the packing buffer belongs
 //! to the calling thread: it is allocated, at its full size, by that thread's first call, and reused by
 //! every later one. The solvers run their gemms on the main thread and on the persistent workers of
-//! [`crate::parallel::Pool`], so after the first iteration nothing is allocated.
+//! [`crate::parallel::Pool`], so after the first iteration nothing is allocated. The buffer holds
+//! 1.25·KC·NC + 1.25·MR·KC elements: about 0.65 MiB per thread and scalar type, freed when the thread
+//! ends.
 //!
 //! # Algorithm (the BLIS loop nest, minus the A packing)
 //! ```text
@@ -51,6 +53,7 @@
 //! `tests/linalg_kernel.rs` checks both properties, and the result against `matrixmultiply` across the
 //! block edges; `tests/linalg_gemm.rs` checks every transpose and stride against the triple loop.
 
+use super::gemm::Product;
 use super::{MatMut, MatRef, Op, Real};
 use std::cell::RefCell;
 
@@ -778,31 +781,9 @@ pub fn gemm_on<T: OwnKernel>(
     if !isa.available() {
         return false;
     }
-    let (m, k, rsa, csa) = op_a.apply(&a);
-    let (k2, n, rsb, csb) = op_b.apply(&b);
-    assert_eq!(k, k2, "gemm_on: inner dimensions differ ({k} vs {k2})");
-    assert_eq!((c.rows(), c.cols()), (m, n), "gemm_on: output shape");
-    let rsc = c.row_stride() as isize;
-    // safety: as in `super::gemm`: the views bound every addressed element, C is a unique borrow.
-    unsafe {
-        gemm_isa(
-            isa,
-            m,
-            k,
-            n,
-            alpha,
-            a.as_slice().as_ptr(),
-            rsa,
-            csa,
-            b.as_slice().as_ptr(),
-            rsb,
-            csb,
-            beta,
-            c.as_mut_ptr(),
-            rsc,
-            1,
-        )
-    };
+    let p = Product::of_views(alpha, a, op_a, b, op_b, beta, &mut c);
+    // safety: `of_views` addresses only elements inside the views, and C is a unique borrow.
+    unsafe { gemm_isa(isa, p) };
     true
 }
 
@@ -834,12 +815,24 @@ pub(crate) unsafe fn gemm_own<T: OwnKernel>(
     let Some(isa) = Isa::detected() else {
         return false;
     };
-    // safety: forwarded contract; `isa` is available.
-    unsafe {
-        gemm_isa(
-            isa, m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
-        )
+    let p = Product {
+        m,
+        k,
+        n,
+        alpha,
+        a,
+        rsa,
+        csa,
+        b,
+        rsb,
+        csb,
+        beta,
+        c,
+        rsc,
+        csc,
     };
+    // safety: forwarded contract; `isa` is available.
+    unsafe { gemm_isa(isa, p) };
     true
 }
 
@@ -847,35 +840,22 @@ pub(crate) unsafe fn gemm_own<T: OwnKernel>(
 ///
 /// # Safety
 /// As [`gemm_own`], and `isa` must be available on this CPU.
-#[allow(clippy::too_many_arguments)]
-unsafe fn gemm_isa<T: OwnKernel>(
-    isa: Isa,
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: T,
-    a: *const T,
-    rsa: isize,
-    csa: isize,
-    b: *const T,
-    rsb: isize,
-    csb: isize,
-    beta: T,
-    c: *mut T,
-    rsc: isize,
-    csc: isize,
-) {
+unsafe fn gemm_isa<T: OwnKernel>(isa: Isa, p: Product<T>) {
     let mk = T::micro(isa);
-    if m == 0 || n == 0 {
+    if p.m == 0 || p.n == 0 {
         return;
     }
-    if k == 0 {
-        for i in 0..m as isize {
-            for j in 0..n as isize {
+    if p.k == 0 {
+        for i in 0..p.m as isize {
+            for j in 0..p.n as isize {
                 // safety: (i, j) inside C by the contract.
                 unsafe {
-                    let p = c.offset(i * rsc + j * csc);
-                    *p = if beta == T::ZERO { T::ZERO } else { beta * *p };
+                    let c = p.c.offset(i * p.rsc + j * p.csc);
+                    *c = if p.beta == T::ZERO {
+                        T::ZERO
+                    } else {
+                        p.beta * *c
+                    };
                 }
             }
         }
@@ -885,54 +865,25 @@ unsafe fn gemm_isa<T: OwnKernel>(
     // columns take the dot kernels depends on n and the strides only, never on m, and every other path
     // gives each element the micro-kernels' arithmetic (module doc): a row range of a product has the
     // bits of the same rows of the whole product.
-    if n <= NARROW
-        && narrow(
-            &mk, true, m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
-        )
-    {
+    if p.n <= NARROW && narrow(&mk, true, p) {
         return;
     }
-    let mut n = n;
+    let mut p = p;
     // Columns left over after the full and half panels.
-    let t = n % (mk.nr / 2);
-    if t <= NARROW && {
-        // safety (pointer arithmetic): column n − t < n of B and C.
-        let (bt, ct) = unsafe {
-            (
-                b.offset((n - t) as isize * csb),
-                c.offset((n - t) as isize * csc),
-            )
-        };
-        narrow(
-            &mk, true, m, k, t, alpha, a, rsa, csa, bt, rsb, csb, beta, ct, rsc, csc,
-        )
-    } {
-        n -= t;
+    let t = p.n % (mk.nr / 2);
+    // safety (pointer arithmetic): t ≤ n.
+    if t <= NARROW && narrow(&mk, true, unsafe { p.columns_from(p.n - t) }) {
+        p.n -= t;
     }
-    // Cᵀ = op(B)ᵀ·op(A)ᵀ turns few rows into few columns; b·a = a·b exactly, so the bits agree.
-    if m <= NARROW
-        && narrow(
-            &mk, false, n, k, m, alpha, b, csb, rsb, a, csa, rsa, beta, c, csc, rsc,
-        )
-    {
+    // Few rows become few columns of the transpose.
+    if p.m <= NARROW && narrow(&mk, false, p.transposed()) {
         return;
     }
-    let mut m = m;
     // Rows left over after the full slivers (their columns 0..n; the corner went with the columns).
-    let u = m % mk.mr;
-    if u <= NARROW && {
-        // safety (pointer arithmetic): row m − u < m of A and C.
-        let (au, cu) = unsafe {
-            (
-                a.offset((m - u) as isize * rsa),
-                c.offset((m - u) as isize * rsc),
-            )
-        };
-        narrow(
-            &mk, false, n, k, u, alpha, b, csb, rsb, au, csa, rsa, beta, cu, csc, rsc,
-        )
-    } {
-        m -= u;
+    let u = p.m % mk.mr;
+    // safety (pointer arithmetic): u ≤ m.
+    if u <= NARROW && narrow(&mk, false, unsafe { p.rows_from(p.m - u) }.transposed()) {
+        p.m -= u;
     }
     T::with_buffer(|buf| {
         let kc_max = mk.kc + mk.kc / 4;
@@ -943,11 +894,7 @@ unsafe fn gemm_isa<T: OwnKernel>(
         let skip = buf.as_ptr().align_offset(64).min(64 / T::BYTES);
         let (bpack, asliver) = buf[skip..].split_at_mut(kc_max * mk.nc);
         // safety: forwarded contract; the buffers are this thread's and sized for the block sizes.
-        unsafe {
-            driver(
-                &mk, m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc, bpack, asliver,
-            )
-        };
+        unsafe { driver(&mk, p, bpack, asliver) };
     });
 }
 
@@ -957,25 +904,23 @@ unsafe fn gemm_isa<T: OwnKernel>(
 ///
 /// # Safety
 /// As [`gemm_own`].
-#[allow(clippy::too_many_arguments)]
-unsafe fn narrow<T: OwnKernel>(
-    mk: &Micro<T>,
-    dot: bool,
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: T,
-    a: *const T,
-    rsa: isize,
-    csa: isize,
-    b: *const T,
-    rsb: isize,
-    csb: isize,
-    beta: T,
-    c: *mut T,
-    rsc: isize,
-    csc: isize,
-) -> bool {
+unsafe fn narrow<T: OwnKernel>(mk: &Micro<T>, dot: bool, p: Product<T>) -> bool {
+    let Product {
+        m,
+        k,
+        n,
+        alpha,
+        a,
+        rsa,
+        csa,
+        b,
+        rsb,
+        csb,
+        beta,
+        c,
+        rsc,
+        csc,
+    } = p;
     if n == 0 || n > NARROW {
         return false;
     }
@@ -1026,11 +971,7 @@ unsafe fn narrow<T: OwnKernel>(
         return false;
     }
     // safety: forwarded contract.
-    unsafe {
-        columns(
-            mk, m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
-        )
-    };
+    unsafe { columns(mk, p) };
     true
 }
 
@@ -1046,24 +987,23 @@ fn buffer_len<T: Real>(mk: &Micro<T>) -> usize {
 ///
 /// # Safety
 /// As [`gemm_own`], with n ≤ NARROW and `(lanes − 1)·|rsa|` within i32.
-#[allow(clippy::too_many_arguments)]
-unsafe fn columns<T: Real>(
-    mk: &Micro<T>,
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: T,
-    a: *const T,
-    rsa: isize,
-    csa: isize,
-    b: *const T,
-    rsb: isize,
-    csb: isize,
-    beta: T,
-    c: *mut T,
-    rsc: isize,
-    csc: isize,
-) {
+unsafe fn columns<T: Real>(mk: &Micro<T>, p: Product<T>) {
+    let Product {
+        m,
+        k,
+        n,
+        alpha,
+        a,
+        rsa,
+        csa,
+        b,
+        rsb,
+        csb,
+        beta,
+        c,
+        rsc,
+        csc,
+    } = p;
     let mut pc = 0;
     while pc < k {
         let kc = if k - pc <= mk.kc + mk.kc / 4 {
@@ -1150,26 +1090,23 @@ unsafe fn pack_panel<T: Real>(
 ///
 /// # Safety
 /// As [`gemm_own`]; `bpack` holds 1.25·KC·NC and `asliver` 1.25·MR·KC elements.
-#[allow(clippy::too_many_arguments)]
-unsafe fn driver<T: Real>(
-    mk: &Micro<T>,
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: T,
-    a: *const T,
-    rsa: isize,
-    csa: isize,
-    b: *const T,
-    rsb: isize,
-    csb: isize,
-    beta: T,
-    c: *mut T,
-    rsc: isize,
-    csc: isize,
-    bpack: &mut [T],
-    asliver: &mut [T],
-) {
+unsafe fn driver<T: Real>(mk: &Micro<T>, p: Product<T>, bpack: &mut [T], asliver: &mut [T]) {
+    let Product {
+        m,
+        k,
+        n,
+        alpha,
+        a,
+        rsa,
+        csa,
+        b,
+        rsb,
+        csb,
+        beta,
+        c,
+        rsc,
+        csc,
+    } = p;
     let (mr, nr) = (mk.mr, mk.nr);
     let mut tile = [T::ZERO; MAX_TILE];
     for jc in (0..n).step_by(mk.nc) {

@@ -1,5 +1,6 @@
-//! Linear algebra: the scalar trait, row-major matrices and views, gemm through `matrixmultiply` strides,
-//! elementwise kernels, and (in their own files) the orthonormalisers of SPEC §1.
+//! Linear algebra: the scalar trait, row-major matrices and views, gemm on strides (monge's own packed
+//! kernels in [`kernel`], `matrixmultiply` as the fallback and the benchmarks' reference), elementwise
+//! kernels, and (in their own files) the orthonormalisers of SPEC §1.
 //!
 //! This is the bottom room of the crate: it looks at nothing above it.
 

@@ -2,8 +2,8 @@
 //!
 //! Everything numerical in monge is generic over `T: Real`. The trait carries the arithmetic the kernels
 //! need, the few transcendental functions the papers' formulas use, conversions to and from `f64` (for
-//! constants and for reporting), and the `matrixmultiply` gemm entry point for the type, so that
-//! [`crate::linalg::gemm`] can stay generic without a runtime branch.
+//! constants and for reporting), and the raw gemm entry point for the type (monge's kernels, or
+//! `matrixmultiply` on CPUs without AVX2), so that [`crate::linalg::gemm`] can stay generic.
 
 use core::fmt::{Debug, Display};
 use core::iter::Sum;

@@ -32,8 +32,9 @@
 //!
 //! # Determinism, threads and allocation
 //! Every random draw comes from a stream of the seed; workspaces are sized before the loops, so an
-//! iteration allocates nothing of its own (checked by tests/alloc.rs; `matrixmultiply` still allocates a
-//! packing buffer inside every gemm call). With `threads > 1` the phase-1 batch is split into that many
+//! iteration allocates nothing (checked by tests/alloc.rs: gemm's packing buffer is each thread's own,
+//! sized at its first product; only the `matrixmultiply` fallback for CPUs without AVX2 allocates one
+//! per call). With `threads > 1` the phase-1 batch is split into that many
 //! row ranges, run on the trainer's [`crate::parallel::Pool`] (built once in [`W1Trainer::new`]; its
 //! helper threads are woken per step, never spawned per step) and reduced in a fixed order
 //! ([`LipschitzNet::param_grad_of_value_sharded`]); the per-layer orthonormalisations before and after

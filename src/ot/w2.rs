@@ -30,8 +30,9 @@
 //! seed and thread count give bit-identical models; different thread counts differ by rounding only.
 //! The chunks run on a [`crate::parallel::Pool`] built once per trainer (worker k on chunk k): with one
 //! thread nothing is spawned; otherwise `threads − 1` persistent helper threads are woken per step.
-//! A step allocates nothing of its own (workspaces are sized in [`W2Trainer::new`]; checked by
-//! tests/alloc.rs); `matrixmultiply` still allocates a packing buffer inside every gemm call.
+//! A step allocates nothing (workspaces are sized in [`W2Trainer::new`], gemm's packing buffer is each
+//! thread's own, sized at its first product; checked by tests/alloc.rs). Only the `matrixmultiply`
+//! fallback for CPUs without AVX2 allocates a packing buffer per call.
 //!
 //! # Held-out model selection
 //! A fraction of each set is held out (seeded split). Every `eval_every` outer iterations (and after the
