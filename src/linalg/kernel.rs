@@ -84,6 +84,8 @@ pub struct Micro<T> {
     dot_rows: usize,
     /// The dot kernel, for at most NARROW columns of a product whose A has contiguous rows.
     dot: DotFn<T>,
+    /// The gather packer for full panels of a transposed B.
+    pack_t: PackTFn<T>,
 }
 
 type KernelFn<T> = unsafe fn(usize, T, *const T, isize, isize, *const T, isize, T, *mut T, isize);
@@ -415,6 +417,73 @@ use gather::{
     f64_avx512 as gather_f64_avx512,
 };
 
+/// `(panel, src, csb, kc)`: a full NR-wide panel of a transposed B (unit row stride): `panel[p·NR + j] =
+/// src[p + j·csb]` for p < kc, j < NR, by gathers of one vector each. The caller checks that
+/// `(NR − 1)·|csb|` fits in an i32.
+type PackTFn<T> = unsafe fn(*mut T, *const T, isize, usize);
+
+/// Defines a gather packer `$name` for panels of two `$lanes`-wide vectors.
+macro_rules! pack_t_kernel {
+    ($name:ident, $t:ty, $feat:literal, $lanes:literal, $store:ident, $gather:ident) => {
+        /// # Safety
+        /// The CPU must have the instruction set named in `target_feature`; `src[p + j·csb]` must be
+        /// valid for p < kc, j < 2·lanes, with `(2·lanes − 1)·|csb|` within i32; `panel` must hold
+        /// kc·2·lanes elements.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $feat)]
+        unsafe fn $name(panel: *mut $t, src: *const $t, csb: isize, kc: usize) {
+            use std::arch::x86_64::*;
+            let mut lo = [0i32; $lanes];
+            let mut hi = [0i32; $lanes];
+            for l in 0..$lanes {
+                lo[l] = (l as isize * csb) as i32;
+                hi[l] = ((l + $lanes) as isize * csb) as i32;
+            }
+            for p in 0..kc {
+                // safety: p < kc and j < 2·lanes by the contract.
+                unsafe {
+                    let s = src.add(p);
+                    $store(panel.add(p * 2 * $lanes), $gather(s, &lo));
+                    $store(panel.add(p * 2 * $lanes + $lanes), $gather(s, &hi));
+                }
+            }
+        }
+    };
+}
+
+pack_t_kernel!(
+    f32_avx512_pack_t,
+    f32,
+    "avx512f",
+    16,
+    _mm512_storeu_ps,
+    gather_f32_avx512
+);
+pack_t_kernel!(
+    f64_avx512_pack_t,
+    f64,
+    "avx512f",
+    8,
+    _mm512_storeu_pd,
+    gather_f64_avx512
+);
+pack_t_kernel!(
+    f32_avx2_pack_t,
+    f32,
+    "avx2,fma",
+    8,
+    _mm256_storeu_ps,
+    gather_f32_avx2
+);
+pack_t_kernel!(
+    f64_avx2_pack_t,
+    f64,
+    "avx2,fma",
+    4,
+    _mm256_storeu_pd,
+    gather_f64_avx2
+);
+
 column_kernel!(
     f32_avx512_col,
     f32,
@@ -677,52 +746,40 @@ thread_local! {
 macro_rules! own_kernel {
     (
         $t:ty, $buf:ident, $nc:literal,
-        $avx512:ident, $avx512_half:ident, $avx512_col:ident, $avx512_dot:ident,
-        $avx2:ident, $avx2_half:ident, $avx2_col:ident, $avx2_dot:ident
+        avx512: ($k5:ident, $h5:ident, $c5:ident, $d5:ident, $p5:ident),
+        avx2: ($k2:ident, $h2:ident, $c2:ident, $d2:ident, $p2:ident)
     ) => {
         impl OwnKernel for $t {
             #[inline]
             fn micro(isa: Isa) -> Micro<$t> {
                 // NR = two vectors: 2 · (64 or 32 bytes) / element size.
-                let (mr, nr, kernel, half, column, dot_rows, dot): (
-                    usize,
-                    usize,
-                    KernelFn<$t>,
-                    KernelFn<$t>,
-                    ColumnFn<$t>,
-                    usize,
-                    DotFn<$t>,
-                ) = match isa {
-                    Isa::Avx512 => (
-                        8,
-                        128 / Self::BYTES,
-                        $avx512,
-                        $avx512_half,
-                        $avx512_col,
-                        4,
-                        $avx512_dot,
-                    ),
-                    Isa::Avx2 => (
-                        6,
-                        64 / Self::BYTES,
-                        $avx2,
-                        $avx2_half,
-                        $avx2_col,
-                        2,
-                        $avx2_dot,
-                    ),
-                };
-                Micro {
-                    mr,
+                let vector_bytes = if isa == Isa::Avx512 { 64 } else { 32 };
+                let nr = 2 * vector_bytes / Self::BYTES;
+                let avx512 = Micro {
+                    mr: 8,
                     nr,
                     kc: 256,
                     nc: $nc,
-                    kernel,
-                    half,
+                    kernel: $k5,
+                    half: $h5,
                     lanes: nr / 2,
-                    column,
-                    dot_rows,
-                    dot,
+                    column: $c5,
+                    dot_rows: 4,
+                    dot: $d5,
+                    pack_t: $p5,
+                };
+                match isa {
+                    Isa::Avx512 => avx512,
+                    Isa::Avx2 => Micro {
+                        mr: 6,
+                        kernel: $k2,
+                        half: $h2,
+                        column: $c2,
+                        dot_rows: 2,
+                        dot: $d2,
+                        pack_t: $p2,
+                        ..avx512
+                    },
                 }
             }
             #[inline]
@@ -734,30 +791,14 @@ macro_rules! own_kernel {
 }
 
 own_kernel!(
-    f32,
-    BUF_F32,
-    512,
-    f32_avx512,
-    f32_avx512_half,
-    f32_avx512_col,
-    f32_avx512_dot,
-    f32_avx2,
-    f32_avx2_half,
-    f32_avx2_col,
-    f32_avx2_dot
+    f32, BUF_F32, 512,
+    avx512: (f32_avx512, f32_avx512_half, f32_avx512_col, f32_avx512_dot, f32_avx512_pack_t),
+    avx2: (f32_avx2, f32_avx2_half, f32_avx2_col, f32_avx2_dot, f32_avx2_pack_t)
 );
 own_kernel!(
-    f64,
-    BUF_F64,
-    256,
-    f64_avx512,
-    f64_avx512_half,
-    f64_avx512_col,
-    f64_avx512_dot,
-    f64_avx2,
-    f64_avx2_half,
-    f64_avx2_col,
-    f64_avx2_dot
+    f64, BUF_F64, 256,
+    avx512: (f64_avx512, f64_avx512_half, f64_avx512_col, f64_avx512_dot, f64_avx512_pack_t),
+    avx2: (f64_avx2, f64_avx2_half, f64_avx2_col, f64_avx2_dot, f64_avx2_pack_t)
 );
 
 /// Whether `linalg::gemm` runs monge's own kernels on this CPU (else it calls matrixmultiply).
@@ -1131,8 +1172,13 @@ unsafe fn driver<T: Real>(mk: &Micro<T>, p: Product<T>, bpack: &mut [T], asliver
                 let panel = &mut bpack[jr * kc..(jr + nr) * kc];
                 // safety (pointer arithmetic): row pc < k, column jc + jr < n.
                 let src = unsafe { b.offset(pc as isize * rsb + (jc + jr) as isize * csb) };
-                // safety: the kc×w block at `src` lies inside B.
-                unsafe { pack_panel(panel, src, rsb, csb, kc, w, nr) };
+                if w == nr && rsb == 1 && (nr - 1) * csb.unsigned_abs() <= i32::MAX as usize {
+                    // safety: the kc×NR block at `src` lies inside B; offsets checked just above.
+                    unsafe { (mk.pack_t)(panel.as_mut_ptr(), src, csb, kc) };
+                } else {
+                    // safety: the kc×w block at `src` lies inside B.
+                    unsafe { pack_panel(panel, src, rsb, csb, kc, w, nr) };
+                }
             }
             for ir in (0..m).step_by(mr) {
                 let h = mr.min(m - ir);
