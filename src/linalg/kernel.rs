@@ -750,6 +750,11 @@ macro_rules! own_kernel {
         avx2: ($k2:ident, $h2:ident, $c2:ident, $d2:ident, $p2:ident)
     ) => {
         impl OwnKernel for $t {
+            #[cfg(not(target_arch = "x86_64"))]
+            fn micro(_: Isa) -> Micro<$t> {
+                unreachable!("monge's kernels are x86-64 only, and no Isa is available elsewhere")
+            }
+            #[cfg(target_arch = "x86_64")]
             #[inline]
             fn micro(isa: Isa) -> Micro<$t> {
                 // NR = two vectors: 2 · (64 or 32 bytes) / element size.
