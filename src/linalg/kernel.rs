@@ -15,14 +15,18 @@
 //! ```text
 //! for jc in 0..n step NC                      B column block
 //!   for pc in 0..k step KC                    depth block; β for pc = 0, then 1
-//!     pack B[pc.., jc..] into NR-wide panels  (skipped for a full panel when B's columns are contiguous)
+//!     pack B[pc.., jc..] into NR-wide panels  (skipped for full panels: see below)
 //!     for ir in 0..m step MR                  A row sliver (MR×KC), read in place, stays in L1
 //!       for jr in 0..nc step NR               B panel (KC×NR), from L2
 //!         micro-kernel: C[ir.., jc+jr..] ← α·Σ_p a[i,p]·b[p,j] + β·C
 //! ```
 //! A is read in place through its strides: a micro-kernel broadcasts `a[i, p]` for its MR rows at each
 //! step p, so packing A would only copy what is already cheap to reach. At the ICNN's shapes (n = 64) the
-//! A packing of a classic gemm costs about a quarter of the product; B (the weights, small) is packed.
+//! A packing of a classic gemm costs about a quarter of the product. B (the weights, small) is packed,
+//! except full panels of a B whose columns are contiguous and whose row stride is not a multiple of
+//! 4 KiB (such rows would all fall into the same few L1 sets): those are read in place. A transposed B
+//! (unit row stride, the weights of `X·Wᵀ`) is packed by 16×16 transposes in registers (f32, AVX-512)
+//! or by gathers.
 //!
 //! # Micro-kernel and edges
 //! The micro-kernel holds an MR×NR tile of C in registers (NR = 2 vectors), runs the depth loop with one
@@ -65,8 +69,8 @@ pub struct Micro<T> {
     mr: usize,
     /// Columns of a micro-tile (two vectors).
     nr: usize,
-    /// Depth block: a KC×NR panel of B and an MR×KC sliver of A fit in L1 together. A last block of at
-    /// most KC/4 is merged into the one before (k = 257 is one pass over C, not two).
+    /// Depth block (256): the MR×KC sliver of A (8 KiB in f32) stays in L1 while the KC×NR panels of
+    /// B stream from L2. A last block of at most KC/4 is merged into the one before.
     kc: usize,
     /// Column block: a KC×NC block of packed B fits in L2.
     nc: usize,
@@ -84,7 +88,8 @@ pub struct Micro<T> {
     dot_rows: usize,
     /// The dot kernel, for at most NARROW columns of a product whose A has contiguous rows.
     dot: DotFn<T>,
-    /// The gather packer for full panels of a transposed B.
+    /// The packer for full panels of a transposed B (in-register transposes for f32 on AVX-512,
+    /// gathers otherwise).
     pack_t: PackTFn<T>,
 }
 
@@ -418,8 +423,8 @@ use gather::{
 };
 
 /// `(panel, src, csb, kc)`: a full NR-wide panel of a transposed B (unit row stride): `panel[p·NR + j] =
-/// src[p + j·csb]` for p < kc, j < NR, by gathers of one vector each. The caller checks that
-/// `(NR − 1)·|csb|` fits in an i32.
+/// src[p + j·csb]` for p < kc, j < NR. The caller checks that `(NR − 1)·|csb|` fits in an i32 (the
+/// gathers' offsets).
 type PackTFn<T> = unsafe fn(*mut T, *const T, isize, usize);
 
 /// The f32 AVX-512 packer: 16×16 blocks transposed in registers (16 row loads, four rounds of 16
