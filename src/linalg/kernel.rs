@@ -999,12 +999,8 @@ unsafe fn gemm_isa<T: OwnKernel>(isa: Isa, p: Product<T>) {
     if u <= NARROW && narrow(&mk, false, unsafe { p.rows_from(p.m - u) }.transposed()) {
         p.m -= u;
     }
-    T::with_buffer(|buf| {
+    with_sized_buffer(&mk, |buf| {
         let kc_max = mk.kc + mk.kc / 4;
-        if buf.len() < buffer_len(&mk) {
-            // The one allocation of this thread, at its first gemm.
-            buf.resize(buffer_len(&mk), T::ZERO);
-        }
         let skip = buf.as_ptr().align_offset(64).min(64 / T::BYTES);
         let (bpack, asliver) = buf[skip..].split_at_mut(kc_max * mk.nc);
         // safety: forwarded contract; the buffers are this thread's and sized for the block sizes.
@@ -1019,74 +1015,74 @@ unsafe fn gemm_isa<T: OwnKernel>(isa: Isa, p: Product<T>) {
 /// # Safety
 /// As [`gemm_own`].
 unsafe fn narrow<T: OwnKernel>(mk: &Micro<T>, dot: bool, p: Product<T>) -> bool {
-    let Product {
-        m,
-        k,
-        n,
-        alpha,
-        a,
-        rsa,
-        csa,
-        b,
-        rsb,
-        csb,
-        beta,
-        c,
-        rsc,
-        csc,
-    } = p;
-    if n == 0 || n > NARROW {
+    if p.n == 0 || p.n > NARROW {
         return false;
     }
     let width = 64 / T::BYTES;
-    let kp = k.div_ceil(width) * width;
-    if dot && csa == 1 && rsa != 1 && NARROW * kp <= buffer_len(mk) {
-        T::with_buffer(|buf| {
-            if buf.len() < buffer_len(mk) {
-                // The one allocation of this thread, at its first gemm.
-                buf.resize(buffer_len(mk), T::ZERO);
-            }
-            // Bᵀ packed, column j at bt[j·kp ..], zero-padded to kp.
-            let bt = &mut buf[..n * kp];
-            for (j, col) in bt.chunks_exact_mut(kp).enumerate() {
-                for (p, x) in col.iter_mut().enumerate() {
-                    *x = if p < k {
-                        // safety: (p, j) inside B.
-                        unsafe { *b.offset(p as isize * rsb + j as isize * csb) }
-                    } else {
-                        T::ZERO
-                    };
-                }
-            }
-            for i0 in (0..m).step_by(mk.dot_rows) {
-                let rows = mk.dot_rows.min(m - i0);
-                // safety: rows i0.. < m of A (contiguous, k long) and C; Bᵀ packed above.
-                unsafe {
-                    (mk.dot)(
-                        k,
-                        n,
-                        alpha,
-                        a.offset(i0 as isize * rsa),
-                        rsa,
-                        rows,
-                        bt.as_ptr(),
-                        kp,
-                        beta,
-                        c.offset(i0 as isize * rsc),
-                        rsc,
-                        csc,
-                    )
-                };
-            }
-        });
+    let kp = p.k.div_ceil(width) * width;
+    if dot && p.csa == 1 && p.rsa != 1 && NARROW * kp <= buffer_len(mk) {
+        // safety: forwarded contract; A's rows are contiguous and Bᵀ fits the buffer (checked above).
+        unsafe { dots(mk, p, kp) };
         return true;
     }
-    if (mk.lanes - 1) * rsa.unsigned_abs() > i32::MAX as usize {
+    if (mk.lanes - 1) * p.rsa.unsigned_abs() > i32::MAX as usize {
         return false;
     }
     // safety: forwarded contract.
     unsafe { columns(mk, p) };
     true
+}
+
+/// The dot-kernel loop: Bᵀ packed once (column j at `bt[j·kp ..]`, zero-padded to `kp`, a multiple of
+/// the lane width), then `dot_rows` rows of C per call.
+///
+/// # Safety
+/// As [`gemm_own`], with n ≤ NARROW, A's rows contiguous (csa = 1) and NARROW·kp within the buffer.
+unsafe fn dots<T: OwnKernel>(mk: &Micro<T>, p: Product<T>, kp: usize) {
+    with_sized_buffer(mk, |buf| {
+        let bt = &mut buf[..p.n * kp];
+        for (j, col) in bt.chunks_exact_mut(kp).enumerate() {
+            for (l, x) in col.iter_mut().enumerate() {
+                *x = if l < p.k {
+                    // safety: (l, j) inside B.
+                    unsafe { *p.b.offset(l as isize * p.rsb + j as isize * p.csb) }
+                } else {
+                    T::ZERO
+                };
+            }
+        }
+        for i0 in (0..p.m).step_by(mk.dot_rows) {
+            let rows = mk.dot_rows.min(p.m - i0);
+            // safety: rows i0.. < m of A (contiguous, k long) and C; Bᵀ packed above.
+            unsafe {
+                (mk.dot)(
+                    p.k,
+                    p.n,
+                    p.alpha,
+                    p.a.offset(i0 as isize * p.rsa),
+                    p.rsa,
+                    rows,
+                    bt.as_ptr(),
+                    kp,
+                    p.beta,
+                    p.c.offset(i0 as isize * p.rsc),
+                    p.rsc,
+                    p.csc,
+                )
+            };
+        }
+    });
+}
+
+/// Runs `f` on this thread's packing buffer, sized (once: the thread's one allocation) to
+/// [`buffer_len`].
+fn with_sized_buffer<T: OwnKernel, R>(mk: &Micro<T>, f: impl FnOnce(&mut [T]) -> R) -> R {
+    T::with_buffer(|buf| {
+        if buf.len() < buffer_len(mk) {
+            buf.resize(buffer_len(mk), T::ZERO);
+        }
+        f(buf)
+    })
 }
 
 /// Elements of a thread's packing buffer: the B panels (1.25·KC × NC), the A edge sliver
