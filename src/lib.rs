@@ -12,7 +12,8 @@
 //! - the `monge` binary's command line.
 //!
 //! Cross-cutting: [`random`] (seeded streams), [`parallel`] (the persistent worker pool that splits a
-//! batch over cores), [`gradcheck`] (the finite-difference harness), [`error`] (the typed error).
+//! batch over cores), [`gradcheck`] (the finite-difference harness), [`error`] (the typed error),
+//! [`signal`] (SIGINT/SIGTERM: temp files removed, training loops stopped at an iteration boundary).
 
 #![warn(missing_docs)]
 
@@ -27,5 +28,6 @@ pub mod nn;
 pub mod ot;
 pub mod parallel;
 pub mod random;
+pub mod signal;
 
 pub use error::{Error, Result};

@@ -4,6 +4,7 @@
 mod cli;
 
 fn main() {
+    monge::signal::install();
     let argv: Vec<String> = std::env::args().skip(1).collect();
     std::process::exit(cli::run(&argv));
 }

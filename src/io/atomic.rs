@@ -7,7 +7,8 @@
 //! 3. rename the temp file over the output path, then `fsync` the directory (best effort).
 //!
 //! On any failure in 1–3 the temp file is removed (a drop guard, so also on a panic in the writer) and an
-//! existing output file is left untouched. Errors are [`Error::Io`] naming the *output* path (the temp
+//! existing output file is left untouched. The temp path is also registered with [`crate::signal`], so
+//! SIGINT/SIGTERM outside a training loop removes it before the process ends. Errors are [`Error::Io`] naming the *output* path (the temp
 //! name means nothing to a user), with the step that failed (`create`, `write`, `sync`, `rename`).
 
 use crate::{Error, Result};
@@ -57,6 +58,8 @@ pub fn write_atomic(
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<()> {
     let tmp = temp_path_for(path)?;
+    // Registered before it exists, so a signal at any later moment removes it (crate::signal).
+    let _registration = crate::signal::register_temp(&tmp);
     let file = OpenOptions::new()
         .write(true)
         .create_new(true)
