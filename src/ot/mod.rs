@@ -4,11 +4,13 @@
 //! - [`TransportMap`]: anything that maps a batch of source points (a fitted W2/W1 model, a baseline);
 //! - [`SavedModel`]: the format-neutral content of a model file (the byte format lives in `io`);
 //! - [`Progress`]: what a training loop reports to its caller at its progress interval;
+//! - [`fit`]: the front door, one `fit` for every method;
 //! - [`train`]: the training harness (held-out split, selection criterion, selector, divergence guard,
 //!   run loop) every iterative solver uses.
 
 pub mod anneal;
 pub mod baselines;
+pub mod fit;
 pub mod penalty;
 pub mod sinkhorn;
 pub mod train;
