@@ -71,7 +71,7 @@ fn cpu_model() -> String {
 /// Runs `monge bench`.
 pub fn run(mut a: Args) -> Result<()> {
     if a.flag("help") {
-        println!("{HELP}");
+        super::common::print_help(HELP);
         return Ok(());
     }
     let json = a.flag("json");
@@ -114,7 +114,7 @@ pub fn run(mut a: Args) -> Result<()> {
                 times_ms: t,
                 flops: Some(flops),
             });
-            eprintln!("bench: {name} d = {d} done");
+            super::common::say(&format!("bench: {name} d = {d} done"));
         }
         let cfg = W1Config {
             eval_every: 0,
@@ -143,7 +143,7 @@ pub fn run(mut a: Args) -> Result<()> {
             times_ms: t,
             flops: Some(flops),
         });
-        eprintln!("bench: w1 d = {d} done");
+        super::common::say(&format!("bench: w1 d = {d} done"));
     }
     {
         let x = data(1000, 1000, 0.0, streams::DATA_3);
@@ -223,7 +223,7 @@ pub fn run(mut a: Args) -> Result<()> {
                     )
             })
             .collect();
-        println!(
+        out!(
             "{}",
             Json::obj()
                 .with("machine", machine)
@@ -231,7 +231,7 @@ pub fn run(mut a: Args) -> Result<()> {
                 .render()
         );
     } else {
-        println!(
+        out!(
             "{:<16} {:>5} {:>6} {:>8} {:>10} {:>10} {:>10} {:>8}",
             "workload", "d", "batch", "threads", "median ms", "min ms", "max ms", "GFLOP/s"
         );
@@ -240,7 +240,7 @@ pub fn run(mut a: Args) -> Result<()> {
                 Some(n) => format!("{}(n={n})", r.name),
                 None => r.name.to_string(),
             };
-            println!(
+            out!(
                 "{:<16} {:>5} {:>6} {:>8} {:>10.3} {:>10.3} {:>10.3} {:>8}",
                 name,
                 r.d,

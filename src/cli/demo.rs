@@ -44,7 +44,7 @@ the transport cost E‖T(x) − x‖², MMD and sliced W2.";
 /// Runs `monge demo`.
 pub fn run(mut a: Args) -> Result<()> {
     if a.flag("help") {
-        println!("{HELP}");
+        super::common::print_help(HELP);
         return Ok(());
     }
     let method: String = a.get_or("method", "w2".to_string())?;
@@ -167,26 +167,26 @@ pub fn run(mut a: Args) -> Result<()> {
         .with("seed", seed as usize)
         .with("svg", out_path.display().to_string());
     if json {
-        println!("{}", out.render());
+        out!("{}", out.render());
     } else {
-        println!(
+        out!(
             "monge demo — {method} map on {} (n = {n}, {iterations} iterations, {:.1} s)",
             toy.name(),
             train_seconds
         );
-        println!(
+        out!(
             "  W2²(T#μ, ν)  = {}   (sampling floor W2²(ν, ν') = {}; doing nothing: W2²(μ, ν) = {})",
             fmt_num(w2_mapped),
             fmt_num(w2_floor),
             fmt_num(w2_source)
         );
-        println!(
+        out!(
             "  E‖T(x) − x‖² = {}   MMD = {}   sliced W2 = {}",
             fmt_num(cost),
             fmt_num(mmd),
             fmt_num(sw2)
         );
-        println!("  plot: {}", out_path.display());
+        out!("  plot: {}", out_path.display());
     }
     Ok(())
 }

@@ -122,7 +122,7 @@ fn distribution_metrics(pred: &Mat<f64>, target: &Mat<f64>, k: usize, seed: u64)
 /// Runs `monge eval`.
 pub fn run(mut a: Args) -> Result<()> {
     if a.flag("help") {
-        println!("{HELP}");
+        super::common::print_help(HELP);
         return Ok(());
     }
     let mapped_path: String = a.required("mapped")?;
@@ -198,18 +198,18 @@ pub fn run(mut a: Args) -> Result<()> {
         out.set("subset", s.clone());
     }
     if json {
-        println!("{}", out.render());
+        out!("{}", out.render());
     } else if let Json::Obj(kv) = &out {
         for (key, v) in kv {
             match v {
-                Json::Num(x) => println!("{key:>16}  {}", fmt_num(*x)),
-                Json::Null => println!("{key:>16}  -"),
-                Json::Bool(b) => println!("{key:>16}  {b}"),
+                Json::Num(x) => out!("{key:>16}  {}", fmt_num(*x)),
+                Json::Null => out!("{key:>16}  -"),
+                Json::Bool(b) => out!("{key:>16}  {b}"),
                 Json::Obj(sub) => {
-                    println!("{key:>16}:");
+                    out!("{key:>16}:");
                     for (k2, v2) in sub {
                         if let Json::Num(x) = v2 {
-                            println!("{:>16}  {}", format!("{key}.{k2}"), fmt_num(*x));
+                            out!("{:>16}  {}", format!("{key}.{k2}"), fmt_num(*x));
                         }
                     }
                 }

@@ -26,7 +26,7 @@ genes, run time) for identity, mean shift, ICNN OT, ICNN + smoothed L0 at three 
 pub fn run(mut a: Args) -> Result<()> {
     let kind = a.positional();
     if a.flag("help") {
-        println!("{HELP}");
+        super::common::print_help(HELP);
         return Ok(());
     }
     if kind.as_deref() != Some("scrna") {
@@ -77,18 +77,18 @@ pub fn run(mut a: Args) -> Result<()> {
             .with("affected", cfg.data.affected)
             .with("noise_genes", cfg.data.noise_genes)
             .with("rows", Json::Arr(arr));
-        println!("{}", out.render());
+        out!("{}", out.render());
     } else {
-        println!(
+        out!(
             "synthetic scRNA: {} cells, {} genes, k = {} affected, {} noise genes (threshold 1)",
             cfg.data.cells, cfg.data.genes, cfg.data.affected, cfg.data.noise_genes
         );
-        println!(
+        out!(
             "{:<36} {:>9} {:>8} {:>7} {:>9} {:>9} {:>11} {:>6} {:>6} {:>8}",
             "map", "λ", "dim", "Q3", "SW2", "MMD", "MSE(x*)", "prec", "rec", "seconds"
         );
         for r in &rows {
-            println!(
+            out!(
                 "{:<36} {:>9} {:>8.1} {:>7.1} {:>9.4} {:>9.2e} {:>11.3} {:>6.3} {:>6.3} {:>8.1}",
                 r.name,
                 r.lambda.map_or("-".to_string(), |l| format!("{l:.3}")),

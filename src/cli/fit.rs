@@ -148,7 +148,7 @@ pub fn anneal_json(rep: &AnnealReport) -> Json {
 /// Runs `monge fit`.
 pub fn run(mut a: Args) -> Result<()> {
     if a.flag("help") {
-        println!("{HELP}");
+        super::common::print_help(HELP);
         return Ok(());
     }
     let method: String = a.required("method")?;
@@ -218,9 +218,9 @@ fn fit_typed<T: Real>(method: &str, c: Common, mut a: Args) -> Result<()> {
         .set("dtype", T::NAME)
         .set("seconds", t0.elapsed().as_secs_f64());
     if c.json {
-        println!("{}", out.render());
+        out!("{}", out.render());
     } else if !c.quiet {
-        eprintln!(
+        say!(
             "saved {} model ({}, d = {}) to {} in {:.1} s",
             saved.method,
             T::NAME,
@@ -334,7 +334,7 @@ fn fit_w2<T: Real>(
             // keep the best model found before the divergence, then report the error
             if rep.best_mmd.is_some() {
                 monge::io::save_model(Path::new(&c.model), &tr.best_map().to_saved())?;
-                eprintln!(
+                say!(
                     "monge: saved the best model before the divergence (iteration {}) to {}",
                     rep.best_iteration, c.model
                 );
@@ -389,7 +389,7 @@ fn fit_sinkhorn<T: Real>(c: &Common, a: &mut Args) -> Result<(SavedModel<T>, Jso
             .set("marginal_error", r.marginal_error)
             .set("converged", r.converged);
         if !r.converged && !c.quiet {
-            eprintln!(
+            say!(
                 "monge: warning: Sinkhorn stopped at the iteration cap ({}) with marginal error {:.3e} > tol",
                 r.iterations, r.marginal_error
             );

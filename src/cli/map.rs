@@ -21,7 +21,7 @@ atomically, one mapped sample per row, in the input's row order.";
 /// Runs `monge map`.
 pub fn run(mut a: Args) -> Result<()> {
     if a.flag("help") {
-        println!("{HELP}");
+        super::common::print_help(HELP);
         return Ok(());
     }
     let model: String = a.required("model")?;
@@ -59,6 +59,6 @@ fn map_typed<T: Real>(
     }
     let y = map.transport(&x);
     monge::io::write_matrix(Path::new(output), &y)?;
-    eprintln!("wrote {output} ({}×{})", y.rows(), y.cols());
+    say!("wrote {output} ({}×{})", y.rows(), y.cols());
     Ok(())
 }

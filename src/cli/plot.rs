@@ -24,7 +24,7 @@ first, which is the iteration).";
 /// Runs `monge plot`.
 pub fn run(mut a: Args) -> Result<()> {
     if a.flag("help") {
-        println!("{HELP}");
+        super::common::print_help(HELP);
         return Ok(());
     }
     let out: String = a.required("out")?;
@@ -40,7 +40,7 @@ pub fn run(mut a: Args) -> Result<()> {
             ..CurveOptions::default()
         };
         write_curves_svg(Path::new(&out), &series, &opts)?;
-        eprintln!("wrote {out}");
+        super::common::say(&format!("wrote {out}"));
         return Ok(());
     }
     let source_path: String = a.required("source")?;
@@ -69,7 +69,7 @@ pub fn run(mut a: Args) -> Result<()> {
         ..ScatterOptions::default()
     };
     write_scatter_svg(Path::new(&out), &source, &target, mapped.as_ref(), &opts)?;
-    eprintln!("wrote {out}");
+    super::common::say(&format!("wrote {out}"));
     Ok(())
 }
 

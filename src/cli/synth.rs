@@ -31,7 +31,7 @@ Output files: .npy, .csv or .tsv by extension; each is written atomically.";
 
 fn write(path: &str, m: &Mat<f64>) -> Result<()> {
     monge::io::write_matrix(Path::new(path), m)?;
-    eprintln!("wrote {path} ({}×{})", m.rows(), m.cols());
+    say!("wrote {path} ({}×{})", m.rows(), m.cols());
     Ok(())
 }
 
@@ -39,7 +39,7 @@ fn write(path: &str, m: &Mat<f64>) -> Result<()> {
 pub fn run(mut a: Args) -> Result<()> {
     let kind = a.positional();
     if a.flag("help") || kind.is_none() {
-        println!("{HELP}");
+        super::common::print_help(HELP);
         return if kind.is_none() && !a.flag("help") {
             Err(Error::Usage(
                 "monge synth needs a kind: toy, scrna or known-map".into(),
