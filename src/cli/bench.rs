@@ -76,7 +76,7 @@ pub fn run(mut a: Args) -> Result<()> {
     }
     let json = a.flag("json");
     let quick = a.flag("quick");
-    let threads: usize = a.get_or("threads", default_threads())?;
+    let threads: usize = a.threads(default_threads())?;
     a.finish()?;
     if threads == 0 {
         return Err(Error::Usage("--threads must be at least 1".into()));

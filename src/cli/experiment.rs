@@ -29,8 +29,15 @@ pub fn run(mut a: Args) -> Result<()> {
         super::common::print_help(HELP);
         return Ok(());
     }
-    if kind.as_deref() != Some("scrna") {
-        return Err(Error::Usage("monge experiment needs a name: scrna".into()));
+    match kind.as_deref() {
+        Some("scrna") => {}
+        Some(other) => {
+            return Err(Error::Usage(format!(
+                "unknown experiment {} (expected scrna)",
+                monge::io::quote(other, 60)
+            )))
+        }
+        None => return Err(Error::Usage("monge experiment needs a name: scrna".into())),
     }
     let mut cfg = if a.flag("reduced") {
         ScrnaExperiment::reduced()
@@ -46,10 +53,15 @@ pub fn run(mut a: Args) -> Result<()> {
     cfg.data.noise_genes = a.get_or("noise-genes", cfg.data.noise_genes)?;
     cfg.data.seed = a.get_or("seed", cfg.data.seed)?;
     cfg.iterations = a.get_or("iters", cfg.iterations)?;
-    cfg.threads = a.get_or("threads", default_threads())?;
+    cfg.threads = a.threads(default_threads())?;
     let json = a.flag("json");
     let quiet = a.flag("quiet");
     a.finish()?;
+    // the generated sets (control, counterfactual, perturbed) and the maps' outputs, in f64
+    super::args::check_memory(
+        &format!("--cells {} --genes {}", cfg.data.cells, cfg.data.genes),
+        8.0 * cfg.data.cells as f64 * cfg.data.genes as f64 * 8.0,
+    )?;
     let mut printer = ProgressPrinter::new(quiet);
     let mut progress = |p: &Progress| printer.report(p);
     let rows = scrna_experiment(&cfg, &mut progress)?;

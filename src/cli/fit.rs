@@ -1,7 +1,7 @@
 //! `monge fit`: learn a map from a source set to a target set and save it as a model file.
 
 use super::args::Args;
-use super::common::{load, same_dim, History, ProgressPrinter};
+use super::common::{check_ext, check_paths, load, same_dim, warn_scale, History, ProgressPrinter};
 use super::json::Json;
 use monge::linalg::Real;
 use monge::ot::anneal::{
@@ -91,6 +91,23 @@ pub fn default_threads() -> usize {
 /// Parses `--penalty` with its parameters.
 pub fn parse_penalty(a: &mut Args) -> Result<Penalty> {
     let name: String = a.get_or("penalty", "none".to_string())?;
+    for (knob, applies) in [("sigma", "l0"), ("gamma", "stvs"), ("lambda", "")] {
+        let ok = if applies.is_empty() {
+            name != "none"
+        } else {
+            name == applies
+        };
+        if a.given(knob) && !ok {
+            return Err(Error::Usage(format!(
+                "--{knob} has no effect with --penalty {name} (it applies to {})",
+                if applies.is_empty() {
+                    "--penalty l1, stvs or l0".to_string()
+                } else {
+                    format!("--penalty {applies}")
+                }
+            )));
+        }
+    }
     let sigma: f64 = a.get_or("sigma", 1.0)?;
     let gamma: f64 = a.get_or("gamma", 1.0)?;
     let p = match name.as_str() {
@@ -158,16 +175,23 @@ pub fn run(mut a: Args) -> Result<()> {
         target: a.required("target")?,
         model: a.required("model")?,
         seed: a.get_or("seed", 0)?,
-        threads: a.get_or("threads", default_threads())?,
+        threads: a.threads(default_threads())?,
         iters: a.get("iters")?,
         batch: a.get_or("batch", 256)?,
         history: a.get("history")?,
         quiet: a.flag("quiet"),
         json: a.flag("json"),
     };
-    if c.threads == 0 {
-        return Err(Error::Usage("--threads must be at least 1".into()));
+    // every output checked (distinct from the inputs and each other, writable) before training starts
+    let mut outputs = vec![("model", c.model.as_str())];
+    if let Some(h) = &c.history {
+        check_ext("history", h, &["csv", "txt"], "CSV text")?;
+        outputs.push(("history", h.as_str()));
     }
+    check_paths(
+        &[("source", &c.source), ("target", &c.target)],
+        &outputs,
+    )?;
     match dtype.as_str() {
         "f32" => fit_typed::<f32>(&method, c, a),
         "f64" => fit_typed::<f64>(&method, c, a),
@@ -237,6 +261,8 @@ fn load_pair<T: Real>(c: &Common) -> Result<(monge::linalg::Mat<T>, monge::linal
     let x = load::<T>(&c.source)?;
     let y = load::<T>(&c.target)?;
     same_dim(&c.source, x.cols(), &c.target, y.cols())?;
+    warn_scale(&c.source, &x);
+    warn_scale(&c.target, &y);
     Ok((x, y))
 }
 
@@ -262,6 +288,31 @@ fn fit_w2<T: Real>(
     };
     let anneal = a.flag("anneal");
     let max_dim: Option<f64> = a.get("max-dim")?;
+    if let Some(l) = max_dim {
+        if l < 0.0 {
+            return Err(Error::Usage(format!(
+                "--max-dim {l}: a displacement dimensionality budget is at least 0"
+            )));
+        }
+    }
+    for (knob, needs, given) in [
+        ("anneal-warmup", "--anneal", anneal),
+        ("anneal-adjust", "--anneal", anneal),
+        ("threshold", "--max-dim", max_dim.is_some()),
+        ("budget-warmup", "--max-dim", max_dim.is_some()),
+        ("budget-block", "--max-dim", max_dim.is_some()),
+    ] {
+        if a.given(knob) && !given {
+            return Err(Error::Usage(format!(
+                "--{knob} has no effect without {needs}"
+            )));
+        }
+    }
+    if a.given("lambda") && (anneal || max_dim.is_some()) {
+        return Err(Error::Usage(
+            "--lambda has no effect with --anneal / --max-dim: the schedule sets λ".into(),
+        ));
+    }
     let ann_defaults = AnnealConfig::default();
     let anneal_cfg = AnnealConfig {
         initial_iters: a.get_or("anneal-warmup", ann_defaults.initial_iters)?,
@@ -375,6 +426,14 @@ fn fit_sinkhorn<T: Real>(c: &Common, a: &mut Args) -> Result<(SavedModel<T>, Jso
     };
     a.finish()?;
     let (x, y) = load_pair::<T>(c)?;
+    super::args::check_memory(
+        &format!(
+            "the Sinkhorn cost matrix ({} source × {} target rows, f64)",
+            x.rows(),
+            y.rows()
+        ),
+        8.0 * x.rows() as f64 * y.rows() as f64,
+    )?;
     let map = ElasticSinkhornMap::fit(x.view(), y.view(), &cfg)?;
     let mut out = Json::obj()
         .with("method", "sinkhorn")

@@ -1,7 +1,7 @@
 //! `monge map`: apply a saved model to a data file.
 
 use super::args::Args;
-use super::common::load;
+use super::common::{check_paths, load};
 use monge::io::LoadedModel;
 use monge::linalg::Real;
 use monge::ot::{map_from_saved, SavedModel};
@@ -28,8 +28,12 @@ pub fn run(mut a: Args) -> Result<()> {
     let input: String = a.required("input")?;
     let output: String = a.required("output")?;
     a.finish()?;
-    // check the output's extension before any work
+    // check the output's extension and path before any work
     monge::io::MatrixFormat::from_path(Path::new(&output))?;
+    check_paths(
+        &[("model", &model), ("input", &input)],
+        &[("output", &output)],
+    )?;
     match monge::io::load_model(Path::new(&model))? {
         LoadedModel::F32(m) => map_typed::<f32>(&model, &m, &input, &output),
         LoadedModel::F64(m) => map_typed::<f64>(&model, &m, &input, &output),
