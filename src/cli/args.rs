@@ -14,12 +14,26 @@ use monge::{Error, Result};
 pub trait ArgValue: Sized {
     /// Parses `s`, the value of `--name`.
     fn parse_arg(name: &str, s: &str) -> Result<Self>;
+    /// The ways a help text may write this value (`0.0001` is also `1e-4`); read by the help test.
+    #[cfg_attr(not(test), allow(dead_code))]
+    fn spellings(&self) -> Vec<String>;
 }
 
 impl ArgValue for String {
     fn parse_arg(_: &str, s: &str) -> Result<Self> {
         Ok(s.to_string())
     }
+    fn spellings(&self) -> Vec<String> {
+        vec![self.clone()]
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Every default [`Args::get_or`] fell back to on this thread: (option, spellings) — read by the
+    /// test that checks each `--help` against the code's defaults.
+    pub static DEFAULTS_USED: std::cell::RefCell<Vec<(String, Vec<String>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl ArgValue for f64 {
@@ -35,6 +49,9 @@ impl ArgValue for f64 {
                 monge::io::quote(s, 40)
             ))),
         }
+    }
+    fn spellings(&self) -> Vec<String> {
+        vec![format!("{self}"), format!("{self:e}"), format!("{self:?}")]
     }
 }
 
@@ -61,12 +78,18 @@ fn parse_count(name: &str, s: &str) -> Result<u64> {
 }
 
 impl ArgValue for u64 {
+    fn spellings(&self) -> Vec<String> {
+        vec![self.to_string()]
+    }
     fn parse_arg(name: &str, s: &str) -> Result<Self> {
         parse_count(name, s)
     }
 }
 
 impl ArgValue for usize {
+    fn spellings(&self) -> Vec<String> {
+        vec![self.to_string()]
+    }
     fn parse_arg(name: &str, s: &str) -> Result<Self> {
         let v = parse_count(name, s)?;
         usize::try_from(v).map_err(|_| Error::Usage(format!("option --{name}: {v} is too large")))
@@ -74,6 +97,9 @@ impl ArgValue for usize {
 }
 
 impl ArgValue for u32 {
+    fn spellings(&self) -> Vec<String> {
+        vec![self.to_string()]
+    }
     fn parse_arg(name: &str, s: &str) -> Result<Self> {
         let v = parse_count(name, s)?;
         u32::try_from(v).map_err(|_| Error::Usage(format!("option --{name}: {v} is too large")))
@@ -213,7 +239,15 @@ impl Args {
 
     /// The value of `--name` parsed as `V`, or `default`.
     pub fn get_or<V: ArgValue>(&mut self, name: &str, default: V) -> Result<V> {
-        Ok(self.get(name)?.unwrap_or(default))
+        match self.get(name)? {
+            Some(v) => Ok(v),
+            None => {
+                #[cfg(test)]
+                DEFAULTS_USED
+                    .with(|d| d.borrow_mut().push((name.to_string(), default.spellings())));
+                Ok(default)
+            }
+        }
     }
 
     /// Whether `--name` was given at all (with or without a value), without consuming it.

@@ -233,7 +233,14 @@ pub fn run(mut a: Args) -> Result<()> {
     } else {
         out!(
             "{:<16} {:>5} {:>6} {:>8} {:>10} {:>10} {:>10} {:>8}",
-            "workload", "d", "batch", "threads", "median ms", "min ms", "max ms", "GFLOP/s"
+            "workload",
+            "d",
+            "batch",
+            "threads",
+            "median ms",
+            "min ms",
+            "max ms",
+            "GFLOP/s"
         );
         for r in &rows {
             let name = match r.n {

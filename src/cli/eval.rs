@@ -1,7 +1,7 @@
 //! `monge eval`: every SPEC §4 metric between a mapped set and a target set.
 
-use super::args::Args;
 use super::args::check_memory;
+use super::args::Args;
 use super::common::{fmt_num, load, same_dim};
 use super::json::Json;
 use monge::linalg::{Mat, MatRef};
@@ -26,8 +26,8 @@ OPTIONS:
     --threshold T        |Δᵢ| > T counts a coordinate as moved (default 1)
     --projections K      random directions of the sliced W2 (default 200)
     --seed S             seed of the projections and of subsampling (default 0)
-    --max-cells N        MMD on at most N rows of each set, a seeded uniform subsample of the larger ones
-                         (default 5000; MMD costs O(n²): 5000 rows take seconds, 20000 minutes)
+    --max-cells N        MMD on at most N rows of each set (default 5000): a seeded uniform subsample of
+                         a larger set (MMD costs O(n²): 5000 rows take seconds, 20000 minutes)
     --json               print one JSON object
 Files: .npy (f32/f64, C order, 2-D), .csv, .tsv, .txt.
 JSON keys: mmd, sw2, w2sq (exact, when both sets have ≤ 2000 rows), r2, pearson, l2_means, dim_mean,

@@ -93,11 +93,23 @@ pub fn run(mut a: Args) -> Result<()> {
     } else {
         out!(
             "synthetic scRNA: {} cells, {} genes, k = {} affected, {} noise genes (threshold 1)",
-            cfg.data.cells, cfg.data.genes, cfg.data.affected, cfg.data.noise_genes
+            cfg.data.cells,
+            cfg.data.genes,
+            cfg.data.affected,
+            cfg.data.noise_genes
         );
         out!(
             "{:<36} {:>9} {:>8} {:>7} {:>9} {:>9} {:>11} {:>6} {:>6} {:>8}",
-            "map", "λ", "dim", "Q3", "SW2", "MMD", "MSE(x*)", "prec", "rec", "seconds"
+            "map",
+            "λ",
+            "dim",
+            "Q3",
+            "SW2",
+            "MMD",
+            "MSE(x*)",
+            "prec",
+            "rec",
+            "seconds"
         );
         for r in &rows {
             out!(

@@ -50,21 +50,22 @@ W2 OPTIONS:
     --lr X                         Adam learning rate of f and g (default 1e-4)
     --g-iters K                    g steps per outer iteration (default 10)
     --eval-every N                 held-out MMD model selection interval (default 1000; 0 = off)
-    --anneal                       tune λ by simulated annealing ([C25] Alg. 1); see --anneal-warmup,
-                                   --anneal-adjust (default 20000, 2000)
+    --anneal                       tune λ by simulated annealing ([C25] Alg. 1); see
+                                   --anneal-warmup (20000), --anneal-adjust (2000)
     --max-dim L                    drive λ until the mean displacement dimensionality is ≤ L ([C25] Alg. 2);
                                    see --threshold (1), --budget-warmup (10000), --budget-block (5000)
 
 W1 OPTIONS:
     --orthonormal cayley|bjorck    orthonormal layers of the potential (default cayley)
     --positive                     clamp mapped values at 0 (non-negative expression data)
-    --eval-every N                 held-out MMD model selection of the step-size network (default 1000)
+    --eval-every N                 held-out MMD model selection of the step-size network (default 0 = off)
 
 SINKHORN OPTIONS:
     --penalty none|l1|stvs         elastic cost ½‖z‖² + γτ(z) (default l1; none = squared Euclidean)
     --gamma G                      its strength γ (default 1)
     --epsilon E                    entropic ε (default 0.05 × mean cost, as ott-jax)
-    --tol T, --max-iter N          Sinkhorn stopping rule (marginal ℓ1 error; defaults 1e-3, 2000)";
+    --tol T                        Sinkhorn stopping rule: marginal ℓ1 error (default 1e-3)
+    --max-iter N                   Sinkhorn iteration cap (default 2000)";
 
 /// Options shared by every method.
 struct Common {
@@ -188,10 +189,7 @@ pub fn run(mut a: Args) -> Result<()> {
         check_ext("history", h, &["csv", "txt"], "CSV text")?;
         outputs.push(("history", h.as_str()));
     }
-    check_paths(
-        &[("source", &c.source), ("target", &c.target)],
-        &outputs,
-    )?;
+    check_paths(&[("source", &c.source), ("target", &c.target)], &outputs)?;
     match dtype.as_str() {
         "f32" => fit_typed::<f32>(&method, c, a),
         "f64" => fit_typed::<f64>(&method, c, a),
@@ -387,7 +385,8 @@ fn fit_w2<T: Real>(
                 monge::io::save_model(Path::new(&c.model), &tr.best_map().to_saved())?;
                 say!(
                     "monge: saved the best model before the divergence (iteration {}) to {}",
-                    rep.best_iteration, c.model
+                    rep.best_iteration,
+                    c.model
                 );
             }
             return Err(e);

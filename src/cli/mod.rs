@@ -51,7 +51,7 @@ OPTIONS:
     -V, --version    print the version
 
 Every command also takes --header / --no-header: the first line of each CSV input is (not) a header;
-by default it is a header only when none of its fields is a number, and stderr says so.
+otherwise it is a header only when none of its fields is a number, and stderr says so.
 Run `monge <COMMAND> --help` for the options of a command.
 Exit codes: 0 success, 1 runtime failure (bad data, I/O, divergence), 2 usage error.
 ";
@@ -103,7 +103,13 @@ fn dispatch(argv: &[String]) -> Result<()> {
                 "--header and --no-header contradict each other".into(),
             ));
         }
-        common::set_csv_header(if h { Some(true) } else if nh { Some(false) } else { None });
+        common::set_csv_header(if h {
+            Some(true)
+        } else if nh {
+            Some(false)
+        } else {
+            None
+        });
         Ok(a)
     };
     match cmd.as_str() {
@@ -123,3 +129,6 @@ fn dispatch(argv: &[String]) -> Result<()> {
         other => Err(Error::Usage(format!("unknown command '{other}'"))),
     }
 }
+
+#[cfg(test)]
+mod help_defaults;

@@ -49,7 +49,10 @@ pub fn run(mut a: Args) -> Result<()> {
     let target_path: String = a.required("target")?;
     let mapped_path: Option<String> = a.get("mapped")?;
     a.finish()?;
-    let mut inputs = vec![("source", source_path.as_str()), ("target", target_path.as_str())];
+    let mut inputs = vec![
+        ("source", source_path.as_str()),
+        ("target", target_path.as_str()),
+    ];
     if let Some(p) = &mapped_path {
         inputs.push(("mapped", p.as_str()));
     }

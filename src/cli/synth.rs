@@ -95,7 +95,10 @@ pub fn run(mut a: Args) -> Result<()> {
                 &format!("--cells {} --genes {}", cfg.cells, cfg.genes),
                 6.0 * cfg.cells as f64 * cfg.genes as f64 * 8.0,
             )?;
-            let mut outs = vec![("out-source", out_s.as_str()), ("out-target", out_t.as_str())];
+            let mut outs = vec![
+                ("out-source", out_s.as_str()),
+                ("out-target", out_t.as_str()),
+            ];
             if let Some(p) = &out_c {
                 outs.push(("out-counterfactual", p.as_str()));
             }
@@ -123,7 +126,10 @@ pub fn run(mut a: Args) -> Result<()> {
                 &format!("--n {n} --dim {dim} --components {components}"),
                 8.0 * (4.0 * df * df + components as f64 * df + 3.0 * nf * df),
             )?;
-            let mut outs = vec![("out-source", out_s.as_str()), ("out-target", out_t.as_str())];
+            let mut outs = vec![
+                ("out-source", out_s.as_str()),
+                ("out-target", out_t.as_str()),
+            ];
             if let Some(p) = &out_m {
                 outs.push(("out-true-map", p.as_str()));
             }

@@ -150,7 +150,8 @@ pub fn write_atomic(
     let file: File = w
         .into_inner()
         .map_err(|e| Error::io(user_path, "write", e.into_error()))?;
-    file.sync_all().map_err(|e| Error::io(user_path, "sync", e))?;
+    file.sync_all()
+        .map_err(|e| Error::io(user_path, "sync", e))?;
     drop(file);
     // Step 3: rename over the output, then make the rename durable.
     fs::rename(&guard.path, path).map_err(|e| Error::io(user_path, "rename", e))?;

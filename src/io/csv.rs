@@ -154,9 +154,8 @@ fn read_delimited<T: Real, R: BufRead>(
             continue;
         }
         let d = *delim.get_or_insert(if text.contains('\t') { b'\t' } else { b',' }) as char;
-        let is_header = *header.get_or_insert_with(|| {
-            !text.split(d).any(|f| clean(f).parse::<f64>().is_ok())
-        });
+        let is_header =
+            *header.get_or_insert_with(|| !text.split(d).any(|f| clean(f).parse::<f64>().is_ok()));
         if is_header {
             header = Some(false);
             report.header = Some((lineno, quote(text, 80)));

@@ -156,7 +156,11 @@ pub fn check_finite<T: Real>(m: &Mat<T>, file: &str) -> Result<()> {
                 format!(
                     "the result is {} there; nothing was written (non-finite values usually mean \
                      the input's scale overflows {}: rescale it or use f64)",
-                    if v.to_f64().is_nan() { "NaN" } else { "infinite" },
+                    if v.to_f64().is_nan() {
+                        "NaN"
+                    } else {
+                        "infinite"
+                    },
                     T::NAME
                 ),
             ))
