@@ -32,8 +32,9 @@ OPTIONS:
 Files: .npy (f32/f64, C order, 2-D), .csv, .tsv, .txt.
 JSON keys: mmd, sw2, w2sq (exact, when both sets have ≤ 2000 rows), r2, pearson, l2_means, dim_mean,
 dim_q3, l2_uvp, n_mapped, n_target, d, subset; mmd_max_cells, mmd_subsampled (whether the MMD, also
-the subset's, was computed on subsamples), w2sq_subsampled; sliced_w2 (= sw2: with the defaults, the
-held-out criterion `monge fit` selects on), criterion and mmd_kernel (kernel and bandwidths of mmd).";
+the subset's, was computed on subsamples), w2sq_subsampled; sliced_w2 (= sw2; with 200 projections and
+fit's seed it is the held-out criterion `monge fit` selects on), criterion and mmd_kernel (kernel and
+bandwidths of mmd).";
 
 /// Default of `--max-cells`: the rows of each set the MMD is computed on.
 pub const DEFAULT_MAX_CELLS: usize = 5000;

@@ -40,17 +40,17 @@ COMMON OPTIONS:
     --dtype f32|f64                training precision (default f32)
     --seed S                       the one seed of every random draw (default 0)
     --threads N                    worker threads (default: the machine's cores, at most 2)
-    --iters N                      iteration cap (w2 default 100000; w1: each phase, default 10000;
-                                   --anneal / --max-dim: the total over every phase of the schedule,
-                                   default none = the schedule's own length)
-    --batch B                      mini-batch size (default 256, or the training cells if fewer)
-    --eval-every N                 held-out evaluation interval (default 1000; 0 = no selection)
-    --patience N                   stop after N evaluations without a better held-out criterion
-                                   (default 10; 0 = run to the cap)
-    --criterion NAME               held-out selection criterion: sliced_w2 (default, 200 fixed
-                                   directions), energy_distance, mmd_median, mmd_cellot
-    --heldout-fraction F           held-out share of each set (default 0.1; SPEC rule: 500–1000 cells per
-                                   side when the set is large enough; 0 = no held-out cells)
+    --iters N                      iteration cap (w2 default 100000; w1: each phase, default 10000);
+                                   with --anneal / --max-dim the total over every phase of the schedule
+                                   (unset: the schedule runs its own length)
+    --batch B                      mini-batch size (default 256); fewer training cells: all of them
+    --eval-every N                 held-out evaluation interval (default 1000); 0 = no selection
+    --patience N                   early stopping after N evaluations without improvement (default 10)
+                                   of the held-out criterion; 0 = run to the cap
+    --criterion NAME               held-out selection criterion (default sliced_w2) over 200 fixed
+                                   directions, or energy_distance, mmd_median, mmd_cellot
+    --heldout-fraction F           held-out share of each set (default 0.1); SPEC §7.7's rule keeps
+                                   500–1000 cells per side when the set is large enough; 0 = none
     --heldout-source FILE, --heldout-target FILE
                                    your own held-out cells (then the inputs are all training data)
     --history FILE.csv             write the training curves (for `monge plot --history`)
@@ -72,8 +72,8 @@ W2 OPTIONS:
 W1 OPTIONS:
     --orthonormal cayley|bjorck    orthonormal layers of the potential (default cayley)
     --positive                     clamp mapped values at 0 (non-negative expression data)
-    --gan-lr X                     Adam learning rate of phase 2 (step size and discriminator; default 1e-4)
-                                   (selection and early stopping act on phase 2, the step-size network)
+    --gan-lr X                     Adam learning rate of phase 2, step size and discriminator (default 1e-4);
+                                   selection and early stopping act on phase 2, the step-size network
 
 SINKHORN OPTIONS:
     --penalty none|l1|stvs         elastic cost ½‖z‖² + γτ(z) (default l1; none = squared Euclidean)
@@ -241,7 +241,8 @@ pub fn run(mut a: Args) -> Result<()> {
         history: a.get("history")?,
         quiet: a.flag("quiet"),
         json: a.flag("json"),
-        eval_every: a.get("eval-every")?,
+        // one default for both solvers (W2Config's and W1Config's agree)
+        eval_every: Some(a.get_or("eval-every", W2Config::default().eval_every)?),
         patience: a.get_or("patience", DEFAULT_PATIENCE)?,
         criterion,
         heldout_fraction: a.get_or("heldout-fraction", 0.1)?,
