@@ -773,6 +773,11 @@ fn fit_w2<T: Real>(c: &Common, a: &mut Args, progress: Ctl<'_>) -> Result<Fitted
 fn fit_sinkhorn<T: Real>(c: &Common, a: &mut Args) -> Result<Fitted<T>> {
     let defaults = SinkhornConfig::default();
     let name: String = a.get_or("penalty", "l1".to_string())?;
+    if name == "none" && a.given("gamma") {
+        return Err(Error::Usage(
+            "--gamma has no effect with --penalty none (the cost is then ½‖z‖²)".into(),
+        ));
+    }
     let gamma: f64 = a.get_or("gamma", 1.0)?;
     let cost = match name.as_str() {
         "none" => ElasticCost::SqEuclidean,
