@@ -71,3 +71,45 @@ fn w2_resumed_from_a_checkpoint_file_is_bit_identical_at_1_and_2_threads() {
             .is_err());
     }
 }
+
+#[test]
+fn w1_resumed_in_either_phase_is_bit_identical_at_1_and_2_threads() {
+    use monge::ot::w1::{W1Config, W1Trainer};
+    let t = Toy::from_name("8gaussians").unwrap();
+    let x: Mat<f32> = t.sample_source(300, &mut Stream::new(2, streams::DATA));
+    let y: Mat<f32> = t.sample_target(300, &mut Stream::new(2, streams::DATA_2));
+    for threads in [1, 2] {
+        let cfg = W1Config {
+            potential_iters: 40,
+            gan_iters: 60,
+            eval_every: 10,
+            threads,
+            ..W1Config::default()
+        };
+        let mut whole = W1Trainer::new(&x, &y, &cfg).unwrap();
+        assert_eq!(whole.run_all(&mut go).0, Stopped::Cap);
+        let want = whole.best_map();
+        // stopped in phase 1 (k = 25) and in phase 2 (k = 40 + 35)
+        for k in [25, 75] {
+            let mut first = W1Trainer::new(&x, &y, &cfg).unwrap();
+            assert_eq!(first.run_segment(k, &mut go).0, Stopped::Cap);
+            assert_eq!(first.iterations(), k);
+            let saved = first.checkpoint(&[]);
+            let mut resumed = W1Trainer::new(&x, &y, &cfg).unwrap();
+            resumed.restore(&saved).unwrap();
+            assert_eq!(resumed.run_all(&mut go).0, Stopped::Cap);
+            let got = resumed.best_map();
+            assert_eq!(
+                bits(want.potential().params()),
+                bits(got.potential().params()),
+                "threads {threads}, k {k}: potential"
+            );
+            assert_eq!(
+                bits(want.step_size().params()),
+                bits(got.step_size().params()),
+                "threads {threads}, k {k}: step size"
+            );
+            assert_eq!(whole.report().evals, resumed.report().evals);
+        }
+    }
+}

@@ -54,8 +54,8 @@ COMMON OPTIONS:
                                    500–1000 cells per side when the set is large enough; 0 = none
     --heldout-source FILE, --heldout-target FILE
                                    your own held-out cells (then the inputs are all training data)
-    --checkpoint FILE              w2: write the whole training state atomically, periodically and on
-                                   SIGINT/SIGTERM
+    --checkpoint FILE              w2/w1 (not --anneal/--max-dim): write the whole training state
+                                   atomically, periodically and on SIGINT/SIGTERM
     --checkpoint-every N           iterations between checkpoints (default 1000)
     --resume FILE                  continue a checkpoint to the same bits as an uninterrupted run (its
                                    options and data files, checked by fingerprint; --model M may change)
@@ -252,7 +252,7 @@ fn resume(ck: String, mut a: Args) -> Result<()> {
         LoadedModel::F32(m) => m.hyper("argv").map(str::to_string),
         LoadedModel::F64(m) => m.hyper("argv").map(str::to_string),
     };
-    let Some(stored) = stored.filter(|_| loaded.method() == CHECKPOINT_KIND) else {
+    let Some(stored) = stored.filter(|_| CHECKPOINT_KINDS.contains(&loaded.method())) else {
         return Err(Error::Usage(format!(
             "--resume: '{ck}' is not a monge fit checkpoint (method '{}')",
             loaded.method()
@@ -274,8 +274,8 @@ fn resume(ck: String, mut a: Args) -> Result<()> {
     run_with(a, argv, Some((ck, loaded)))
 }
 
-/// The checkpoint kind `monge fit` writes (W2).
-const CHECKPOINT_KIND: &str = "checkpoint-w2";
+/// The checkpoint kinds `monge fit` writes (W2, W1).
+const CHECKPOINT_KINDS: [&str; 2] = ["checkpoint-w2", "checkpoint-w1"];
 
 fn run_with(mut a: Args, argv: Vec<String>, resume: Option<(String, LoadedModel)>) -> Result<()> {
     let method: String = a.required("method")?;
@@ -319,9 +319,9 @@ fn run_with(mut a: Args, argv: Vec<String>, resume: Option<(String, LoadedModel)
         argv,
         resume,
     };
-    if (c.checkpoint.is_some() || c.resume.is_some()) && method != "w2" {
+    if (c.checkpoint.is_some() || c.resume.is_some()) && method != "w2" && method != "w1" {
         return Err(Error::Usage(format!(
-            "--checkpoint / --resume are available for --method w2 so far, not {method}"
+            "--checkpoint / --resume are for the iterative methods (w2, w1), not {method}"
         )));
     }
     if c.checkpoint_every == 0 {
@@ -702,22 +702,7 @@ fn fit_w2<T: Real>(c: &Common, a: &mut Args, progress: Ctl<'_>) -> Result<Fitted
     } else {
         let mut tr = W2Trainer::with_heldout(&x, &y, &heldout, &cfg)?;
         let fps = fingerprints(c)?;
-        if let Some((ck, loaded)) = &c.resume {
-            let saved = as_type::<T>(loaded);
-            for (k, v) in &fps {
-                if saved.hyper(k) != Some(v.as_str()) {
-                    return Err(Error::data(
-                        ck.as_str(),
-                        None,
-                        None,
-                        format!(
-                            "{k}: the data file changed since the checkpoint was written (fingerprint \
-                             {v}, the checkpoint has {})",
-                            saved.hyper(k).unwrap_or("none")
-                        ),
-                    ));
-                }
-            }
+        if let Some(saved) = checked_resume::<T>(c, &fps)? {
             tr.restore(&saved)?;
         }
         let mut extra = fps;
@@ -831,6 +816,29 @@ fn fit_sinkhorn<T: Real>(c: &Common, a: &mut Args) -> Result<Fitted<T>> {
     Ok(Fitted::closed_form(map.to_saved(), out))
 }
 
+/// The checkpoint to resume from, in the training type, after checking the data files' fingerprints.
+fn checked_resume<T: Real>(c: &Common, fps: &[(String, String)]) -> Result<Option<SavedModel<T>>> {
+    let Some((ck, loaded)) = &c.resume else {
+        return Ok(None);
+    };
+    let saved = as_type::<T>(loaded);
+    for (k, v) in fps {
+        if saved.hyper(k) != Some(v.as_str()) {
+            return Err(Error::data(
+                ck.as_str(),
+                None,
+                None,
+                format!(
+                    "{k}: the data file changed since the checkpoint was written (fingerprint {v}, \
+                     the checkpoint has {})",
+                    saved.hyper(k).unwrap_or("none")
+                ),
+            ));
+        }
+    }
+    Ok(Some(saved))
+}
+
 /// FNV-1a fingerprints of the data files (source, target, held-out files), recorded in a checkpoint.
 fn fingerprints(c: &Common) -> Result<Vec<(String, String)>> {
     let mut files = vec![("source", c.source.as_str()), ("target", c.target.as_str())];
@@ -878,11 +886,6 @@ fn as_type<T: Real>(m: &LoadedModel) -> SavedModel<T> {
 }
 
 fn fit_w1<T: Real>(c: &Common, a: &mut Args, progress: Ctl<'_>) -> Result<Fitted<T>> {
-    if c.checkpoint.is_some() || c.resume.is_some() {
-        return Err(Error::Usage(
-            "--checkpoint / --resume are available for --method w2 so far, not w1".into(),
-        ));
-    }
     use monge::nn::lipschitz::LipschitzConfig;
     use monge::ot::w1::{W1Config, W1Trainer};
     let d = W1Config::default();
@@ -914,7 +917,29 @@ fn fit_w1<T: Real>(c: &Common, a: &mut Args, progress: Ctl<'_>) -> Result<Fitted
     let (x, y) = load_pair::<T>(c)?;
     let heldout = heldout_option::<T>(c)?;
     let mut tr = W1Trainer::with_heldout(&x, &y, &heldout, &cfg)?;
-    let (stopped, err) = tr.run_all(progress);
+    let fps = fingerprints(c)?;
+    if let Some(saved) = checked_resume::<T>(c, &fps)? {
+        tr.restore(&saved)?;
+    }
+    let mut extra = fps;
+    extra.push(("argv".into(), c.argv.join(&ARG_SEP.to_string())));
+    let total = cfg.potential_iters + cfg.gan_iters;
+    let every = c
+        .checkpoint
+        .as_ref()
+        .map_or(usize::MAX, |_| c.checkpoint_every);
+    let (stopped, err) = loop {
+        let next = total.min(tr.iterations().saturating_add(every));
+        let (st, e) = tr.run_segment(next, &mut *progress);
+        if let (Some(p), true) = (&c.checkpoint, e.is_none()) {
+            monge::io::save_model(Path::new(p), &tr.checkpoint(&extra))?;
+        }
+        if st == Stopped::Cap && tr.iterations() < total {
+            continue;
+        }
+        break (st, e);
+    };
+    tr.finalize(stopped);
     let rep = tr.report();
     let saved = (err.is_none() || tr.has_best()).then(|| tr.best_map().to_saved());
     let iteration = rep.potential_iters + rep.gan_iters;

@@ -19,6 +19,8 @@ use crate::parallel::Pool;
 use crate::random::{streams, BatchSampler, Stream};
 use crate::{Error, Result};
 
+mod checkpoint;
+
 /// Checks a data set: non-empty, finite, dimension > 0.
 fn check_set<T: Real>(m: &Mat<T>, what: &str) -> Result<()> {
     if m.rows() == 0 {
@@ -440,16 +442,31 @@ impl<T: Real> W1Trainer<T> {
     /// Runs phase 1 then phase 2 to their caps (phase 2 may stop early), through the harness's run loop;
     /// then the held-out report. Returns why it stopped and the error of a divergence.
     pub fn run_all(&mut self, progress: Control<'_>) -> (Stopped, Option<Error>) {
+        let total = self.cfg.potential_iters + self.cfg.gan_iters;
+        let (stopped, err) = self.run_segment(total, progress);
+        self.finalize(stopped);
+        (stopped, err)
+    }
+
+    /// Iterations done in all (phase 1 then phase 2).
+    pub fn iterations(&self) -> usize {
+        self.it_f + self.it_g
+    }
+
+    /// One segment of [`W1Trainer::run_all`]: up to `cap` iterations in all (phase 1's first), without
+    /// the final evaluation and report, so that segments (e.g. between checkpoints) followed by
+    /// [`W1Trainer::finalize`] train and select exactly as one uninterrupted run.
+    pub fn run_segment(&mut self, cap: usize, progress: Control<'_>) -> (Stopped, Option<Error>) {
         let t0 = Instant::now();
         let sched1 = Schedule {
-            cap: self.cfg.potential_iters,
+            cap: self.cfg.potential_iters.min(cap),
             eval_every: 0,
             progress_every: self.cfg.progress_every,
-            final_eval: true,
+            final_eval: false,
         };
         let (mut stopped, mut err) = run_phase(&mut PotentialPhase(self), &sched1, progress);
         self.report.seconds_potential += t0.elapsed().as_secs_f64();
-        if stopped == Stopped::Cap {
+        if stopped == Stopped::Cap && self.it_f == self.cfg.potential_iters {
             if self.dirs.is_none() {
                 self.start_gan();
                 self.report.grad_norm_fraction = self.grad_fraction;
@@ -457,21 +474,38 @@ impl<T: Real> W1Trainer<T> {
             }
             let t1 = Instant::now();
             let sched2 = Schedule {
-                cap: self.cfg.gan_iters,
+                cap: self
+                    .cfg
+                    .gan_iters
+                    .min(cap.saturating_sub(self.cfg.potential_iters)),
                 eval_every: if self.heldout.is_some() {
                     self.cfg.eval_every
                 } else {
                     0
                 },
                 progress_every: self.cfg.progress_every,
-                final_eval: true,
+                final_eval: false,
             };
             (stopped, err) = run_phase(self, &sched2, progress);
             self.report.seconds_gan += t1.elapsed().as_secs_f64();
         }
         self.report.stopped = stopped;
-        self.finish_heldout();
         (stopped, err)
+    }
+
+    /// Ends a run that stopped with `stopped`: the final phase-2 iterate is evaluated when the run ended
+    /// at the cap or by patience and it was not evaluated yet, then the held-out report.
+    pub fn finalize(&mut self, stopped: Stopped) {
+        self.report.stopped = stopped;
+        if matches!(stopped, Stopped::Cap | Stopped::Patience)
+            && self.heldout.is_some()
+            && self.cfg.eval_every > 0
+            && self.it_g > 0
+            && self.selector.last().map(|e| e.0) != Some(self.it_g)
+        {
+            self.evaluate();
+        }
+        self.finish_heldout();
     }
 
     fn finish_heldout(&mut self) {
