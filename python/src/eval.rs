@@ -1,0 +1,163 @@
+//! `monge.evaluate`: the metrics of `monge eval` (SPEC §4) with its keys, computed in f64 as the CLI
+//! reads its files. Mirrors `src/cli/eval.rs` (which lives in the binary): the distribution metrics on
+//! all features and on a feature subset, exact W2² up to 2000 rows (the larger set subsampled, seeded),
+//! the displacement dimensionality when the source is given, L2-UVP when the true map is.
+
+use crate::array::to_mat;
+use crate::report::Val;
+use crate::to_py_err;
+use monge::linalg::{Mat, MatRef};
+use monge::metrics;
+use monge::random::{streams, Stream};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+fn distribution_metrics(pred: &Mat<f64>, target: &Mat<f64>, k: usize, seed: u64) -> Val {
+    let mut rng = Stream::new(seed, streams::PROJECTIONS);
+    Val::obj()
+        .with(
+            "mmd",
+            metrics::mmd(pred.view(), target.view(), &metrics::mmd_gammas_eval()),
+        )
+        .with(
+            "sw2",
+            metrics::sliced_w2(pred.view(), target.view(), k, &mut rng),
+        )
+        .with("r2", metrics::r2_means(pred.view(), target.view()))
+        .with(
+            "pearson",
+            metrics::pearson_means(pred.view(), target.view()),
+        )
+        .with("l2_means", metrics::l2_means(pred.view(), target.view()))
+}
+
+fn exact_w2sq_any(
+    x: MatRef<'_, f64>,
+    y: MatRef<'_, f64>,
+    seed: u64,
+) -> monge::Result<Option<(f64, bool)>> {
+    let (n, m) = (x.rows(), y.rows());
+    if n > metrics::EXACT_W2_MAX_N || m > metrics::EXACT_W2_MAX_N {
+        return Ok(None);
+    }
+    if n == m {
+        return Ok(Some((metrics::exact_w2sq(x, y)?, false)));
+    }
+    let k = n.min(m);
+    let mut rng = Stream::new(seed, streams::SPARE);
+    let mut pick = |a: MatRef<'_, f64>| {
+        let mut idx: Vec<usize> = (0..a.rows()).collect();
+        rng.shuffle(&mut idx);
+        idx.truncate(k);
+        a.to_mat().select_rows(&idx)
+    };
+    let xs = if n > k { pick(x) } else { x.to_mat() };
+    let ys = if m > k { pick(y) } else { y.to_mat() };
+    Ok(Some((metrics::exact_w2sq(xs.view(), ys.view())?, true)))
+}
+
+fn shape_err(a: &str, b: &str, am: &Mat<f64>, bm: &Mat<f64>, why: &str) -> PyErr {
+    PyValueError::new_err(format!(
+        "{a} is {}×{} but {b} is {}×{} ({why})",
+        am.rows(),
+        am.cols(),
+        bm.rows(),
+        bm.cols()
+    ))
+}
+
+/// Every metric of `monge eval` between `mapped` and `target` (dict with its JSON keys).
+#[pyfunction]
+#[pyo3(signature = (source, mapped, target, features=None, threshold=1.0, true_mapped=None, projections=200, seed=0))]
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate<'py>(
+    py: Python<'py>,
+    source: Option<&Bound<'py, PyAny>>,
+    mapped: &Bound<'py, PyAny>,
+    target: &Bound<'py, PyAny>,
+    features: Option<Vec<usize>>,
+    threshold: f64,
+    true_mapped: Option<&Bound<'py, PyAny>>,
+    projections: usize,
+    seed: u64,
+) -> PyResult<Bound<'py, PyAny>> {
+    if projections == 0 {
+        return Err(PyValueError::new_err("projections must be at least 1"));
+    }
+    let mapped: Mat<f64> = to_mat(mapped, "mapped")?;
+    let target: Mat<f64> = to_mat(target, "target")?;
+    if mapped.cols() != target.cols() {
+        return Err(PyValueError::new_err(format!(
+            "mapped has {} features but target has {}",
+            mapped.cols(),
+            target.cols()
+        )));
+    }
+    let source: Option<Mat<f64>> = source.map(|s| to_mat(s, "source")).transpose()?;
+    if let Some(s) = &source {
+        if s.shape() != mapped.shape() {
+            return Err(shape_err(
+                "source",
+                "mapped",
+                s,
+                &mapped,
+                "row i of the mapped set must be the image of row i of the source",
+            ));
+        }
+    }
+    let t_true: Option<Mat<f64>> = true_mapped.map(|s| to_mat(s, "true_mapped")).transpose()?;
+    if let Some(t) = &t_true {
+        if t.shape() != mapped.shape() {
+            return Err(shape_err(
+                "true_mapped",
+                "mapped",
+                t,
+                &mapped,
+                "it must have the mapped set's shape",
+            ));
+        }
+    }
+    let d = mapped.cols();
+    if let Some(f) = &features {
+        if f.is_empty() {
+            return Err(PyValueError::new_err("features: the list is empty"));
+        }
+        if let Some(&j) = f.iter().find(|&&j| j >= d) {
+            return Err(PyValueError::new_err(format!(
+                "features: column {j} does not exist (the data have {d} columns, 0-based)"
+            )));
+        }
+    }
+    let out = py.detach(|| -> monge::Result<Val> {
+        let k = projections;
+        let mut out = distribution_metrics(&mapped, &target, k, seed);
+        let w2 = exact_w2sq_any(mapped.view(), target.view(), seed)?;
+        out = out.with("w2sq", w2.map(|w| w.0));
+        if let Some((_, true)) = w2 {
+            out = out.with("w2sq_subsampled", true);
+        }
+        let dims = source
+            .as_ref()
+            .map(|s| metrics::displacement_dim(s.view(), mapped.view(), threshold));
+        out = out
+            .with("dim_mean", dims.map(|d| d.0))
+            .with("dim_q3", dims.map(|d| d.1));
+        let uvp = t_true
+            .as_ref()
+            .map(|t| metrics::l2_uvp(mapped.view(), t.view(), target.view()));
+        out = out
+            .with("l2_uvp", uvp)
+            .with("threshold", threshold)
+            .with("n_mapped", mapped.rows())
+            .with("n_target", target.rows())
+            .with("d", d);
+        if let Some(cols) = &features {
+            let sub = |m: &Mat<f64>| Mat::from_fn(m.rows(), cols.len(), |i, j| m.get(i, cols[j]));
+            let s = distribution_metrics(&sub(&mapped), &sub(&target), k, seed)
+                .with("features", cols.len());
+            out = out.with("subset", s);
+        }
+        Ok(out)
+    });
+    out.map_err(to_py_err)?.to_py(py)
+}
