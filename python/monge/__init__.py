@@ -34,15 +34,6 @@ __all__ = [
 __version__ = _monge.__version__
 
 
-def __getattr__(name):
-    # `monge.anndata` is imported on first use, so `import monge` never imports anndata
-    if name == "anndata":
-        from . import anndata as _ad
-
-        return _ad
-    raise AttributeError(f"module 'monge' has no attribute {name!r}")
-
-
 def default_threads():
     """The CLI's default thread count: the machine's cores, at most 2."""
     return _monge.default_threads()
@@ -196,3 +187,7 @@ def evaluate(source, mapped, target, features=None, threshold=1.0, *, true_mappe
     d = m.shape[1] if m.ndim == 2 else 0
     return _monge.evaluate(s, m, t, _columns(features, d), float(threshold), tm, int(projections),
                            int(seed))
+
+
+# last: it refers to the names above (and imports no anndata itself)
+from . import anndata  # noqa: E402
