@@ -28,7 +28,7 @@ OPTIONS:
     --dataset NAME        8gaussians (default), moons, circles, swissroll, checkerboard, bookshelf,
                           circles-pair
     --n N                 samples per set (default 1000)
-    --iters N             outer iterations (w2 default 3000; w1: per phase)
+    --iters N             outer iterations (w2 default 1500; w1 default 2000 per phase)
     --penalty none|l1|stvs|l0, --lambda X, --sigma S, --gamma G   displacement sparsity (w2)
     --seed S              seed (default 0)
     --threads N           worker threads (default: cores, at most 2)
@@ -41,17 +41,20 @@ the mapped test source and a test target (w2sq_mapped_target), the same between 
 samples (w2sq_floor, the sampling-noise floor), between the test source and target (w2sq_source_target),
 the transport cost E‖T(x) − x‖², MMD and sliced W2.";
 
+/// Iterations of each w1 phase in the demo (a fifth of w1ot's 10 000 + 10 000).
+pub const DEMO_W1_ITERS: usize = 2000;
+
 /// Runs `monge demo`.
 pub fn run(mut a: Args) -> Result<()> {
     if a.flag("help") {
-        println!("{HELP}");
+        super::common::print_help(HELP);
         return Ok(());
     }
     let method: String = a.get_or("method", "w2".to_string())?;
     let dataset: String = a.get_or("dataset", "8gaussians".to_string())?;
     let n: usize = a.get_or("n", 1000)?;
     let seed: u64 = a.get_or("seed", 0)?;
-    let threads: usize = a.get_or("threads", default_threads())?;
+    let threads: usize = a.threads(default_threads())?;
     let iters: Option<usize> = a.get("iters")?;
     let out_dir: String = a.get_or("out", ".".to_string())?;
     let json = a.flag("json");
@@ -98,7 +101,7 @@ pub fn run(mut a: Args) -> Result<()> {
         "w1" => {
             let d = W1Config::default();
             // the demo budget: a fifth of w1ot's 10 000 + 10 000 iterations (see the README figures)
-            let it = iters.unwrap_or(2000);
+            let it = iters.unwrap_or(DEMO_W1_ITERS);
             let cfg = W1Config {
                 potential_iters: it,
                 gan_iters: it,
@@ -167,26 +170,26 @@ pub fn run(mut a: Args) -> Result<()> {
         .with("seed", seed as usize)
         .with("svg", out_path.display().to_string());
     if json {
-        println!("{}", out.render());
+        out!("{}", out.render());
     } else {
-        println!(
+        out!(
             "monge demo — {method} map on {} (n = {n}, {iterations} iterations, {:.1} s)",
             toy.name(),
             train_seconds
         );
-        println!(
+        out!(
             "  W2²(T#μ, ν)  = {}   (sampling floor W2²(ν, ν') = {}; doing nothing: W2²(μ, ν) = {})",
             fmt_num(w2_mapped),
             fmt_num(w2_floor),
             fmt_num(w2_source)
         );
-        println!(
+        out!(
             "  E‖T(x) − x‖² = {}   MMD = {}   sliced W2 = {}",
             fmt_num(cost),
             fmt_num(mmd),
             fmt_num(sw2)
         );
-        println!("  plot: {}", out_path.display());
+        out!("  plot: {}", out_path.display());
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! `monge fit`: learn a map from a source set to a target set and save it as a model file.
 
 use super::args::Args;
-use super::common::{load, same_dim, History, ProgressPrinter};
+use super::common::{check_ext, check_paths, load, same_dim, warn_scale, History, ProgressPrinter};
 use super::json::Json;
 use monge::linalg::Real;
 use monge::ot::anneal::{
@@ -50,21 +50,22 @@ W2 OPTIONS:
     --lr X                         Adam learning rate of f and g (default 1e-4)
     --g-iters K                    g steps per outer iteration (default 10)
     --eval-every N                 held-out MMD model selection interval (default 1000; 0 = off)
-    --anneal                       tune λ by simulated annealing ([C25] Alg. 1); see --anneal-warmup,
-                                   --anneal-adjust (default 20000, 2000)
+    --anneal                       tune λ by simulated annealing ([C25] Alg. 1); see
+                                   --anneal-warmup (20000), --anneal-adjust (2000)
     --max-dim L                    drive λ until the mean displacement dimensionality is ≤ L ([C25] Alg. 2);
                                    see --threshold (1), --budget-warmup (10000), --budget-block (5000)
 
 W1 OPTIONS:
     --orthonormal cayley|bjorck    orthonormal layers of the potential (default cayley)
     --positive                     clamp mapped values at 0 (non-negative expression data)
-    --eval-every N                 held-out MMD model selection of the step-size network (default 1000)
+    --eval-every N                 held-out MMD model selection of the step-size network (default 0 = off)
 
 SINKHORN OPTIONS:
     --penalty none|l1|stvs         elastic cost ½‖z‖² + γτ(z) (default l1; none = squared Euclidean)
     --gamma G                      its strength γ (default 1)
     --epsilon E                    entropic ε (default 0.05 × mean cost, as ott-jax)
-    --tol T, --max-iter N          Sinkhorn stopping rule (marginal ℓ1 error; defaults 1e-3, 2000)";
+    --tol T                        Sinkhorn stopping rule: marginal ℓ1 error (default 1e-3)
+    --max-iter N                   Sinkhorn iteration cap (default 2000)";
 
 /// Options shared by every method.
 struct Common {
@@ -91,6 +92,23 @@ pub fn default_threads() -> usize {
 /// Parses `--penalty` with its parameters.
 pub fn parse_penalty(a: &mut Args) -> Result<Penalty> {
     let name: String = a.get_or("penalty", "none".to_string())?;
+    for (knob, applies) in [("sigma", "l0"), ("gamma", "stvs"), ("lambda", "")] {
+        let ok = if applies.is_empty() {
+            name != "none"
+        } else {
+            name == applies
+        };
+        if a.given(knob) && !ok {
+            return Err(Error::Usage(format!(
+                "--{knob} has no effect with --penalty {name} (it applies to {})",
+                if applies.is_empty() {
+                    "--penalty l1, stvs or l0".to_string()
+                } else {
+                    format!("--penalty {applies}")
+                }
+            )));
+        }
+    }
     let sigma: f64 = a.get_or("sigma", 1.0)?;
     let gamma: f64 = a.get_or("gamma", 1.0)?;
     let p = match name.as_str() {
@@ -148,7 +166,7 @@ pub fn anneal_json(rep: &AnnealReport) -> Json {
 /// Runs `monge fit`.
 pub fn run(mut a: Args) -> Result<()> {
     if a.flag("help") {
-        println!("{HELP}");
+        super::common::print_help(HELP);
         return Ok(());
     }
     let method: String = a.required("method")?;
@@ -158,16 +176,20 @@ pub fn run(mut a: Args) -> Result<()> {
         target: a.required("target")?,
         model: a.required("model")?,
         seed: a.get_or("seed", 0)?,
-        threads: a.get_or("threads", default_threads())?,
+        threads: a.threads(default_threads())?,
         iters: a.get("iters")?,
         batch: a.get_or("batch", 256)?,
         history: a.get("history")?,
         quiet: a.flag("quiet"),
         json: a.flag("json"),
     };
-    if c.threads == 0 {
-        return Err(Error::Usage("--threads must be at least 1".into()));
+    // every output checked (distinct from the inputs and each other, writable) before training starts
+    let mut outputs = vec![("model", c.model.as_str())];
+    if let Some(h) = &c.history {
+        check_ext("history", h, &["csv", "txt"], "CSV text")?;
+        outputs.push(("history", h.as_str()));
     }
+    check_paths(&[("source", &c.source), ("target", &c.target)], &outputs)?;
     match dtype.as_str() {
         "f32" => fit_typed::<f32>(&method, c, a),
         "f64" => fit_typed::<f64>(&method, c, a),
@@ -218,9 +240,9 @@ fn fit_typed<T: Real>(method: &str, c: Common, mut a: Args) -> Result<()> {
         .set("dtype", T::NAME)
         .set("seconds", t0.elapsed().as_secs_f64());
     if c.json {
-        println!("{}", out.render());
+        out!("{}", out.render());
     } else if !c.quiet {
-        eprintln!(
+        say!(
             "saved {} model ({}, d = {}) to {} in {:.1} s",
             saved.method,
             T::NAME,
@@ -237,6 +259,8 @@ fn load_pair<T: Real>(c: &Common) -> Result<(monge::linalg::Mat<T>, monge::linal
     let x = load::<T>(&c.source)?;
     let y = load::<T>(&c.target)?;
     same_dim(&c.source, x.cols(), &c.target, y.cols())?;
+    warn_scale(&c.source, &x);
+    warn_scale(&c.target, &y);
     Ok((x, y))
 }
 
@@ -262,6 +286,31 @@ fn fit_w2<T: Real>(
     };
     let anneal = a.flag("anneal");
     let max_dim: Option<f64> = a.get("max-dim")?;
+    if let Some(l) = max_dim {
+        if l < 0.0 {
+            return Err(Error::Usage(format!(
+                "--max-dim {l}: a displacement dimensionality budget is at least 0"
+            )));
+        }
+    }
+    for (knob, needs, given) in [
+        ("anneal-warmup", "--anneal", anneal),
+        ("anneal-adjust", "--anneal", anneal),
+        ("threshold", "--max-dim", max_dim.is_some()),
+        ("budget-warmup", "--max-dim", max_dim.is_some()),
+        ("budget-block", "--max-dim", max_dim.is_some()),
+    ] {
+        if a.given(knob) && !given {
+            return Err(Error::Usage(format!(
+                "--{knob} has no effect without {needs}"
+            )));
+        }
+    }
+    if a.given("lambda") && (anneal || max_dim.is_some()) {
+        return Err(Error::Usage(
+            "--lambda has no effect with --anneal / --max-dim: the schedule sets λ".into(),
+        ));
+    }
     let ann_defaults = AnnealConfig::default();
     let anneal_cfg = AnnealConfig {
         initial_iters: a.get_or("anneal-warmup", ann_defaults.initial_iters)?,
@@ -334,9 +383,10 @@ fn fit_w2<T: Real>(
             // keep the best model found before the divergence, then report the error
             if rep.best_mmd.is_some() {
                 monge::io::save_model(Path::new(&c.model), &tr.best_map().to_saved())?;
-                eprintln!(
+                say!(
                     "monge: saved the best model before the divergence (iteration {}) to {}",
-                    rep.best_iteration, c.model
+                    rep.best_iteration,
+                    c.model
                 );
             }
             return Err(e);
@@ -375,6 +425,14 @@ fn fit_sinkhorn<T: Real>(c: &Common, a: &mut Args) -> Result<(SavedModel<T>, Jso
     };
     a.finish()?;
     let (x, y) = load_pair::<T>(c)?;
+    super::args::check_memory(
+        &format!(
+            "the Sinkhorn cost matrix ({} source × {} target rows, f64)",
+            x.rows(),
+            y.rows()
+        ),
+        8.0 * x.rows() as f64 * y.rows() as f64,
+    )?;
     let map = ElasticSinkhornMap::fit(x.view(), y.view(), &cfg)?;
     let mut out = Json::obj()
         .with("method", "sinkhorn")
@@ -389,7 +447,7 @@ fn fit_sinkhorn<T: Real>(c: &Common, a: &mut Args) -> Result<(SavedModel<T>, Jso
             .set("marginal_error", r.marginal_error)
             .set("converged", r.converged);
         if !r.converged && !c.quiet {
-            eprintln!(
+            say!(
                 "monge: warning: Sinkhorn stopped at the iteration cap ({}) with marginal error {:.3e} > tol",
                 r.iterations, r.marginal_error
             );

@@ -856,19 +856,8 @@ fn parse_ortho(s: &str) -> Result<Orthonormaliser> {
     }))
 }
 
-fn parse_widths(s: &str) -> Result<Vec<usize>> {
-    if s.is_empty() {
-        return Ok(Vec::new());
-    }
-    s.split(',')
-        .map(|w| {
-            w.trim().parse().map_err(|_| Error::Model {
-                file: String::new(),
-                msg: format!("bad width list '{s}'"),
-            })
-        })
-        .collect()
-}
+/// Largest Björck iteration count a model file may ask for (training uses 20, export 100).
+pub const MAX_SAVED_BJORCK_ITERS: usize = 10_000;
 
 impl<T: Real> W1Map<T> {
     /// The potential network (Q cached with the export orthonormaliser).
@@ -896,60 +885,92 @@ impl<T: Real> W1Map<T> {
         self.step.outputs(x)
     }
 
-    /// Rebuilds a map from its saved content (method "w1").
+    /// Rebuilds a map from its saved content (method "w1"). Widths are bounded by the values present,
+    /// the parameter counts they imply are computed (overflow-checked) and compared with the tensors
+    /// *before* either network is allocated; the LeakyReLU slope must be finite in [0, 1], the
+    /// orthonormaliser's iteration count at most [`MAX_SAVED_BJORCK_ITERS`].
     pub fn from_saved(s: &SavedModel<T>) -> Result<Self> {
+        let fail = SavedModel::<T>::fail;
         if s.method != "w1" {
-            return Err(Error::Model {
-                file: String::new(),
-                msg: format!("expected a 'w1' model, found '{}'", s.method),
-            });
+            return Err(fail(format!("expected a 'w1' model, found '{}'", s.method)));
+        }
+        if s.dim == 0 {
+            return Err(fail("dimension 0".into()));
+        }
+        let pot_hidden = s.hyper_widths("potential.hidden", true)?;
+        let step_hidden = s.hyper_widths("step.hidden", true)?;
+        let max_width = pot_hidden.iter().copied().max().unwrap_or(1);
+        let ortho = parse_ortho(s.hyper("potential.ortho").unwrap_or(""))?;
+        let ortho_export = parse_ortho(s.hyper("potential.ortho_export").unwrap_or(""))?;
+        for o in [ortho, ortho_export] {
+            if let Orthonormaliser::Bjorck(b) = o {
+                if b.iters > MAX_SAVED_BJORCK_ITERS {
+                    return Err(fail(format!(
+                        "Björck iteration count {} is above {MAX_SAVED_BJORCK_ITERS}",
+                        b.iters
+                    )));
+                }
+            }
         }
         let pot_cfg = LipschitzConfig {
-            hidden: parse_widths(s.hyper("potential.hidden").unwrap_or(""))?,
+            hidden: pot_hidden,
             group_size: match s.hyper("potential.group_size") {
                 None | Some("auto") => None,
-                Some(_) => Some(s.hyper_parse("potential.group_size")?),
+                Some(_) => Some(s.hyper_usize_in("potential.group_size", 1, max_width)?),
             },
             descending: s.hyper_parse("potential.descending")?,
-            ortho: parse_ortho(s.hyper("potential.ortho").unwrap_or(""))?,
-            ortho_export: parse_ortho(s.hyper("potential.ortho_export").unwrap_or(""))?,
+            ortho,
+            ortho_export,
         };
         let step_cfg = MlpConfig {
-            hidden: parse_widths(s.hyper("step.hidden").unwrap_or(""))?,
-            leaky_slope: s.hyper_parse("step.leaky_slope")?,
+            hidden: step_hidden,
+            leaky_slope: s.hyper_f64_in("step.leaky_slope", 0.0, 1.0)?,
             output: crate::nn::mlp::OutputAct::Softplus,
         };
         let positive = s.hyper_parse("positive")?;
+        // Parameter counts from the architecture alone (layouts of LipschitzNet::new and Mlp::new).
+        let too_big = || fail("the architecture's parameter count overflows".into());
+        let cayley = usize::from(matches!(pot_cfg.ortho, Orthonormaliser::Cayley));
+        let mut widths = vec![s.dim];
+        widths.extend_from_slice(&pot_cfg.hidden);
+        widths.push(1);
+        let mut n_pot = 0usize;
+        for w in widths.windows(2) {
+            let layer = w[1]
+                .checked_mul(w[0])
+                .and_then(|x| x.checked_add(w[1] + cayley))
+                .ok_or_else(too_big)?;
+            n_pot = n_pot.checked_add(layer).ok_or_else(too_big)?;
+        }
+        let mut widths = vec![s.dim];
+        widths.extend_from_slice(&step_cfg.hidden);
+        widths.push(1);
+        let mut n_step = 0usize;
+        for w in widths.windows(2) {
+            let layer = w[1]
+                .checked_mul(w[0])
+                .and_then(|x| x.checked_add(w[1]))
+                .ok_or_else(too_big)?;
+            n_step = n_step.checked_add(layer).ok_or_else(too_big)?;
+        }
+        let mut index = s.tensor_index()?;
+        let pot_vals = index.shaped("potential", &[n_pot])?;
+        let step_vals = index.shaped("step_size", &[n_step])?;
+        index.finish()?;
         let mut rng = Stream::new(0, streams::SPARE);
         let mut potential = LipschitzNet::new(s.dim, pot_cfg, &mut rng);
-        potential.validate().map_err(|e| Error::Model {
-            file: String::new(),
-            msg: e.to_string(),
-        })?;
+        potential.validate().map_err(|e| fail(e.to_string()))?;
         let mut step = Mlp::new(s.dim, step_cfg, &mut rng);
-        for (name, dst) in [
-            ("potential", potential.params_mut()),
-            ("step_size", step.params_mut()),
+        for (v, dst) in [
+            (pot_vals, potential.params_mut()),
+            (step_vals, step.params_mut()),
         ] {
-            let (_, v) = s.tensor(name).ok_or_else(|| Error::Model {
-                file: String::new(),
-                msg: format!("missing tensor '{name}'"),
-            })?;
             if v.len() != dst.len() {
-                return Err(Error::Model {
-                    file: String::new(),
-                    msg: format!(
-                        "tensor '{name}' has {} values, the architecture needs {}",
-                        v.len(),
-                        dst.len()
-                    ),
-                });
-            }
-            if v.iter().any(|x| !x.is_finite()) {
-                return Err(Error::Model {
-                    file: String::new(),
-                    msg: format!("tensor '{name}' holds a non-finite value"),
-                });
+                return Err(fail(format!(
+                    "a tensor has {} values, the architecture needs {}",
+                    v.len(),
+                    dst.len()
+                )));
             }
             dst.copy_from_slice(v);
         }

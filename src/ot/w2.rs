@@ -295,58 +295,47 @@ impl<T: Real> W2Map<T> {
         out
     }
 
-    /// Rebuilds a map saved by [`TransportMap::to_saved`] (shape and name checks → `Error::Model`).
+    /// Rebuilds a map saved by [`TransportMap::to_saved`]. Every tensor's shape is checked against the
+    /// dimension and widths (which are bounded by the values present) *before* the network is allocated,
+    /// each tensor is found through one name index, and the network is built once, so loading is linear
+    /// in the file size; any mismatch is an `Error::Model`.
     pub fn from_saved(m: &SavedModel<T>) -> Result<Self> {
-        let err = |msg: String| Error::Model {
-            file: String::new(),
-            msg,
-        };
         if m.method != "w2" {
-            return Err(err(format!("expected a 'w2' model, found '{}'", m.method)));
+            return Err(SavedModel::<T>::fail(format!(
+                "expected a 'w2' model, found '{}'",
+                m.method
+            )));
         }
         if m.dim == 0 {
-            return Err(err("dimension 0".into()));
+            return Err(SavedModel::<T>::fail("dimension 0"));
         }
-        let hidden_s = m
-            .hyper("hidden")
-            .ok_or_else(|| err("missing hyper-parameter 'hidden'".into()))?;
-        let hidden: Vec<usize> = hidden_s
-            .split(',')
-            .map(|s| s.trim().parse::<usize>())
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|_| err(format!("bad hidden widths '{hidden_s}'")))?;
-        if hidden.is_empty() || hidden.contains(&0) {
-            return Err(err(format!("bad hidden widths '{hidden_s}'")));
-        }
+        let hidden = m.hyper_widths("hidden", false)?;
         let out_act: bool = m.hyper_parse("output_activation")?;
-        let mut g = Icnn::<T>::zeros(m.dim, &hidden, out_act);
         let n_l = hidden.len();
-        let mut fill = |name: String, shape: Vec<usize>, range: core::ops::Range<usize>| {
-            let (s, v) = m
-                .tensor(&name)
-                .ok_or_else(|| err(format!("missing tensor '{name}'")))?;
-            if s != shape.as_slice() || v.len() != range.len() {
-                return Err(err(format!(
-                    "tensor '{name}' has shape {s:?}, expected {shape:?}"
-                )));
-            }
-            if let Some(k) = v.iter().position(|x| !x.is_finite()) {
-                return Err(err(format!(
-                    "tensor '{name}' has a non-finite value at {k}"
-                )));
-            }
-            g.params_mut()[range].copy_from_slice(v);
-            Ok(())
-        };
+        let width = |l: usize| if l < n_l { hidden[l] } else { 1 };
+        let mut index = m.tensor_index()?;
+        let mut blocks: Vec<(&[T], char, usize)> = Vec::with_capacity(3 * n_l + 2);
         for l in 0..=n_l {
-            let (ra, w) = Icnn::<T>::zeros(m.dim, &hidden, out_act).a_range(l);
-            fill(format!("A{l}"), vec![w, m.dim], ra)?;
-            let rb = Icnn::<T>::zeros(m.dim, &hidden, out_act).b_range(l);
-            fill(format!("b{l}"), vec![w], rb)?;
+            blocks.push((index.shaped(&format!("A{l}"), &[width(l), m.dim])?, 'A', l));
+            blocks.push((index.shaped(&format!("b{l}"), &[width(l)])?, 'b', l));
         }
         for l in 1..=n_l {
-            let (rw, o, i) = Icnn::<T>::zeros(m.dim, &hidden, out_act).w_range(l);
-            fill(format!("W{l}"), vec![o, i], rw)?;
+            blocks.push((
+                index.shaped(&format!("W{l}"), &[width(l), hidden[l - 1]])?,
+                'W',
+                l,
+            ));
+        }
+        index.finish()?;
+        // every size is now paid for by values in the file: allocate once
+        let mut g = Icnn::<T>::zeros(m.dim, &hidden, out_act);
+        for (v, kind, l) in blocks {
+            let range = match kind {
+                'A' => g.a_range(l).0,
+                'b' => g.b_range(l),
+                _ => g.w_range(l).0,
+            };
+            g.params_mut()[range].copy_from_slice(v);
         }
         Ok(W2Map { g })
     }
