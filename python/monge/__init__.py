@@ -174,19 +174,20 @@ def _columns(features, d):
 
 
 def evaluate(source, mapped, target, features=None, threshold=1.0, *, true_mapped=None,
-             projections=200, seed=0):
+             projections=200, seed=0, max_cells=5000):
     """The metrics of ``monge eval`` between ``mapped`` (T(source)) and ``target``, as a dict with its
     JSON keys: mmd, sw2, w2sq (exact, both sets ≤ 2000 rows), r2, pearson, l2_means, dim_mean and dim_q3
     (with ``source``; |Δᵢ| > ``threshold`` counts a coordinate as moved), l2_uvp (with ``true_mapped``),
     threshold, n_mapped, n_target, d, and ``subset`` (the distribution metrics on ``features``: column
-    indices or a boolean mask). ``source`` may be None."""
+    indices or a boolean mask), mmd_max_cells and mmd_subsampled (the MMD, also the subset's, is computed
+    on a seeded subsample of at most ``max_cells`` rows of each set). ``source`` may be None."""
     m = _as_array(mapped, "mapped", "f64")
     t = _as_array(target, "target", "f64")
     s = None if source is None else _as_array(source, "source", "f64")
     tm = None if true_mapped is None else _as_array(true_mapped, "true_mapped", "f64")
     d = m.shape[1] if m.ndim == 2 else 0
     return _monge.evaluate(s, m, t, _columns(features, d), float(threshold), tm, int(projections),
-                           int(seed))
+                           int(seed), int(max_cells))
 
 
 # last: it refers to the names above (and imports no anndata itself)

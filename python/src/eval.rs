@@ -1,6 +1,7 @@
 //! `monge.evaluate`: the metrics of `monge eval` (SPEC §4) with its keys, computed in f64 as the CLI
 //! reads its files. Mirrors `src/cli/eval.rs` (which lives in the binary): the distribution metrics on
-//! all features and on a feature subset, exact W2² up to 2000 rows (the larger set subsampled, seeded),
+//! all features and on a feature subset (the MMD on at most `max_cells` rows of each set, a seeded
+//! subsample), exact W2² up to 2000 rows (the larger set subsampled, seeded),
 //! the displacement dimensionality when the source is given, L2-UVP when the true map is.
 
 use crate::array::to_mat;
@@ -12,13 +13,43 @@ use monge::random::{streams, Stream};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-fn distribution_metrics(pred: &Mat<f64>, target: &Mat<f64>, k: usize, seed: u64) -> Val {
+/// The CLI's default `--max-cells`: the rows of each set the MMD is computed on.
+pub const DEFAULT_MAX_CELLS: usize = 5000;
+
+/// Rows of a uniform subsample of size `cap` of `n` rows, kept in order (None when `n ≤ cap`).
+fn subsample_rows(n: usize, cap: usize, rng: &mut Stream) -> Option<Vec<usize>> {
+    if n <= cap {
+        return None;
+    }
+    let mut idx: Vec<usize> = (0..n).collect();
+    rng.shuffle(&mut idx);
+    idx.truncate(cap);
+    idx.sort_unstable();
+    Some(idx)
+}
+
+type Rows = (Option<Vec<usize>>, Option<Vec<usize>>);
+
+fn mmd_on(pred: &Mat<f64>, target: &Mat<f64>, rows: &Rows) -> f64 {
+    let p = rows.0.as_ref().map(|r| pred.select_rows(r));
+    let t = rows.1.as_ref().map(|r| target.select_rows(r));
+    metrics::mmd(
+        p.as_ref().unwrap_or(pred).view(),
+        t.as_ref().unwrap_or(target).view(),
+        &metrics::mmd_gammas_eval(),
+    )
+}
+
+fn distribution_metrics(
+    pred: &Mat<f64>,
+    target: &Mat<f64>,
+    k: usize,
+    seed: u64,
+    mmd_rows: &Rows,
+) -> Val {
     let mut rng = Stream::new(seed, streams::PROJECTIONS);
     Val::obj()
-        .with(
-            "mmd",
-            metrics::mmd(pred.view(), target.view(), &metrics::mmd_gammas_eval()),
-        )
+        .with("mmd", mmd_on(pred, target, mmd_rows))
         .with(
             "sw2",
             metrics::sliced_w2(pred.view(), target.view(), k, &mut rng),
@@ -68,7 +99,7 @@ fn shape_err(a: &str, b: &str, am: &Mat<f64>, bm: &Mat<f64>, why: &str) -> PyErr
 
 /// Every metric of `monge eval` between `mapped` and `target` (dict with its JSON keys).
 #[pyfunction]
-#[pyo3(signature = (source, mapped, target, features=None, threshold=1.0, true_mapped=None, projections=200, seed=0))]
+#[pyo3(signature = (source, mapped, target, features=None, threshold=1.0, true_mapped=None, projections=200, seed=0, max_cells=DEFAULT_MAX_CELLS))]
 #[allow(clippy::too_many_arguments)]
 pub fn evaluate<'py>(
     py: Python<'py>,
@@ -80,9 +111,18 @@ pub fn evaluate<'py>(
     true_mapped: Option<&Bound<'py, PyAny>>,
     projections: usize,
     seed: u64,
+    max_cells: usize,
 ) -> PyResult<Bound<'py, PyAny>> {
     if projections == 0 {
         return Err(PyValueError::new_err("projections must be at least 1"));
+    }
+    if threshold.is_nan() || threshold < 0.0 {
+        return Err(PyValueError::new_err(format!(
+            "threshold {threshold}: a displacement threshold is at least 0"
+        )));
+    }
+    if max_cells < 2 {
+        return Err(PyValueError::new_err("max_cells must be at least 2"));
     }
     let mapped: Mat<f64> = to_mat(mapped, "mapped")?;
     let target: Mat<f64> = to_mat(target, "target")?;
@@ -130,7 +170,15 @@ pub fn evaluate<'py>(
     }
     let out = py.detach(|| -> monge::Result<Val> {
         let k = projections;
-        let mut out = distribution_metrics(&mapped, &target, k, seed);
+        let mut sub_rng = Stream::new(seed, streams::SPARE);
+        let mmd_rows = (
+            subsample_rows(mapped.rows(), max_cells, &mut sub_rng),
+            subsample_rows(target.rows(), max_cells, &mut sub_rng),
+        );
+        let mmd_subsampled = mmd_rows.0.is_some() || mmd_rows.1.is_some();
+        let mut out = distribution_metrics(&mapped, &target, k, seed, &mmd_rows)
+            .with("mmd_max_cells", max_cells)
+            .with("mmd_subsampled", mmd_subsampled);
         let w2 = exact_w2sq_any(mapped.view(), target.view(), seed)?;
         out = out.with("w2sq", w2.map(|w| w.0));
         if let Some((_, true)) = w2 {
@@ -153,7 +201,7 @@ pub fn evaluate<'py>(
             .with("d", d);
         if let Some(cols) = &features {
             let sub = |m: &Mat<f64>| Mat::from_fn(m.rows(), cols.len(), |i, j| m.get(i, cols[j]));
-            let s = distribution_metrics(&sub(&mapped), &sub(&target), k, seed)
+            let s = distribution_metrics(&sub(&mapped), &sub(&target), k, seed, &mmd_rows)
                 .with("features", cols.len());
             out = out.with("subset", s);
         }

@@ -85,6 +85,9 @@ impl<'py> Opts<'_, 'py> {
             v.repr().map(|r| r.to_string()).unwrap_or_default()
         ))
     }
+    fn given(&self, name: &str) -> PyResult<bool> {
+        Ok(self.raw(name)?.is_some())
+    }
     fn usize(&self, name: &str) -> PyResult<Option<usize>> {
         let Some(v) = self.raw(name)? else {
             return Ok(None);
@@ -182,6 +185,24 @@ fn usage(msg: String) -> PyErr {
 /// Parses `penalty` with its parameters (as the CLI's `parse_penalty`).
 fn w2_penalty(o: &Opts<'_, '_>) -> PyResult<Penalty> {
     let name = o.string("penalty")?.unwrap_or_else(|| "none".into());
+    for (knob, applies) in [("sigma", "l0"), ("gamma", "stvs"), ("lambda", "")] {
+        let ok = if applies.is_empty() {
+            name != "none"
+        } else {
+            name == applies
+        };
+        if o.given(knob)? && !ok {
+            return Err(usage(format!(
+                "{} has no effect with penalty='{name}' (it applies to {})",
+                py_name(knob),
+                if applies.is_empty() {
+                    "penalty='l1', 'stvs' or 'l0'".to_string()
+                } else {
+                    format!("penalty='{applies}'")
+                }
+            )));
+        }
+    }
     let sigma = o.f64("sigma")?.unwrap_or(1.0);
     let gamma = o.f64("gamma")?.unwrap_or(1.0);
     let p = match name.as_str() {
@@ -212,9 +233,21 @@ pub fn resolve(method: &str, dict: &Bound<'_, PyDict>) -> PyResult<Resolved> {
         }
     };
     let seed = o.u64("seed")?.unwrap_or(0);
-    let threads = o.usize("threads")?.unwrap_or_else(default_threads);
+    let mut threads = o.usize("threads")?.unwrap_or_else(default_threads);
     if threads == 0 {
         return Err(usage("threads must be at least 1".into()));
+    }
+    // as the CLI: more threads than cores only cost memory and time, and would change the bits
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads > cores {
+        let msg = format!("threads={threads} capped at the {cores} cores available");
+        PyErr::warn(
+            dict.py(),
+            &dict.py().get_type::<pyo3::exceptions::PyRuntimeWarning>(),
+            &std::ffi::CString::new(msg).expect("no NUL"),
+            1,
+        )?;
+        threads = cores;
     }
     let iters = o.usize("iters")?;
     let batch = o.usize("batch")?.unwrap_or(256);
@@ -238,6 +271,32 @@ pub fn resolve(method: &str, dict: &Bound<'_, PyDict>) -> PyResult<Resolved> {
             };
             let anneal = o.flag("anneal")?;
             let max_dim = o.f64("max-dim")?;
+            if let Some(l) = max_dim {
+                if l.is_nan() || l < 0.0 {
+                    return Err(usage(format!(
+                        "max_dim {l}: a displacement dimensionality budget is at least 0"
+                    )));
+                }
+            }
+            for (knob, needs, given) in [
+                ("anneal-warmup", "anneal=True", anneal),
+                ("anneal-adjust", "anneal=True", anneal),
+                ("threshold", "max_dim", max_dim.is_some()),
+                ("budget-warmup", "max_dim", max_dim.is_some()),
+                ("budget-block", "max_dim", max_dim.is_some()),
+            ] {
+                if o.given(knob)? && !given {
+                    return Err(usage(format!(
+                        "{} has no effect without {needs}",
+                        py_name(knob)
+                    )));
+                }
+            }
+            if o.given("lambda")? && (anneal || max_dim.is_some()) {
+                return Err(usage(
+                    "lambda_ has no effect with anneal / max_dim: the schedule sets λ".into(),
+                ));
+            }
             let ad = AnnealConfig::default();
             let anneal_cfg = AnnealConfig {
                 initial_iters: o.usize("anneal-warmup")?.unwrap_or(ad.initial_iters),

@@ -79,16 +79,19 @@ def test_models_cross_both_ways(cli, tmp_path):
     np.testing.assert_array_equal(back.transport(x), np.load(tmp_path / "cli_map.npy"))
 
 
-def test_evaluate_equals_cli_eval(cli, tmp_path):
+@pytest.mark.parametrize("max_cells", [5000, 100])
+def test_evaluate_equals_cli_eval(cli, tmp_path, max_cells):
     s, t, tm = monge.synth.known_map(n=300, dim=3, components=2, seed=1)
     mapped = s + 0.1
     for name, a in (("s", s), ("t", t), ("tm", tm), ("m", mapped)):
         np.save(tmp_path / f"{name}.npy", a)
     out = run_cli(cli, "eval", "--source", tmp_path / "s.npy", "--mapped", tmp_path / "m.npy",
                   "--target", tmp_path / "t.npy", "--true-mapped", tmp_path / "tm.npy",
-                  "--features", "0,2", "--threshold", 0.05, "--json")
+                  "--features", "0,2", "--threshold", 0.05, "--max-cells", max_cells, "--json")
     want = json.loads(out)
-    got = monge.evaluate(s, mapped, t, features=[0, 2], threshold=0.05, true_mapped=tm)
+    got = monge.evaluate(s, mapped, t, features=[0, 2], threshold=0.05, true_mapped=tm,
+                         max_cells=max_cells)
+    assert got["mmd_subsampled"] == (max_cells < 300)
     assert list(got.keys()) == list(want.keys())
     for k, v in want.items():
         if isinstance(v, dict):

@@ -68,3 +68,22 @@ def test_file_errors_name_the_file(tmp_path, xy):
         monge.load(tmp_path / "bad.monge")
     with pytest.raises(OSError, match="no_such_dir"):
         m.save(tmp_path / "no_such_dir" / "m.monge")
+
+
+def test_knobs_without_effect_are_refused_as_by_the_cli(xy):
+    with pytest.raises(ValueError, match=r"sigma has no effect with penalty='none' \(it applies to penalty='l0'\)"):
+        monge.fit(*xy, sigma=0.5, quiet=True)
+    with pytest.raises(ValueError, match=r"lambda_ has no effect with penalty='none'"):
+        monge.fit(*xy, lam=0.1, quiet=True)
+    with pytest.raises(ValueError, match=r"threshold has no effect without max_dim"):
+        monge.fit(*xy, penalty="l0", threshold=0.5, quiet=True)
+    with pytest.raises(ValueError, match=r"lambda_ has no effect with anneal / max_dim"):
+        monge.fit(*xy, penalty="l1", lambda_=0.1, max_dim=1.0, quiet=True)
+    with pytest.raises(ValueError, match=r"max_dim -1: a displacement dimensionality budget is at least 0"):
+        monge.fit(*xy, penalty="l1", max_dim=-1.0, quiet=True)
+
+
+def test_threads_beyond_the_cores_are_capped_with_a_warning(xy):
+    with pytest.warns(RuntimeWarning, match=r"threads=4096 capped at the \d+ cores"):
+        m = monge.fit(*xy, method="mean-shift", threads=4096, quiet=True)
+    assert m.dim == 2
