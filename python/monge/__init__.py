@@ -124,15 +124,24 @@ class Model:
         return f"<monge.Model {self.method} d={self.dim} {self.dtype}>"
 
 
-def fit(source, target, method="w2", *, progress=None, quiet=False, **options):
+def fit(source, target, method="w2", *, progress=None, quiet=False, heldout_source=None,
+        heldout_target=None, **options):
     """Learns a map from ``source`` to ``target`` (n × d and m × d arrays, float32/float64, C or
     Fortran order) and returns a :class:`Model`.
+
+    W2 and W1 hold out ``heldout_fraction`` (default 0.1) of each set for model selection and early
+    stopping (``eval_every``, ``patience``, ``criterion``), or use ``heldout_source``/``heldout_target``
+    (arrays) when given; ``report["heldout"]`` compares the map with the identity and the mean shift
+    there, ``report["stopped"]`` says why training ended.
 
     ``options`` are those of ``monge fit`` under their CLI names (see the module doc); unknown names
     raise TypeError, invalid values ValueError with monge's message. Training releases the GIL and
     uses ``threads`` worker threads (default: the machine's cores, at most 2). ``progress(info)`` is
     called at the solver's progress interval with a dict (phase, iteration, total, losses, lambda,
-    heldout_mmd); an exception raised there stops training and propagates. Without ``progress`` a
+    criterion, heldout, heldout_best); returning True stops training cleanly (the best model so far is
+    returned, ``report["stopped"] == "interrupted"``), an exception raised there stops it and
+    propagates. A divergence raises DivergedError, with the best model before it as ``.model`` when a
+    held-out evaluation had run. Without ``progress`` a
     plain line goes to stderr at most once a second, unless ``quiet=True``. Ctrl-C (SIGINT) stops
     training at the next progress report and raises KeyboardInterrupt.
     """
@@ -148,7 +157,14 @@ def fit(source, target, method="w2", *, progress=None, quiet=False, **options):
         progress = StderrProgress()
     if progress is not None and not callable(progress):
         raise TypeError("progress: expected a callable taking one dict")
-    raw = _monge.fit(x, y, method, opts, progress)
+    hs = None if heldout_source is None else _as_array(heldout_source, "heldout_source", dt)
+    ht = None if heldout_target is None else _as_array(heldout_target, "heldout_target", dt)
+    try:
+        raw = _monge.fit(x, y, method, opts, progress, hs, ht)
+    except DivergedError as e:
+        if hasattr(e, "model"):
+            e.model = Model(e.model)
+        raise
     return Model(raw)
 
 

@@ -45,7 +45,9 @@ class StderrProgress:
             line += f" {k}={_fmt(v)}"
         if p.get("lambda") is not None:
             line += f" λ={_fmt(p['lambda'])}"
-        if p.get("heldout_mmd") is not None:
-            line += f" heldout_mmd={_fmt(p['heldout_mmd'])}"
+        if p.get("criterion") is not None and p.get("heldout") is not None:
+            line += f" heldout_{p['criterion']}={_fmt(p['heldout'])}"
+            if p.get("heldout_best") is not None:
+                line += f" (best {_fmt(p['heldout_best'])})"
         line += f" elapsed={now - self.start:.1f}s eta={eta:.1f}s"
         print(line, file=self.file or sys.stderr, flush=True)

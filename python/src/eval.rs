@@ -193,8 +193,25 @@ pub fn evaluate<'py>(
         let uvp = t_true
             .as_ref()
             .map(|t| metrics::l2_uvp(mapped.view(), t.view(), target.view()));
+        // the held-out criterion `monge fit` selects on is `sw2` with the defaults; the MMD's kernel named
+        let sw2 = match &out {
+            Val::Obj(kv) => kv.iter().find_map(|(k, v)| match (k.as_str(), v) {
+                ("sw2", Val::Num(x)) => Some(*x),
+                _ => None,
+            }),
+            _ => None,
+        };
         out = out
             .with("l2_uvp", uvp)
+            .with("sliced_w2", sw2)
+            .with(
+                "criterion",
+                format!("sliced_w2 = sw2 ({k} directions from --seed {seed}; monge fit's default selection criterion with 200)").as_str(),
+            )
+            .with(
+                "mmd_kernel",
+                "biased MMD², RBF exp(−γ‖a − b‖²), mean over γ = 10^(1 − 4i/49), i = 0..49 (w1ot eval.py)",
+            )
             .with("threshold", threshold)
             .with("n_mapped", mapped.rows())
             .with("n_target", target.rows())

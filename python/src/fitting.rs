@@ -1,11 +1,12 @@
 //! The one file that calls monge's fitting API: options → configs, the fit itself, and its report.
 //!
 //! Options arrive under the names of `monge fit` (`iters`, `batch`, `penalty`, `lambda`, `sigma`,
-//! `max-dim`, …; the Python glue turns `max_dim` / `lambda_` into them) and become the same configs
-//! `src/cli/fit.rs` builds, from the same `Default`s, so one seed gives the CLI's model bit for bit
-//! (`tests/test_cli_parity.py`). The option → config mapping mirrors `src/cli/fit.rs` because that
-//! parser lives in the binary, not in the library; when the library's front door (one `fit` for every
-//! method) lands, this file switches to it and the mirror goes.
+//! `max-dim`, `patience`, `criterion`, …; the Python glue turns `max_dim` / `lambda_` into them) and
+//! become the configs `src/cli/fit.rs` builds, from the same `Default`s and with the same checks, so one
+//! seed gives the CLI's model bit for bit (`tests/test_cli_parity.py`). W2 without a λ schedule, W1,
+//! mean shift and identity go through the library's front door, [`monge::fit`]; the λ schedules (Alg.
+//! 1 / Alg. 2) and Sinkhorn (for its convergence report) are driven as the CLI drives them. The option →
+//! config mapping mirrors `src/cli/fit.rs` because that parser lives in the binary, not in the library.
 
 use crate::report::Val;
 use monge::linalg::{Mat, Real};
@@ -13,19 +14,30 @@ use monge::nn::lipschitz::LipschitzConfig;
 use monge::ot::anneal::{
     anneal_lambda, dim_budget, AnnealConfig, AnnealReport, DimBudgetConfig, ReportingTrainee,
 };
-use monge::ot::baselines::{Identity, MeanShift};
 use monge::ot::penalty::Penalty;
 use monge::ot::sinkhorn::{ElasticCost, ElasticSinkhornMap, SinkhornConfig};
+use monge::ot::train::select::DEFAULT_PATIENCE;
+use monge::ot::train::{Control, Criterion, Heldout, HeldoutReport, Stopped};
 use monge::ot::w1::W1Config;
 use monge::ot::w2::{W2Config, W2Trainer};
-use monge::ot::{Progress, SavedModel, TransportMap};
-use monge::{Error, Result};
+use monge::ot::{SavedModel, TransportMap};
+use monge::{Error, Method, Result};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
 
 /// The options every method reads (besides its own).
-const COMMON: &[&str] = &["dtype", "seed", "threads", "iters", "batch"];
+const COMMON: &[&str] = &[
+    "dtype",
+    "seed",
+    "threads",
+    "iters",
+    "batch",
+    "eval-every",
+    "patience",
+    "criterion",
+    "heldout-fraction",
+];
 const W2_OPTS: &[&str] = &[
     "penalty",
     "lambda",
@@ -33,7 +45,6 @@ const W2_OPTS: &[&str] = &[
     "gamma",
     "lr",
     "g-iters",
-    "eval-every",
     "anneal",
     "anneal-warmup",
     "anneal-adjust",
@@ -42,7 +53,7 @@ const W2_OPTS: &[&str] = &[
     "budget-warmup",
     "budget-block",
 ];
-const W1_OPTS: &[&str] = &["orthonormal", "positive", "eval-every"];
+const W1_OPTS: &[&str] = &["orthonormal", "positive", "gan-lr"];
 const SINKHORN_OPTS: &[&str] = &["penalty", "gamma", "epsilon", "tol", "max-iter"];
 
 /// The CLI's default thread count: the machine's cores, at most 2 (as `monge fit`).
@@ -156,26 +167,26 @@ impl<'py> Opts<'_, 'py> {
 
 /// What to fit, with every option resolved (built with the GIL, run without it).
 pub enum Plan {
-    /// W2, with an optional λ schedule.
-    W2 {
+    /// A method of the front door.
+    Front(Method),
+    /// W2 under a λ schedule (Alg. 1 or Alg. 2), driven as the CLI drives it.
+    Schedule {
         cfg: W2Config,
         anneal: Option<AnnealConfig>,
         budget: Option<DimBudgetConfig>,
     },
-    /// W1.
-    W1(W1Config),
-    /// Entropic elastic-cost Sinkhorn map.
+    /// The Sinkhorn map (its convergence report goes into the report).
     Sinkhorn(SinkhornConfig),
-    /// T(x) = x + mean(target) − mean(source).
-    MeanShift,
-    /// T(x) = x.
-    Identity,
 }
 
-/// A resolved fit: the plan and its precision.
+/// A resolved fit: the plan, its precision and where its held-out cells come from.
 pub struct Resolved {
     pub plan: Plan,
     pub dtype: &'static str,
+    /// The held-out fraction (0 = none); replaced by the caller's own sets when given.
+    pub heldout_fraction: f64,
+    /// `iters` as given (the λ schedules' cap).
+    pub iters: Option<usize>,
 }
 
 fn usage(msg: String) -> PyErr {
@@ -251,6 +262,24 @@ pub fn resolve(method: &str, dict: &Bound<'_, PyDict>) -> PyResult<Resolved> {
     }
     let iters = o.usize("iters")?;
     let batch = o.usize("batch")?.unwrap_or(256);
+    let eval_every = o
+        .usize("eval-every")?
+        .unwrap_or(W2Config::default().eval_every);
+    let patience = o.usize("patience")?.unwrap_or(DEFAULT_PATIENCE);
+    let criterion = match o.string("criterion")? {
+        None => Criterion::default(),
+        Some(c) => Criterion::from_name(&c).ok_or_else(|| {
+            usage(format!(
+                "criterion: unknown '{c}' (expected sliced_w2, energy_distance, mmd_median or mmd_cellot)"
+            ))
+        })?,
+    };
+    let heldout_fraction = o.f64("heldout-fraction")?.unwrap_or(0.1);
+    if !(0.0..1.0).contains(&heldout_fraction) {
+        return Err(usage(format!(
+            "heldout_fraction must lie in [0, 1), got {heldout_fraction}"
+        )));
+    }
     let plan = match method {
         "w2" => {
             o.finish(W2_OPTS)?;
@@ -264,7 +293,9 @@ pub fn resolve(method: &str, dict: &Bound<'_, PyDict>) -> PyResult<Resolved> {
                 lr_g: lr,
                 penalty: w2_penalty(&o)?,
                 lambda: o.f64("lambda")?.unwrap_or(0.0),
-                eval_every: o.usize("eval-every")?.unwrap_or(defaults.eval_every),
+                eval_every,
+                patience,
+                criterion,
                 threads,
                 seed,
                 ..defaults
@@ -325,10 +356,14 @@ pub fn resolve(method: &str, dict: &Bound<'_, PyDict>) -> PyResult<Resolved> {
                 ));
             }
             cfg.validate().map_err(crate::to_py_err)?;
-            Plan::W2 {
-                cfg,
-                anneal: anneal.then_some(anneal_cfg),
-                budget: max_dim.map(|_| budget_cfg),
+            if anneal || max_dim.is_some() {
+                Plan::Schedule {
+                    cfg,
+                    anneal: anneal.then_some(anneal_cfg),
+                    budget: max_dim.map(|_| budget_cfg),
+                }
+            } else {
+                Plan::Front(Method::W2(cfg))
             }
         }
         "w1" => {
@@ -343,17 +378,20 @@ pub fn resolve(method: &str, dict: &Bound<'_, PyDict>) -> PyResult<Resolved> {
                     )))
                 }
             };
-            Plan::W1(W1Config {
+            Plan::Front(Method::W1(W1Config {
                 potential,
                 potential_iters: iters.unwrap_or(d.potential_iters),
                 gan_iters: iters.unwrap_or(d.gan_iters),
                 batch,
                 positive: o.flag("positive")?,
-                eval_every: o.usize("eval-every")?.unwrap_or(d.eval_every),
+                gan_lr: o.f64("gan-lr")?.unwrap_or(d.gan_lr),
+                eval_every,
+                patience,
+                criterion,
                 seed,
                 threads,
                 ..d
-            })
+            }))
         }
         "sinkhorn" => {
             o.finish(SINKHORN_OPTS)?;
@@ -381,11 +419,11 @@ pub fn resolve(method: &str, dict: &Bound<'_, PyDict>) -> PyResult<Resolved> {
         }
         "mean-shift" | "mean_shift" | "identity" => {
             o.finish(&[])?;
-            if method == "identity" {
-                Plan::Identity
+            Plan::Front(if method == "identity" {
+                Method::Identity
             } else {
-                Plan::MeanShift
-            }
+                Method::MeanShift
+            })
         }
         other => {
             return Err(usage(format!(
@@ -393,7 +431,12 @@ pub fn resolve(method: &str, dict: &Bound<'_, PyDict>) -> PyResult<Resolved> {
             )))
         }
     };
-    Ok(Resolved { plan, dtype })
+    Ok(Resolved {
+        plan,
+        dtype,
+        heldout_fraction,
+        iters,
+    })
 }
 
 /// The annealer's trajectory (the CLI's `anneal_json`).
@@ -429,18 +472,56 @@ fn anneal_val(rep: &AnnealReport) -> Val {
         .with("budget_met", rep.budget_met)
         .with("final_dim", rep.final_dim)
         .with("final_dim_q3", rep.final_dim_q3)
+        .with("schedule_stopped", rep.stopped.name())
+        .with("cut_short", rep.cut_short)
         .with("increases", Val::Arr(inc))
         .with("steps", Val::Arr(steps))
 }
 
-/// Runs the fit (no GIL needed): the model file's content and the report with `monge fit --json`'s keys
-/// (without `model`, `dtype`, `seconds`, which the caller adds).
+/// The held-out comparison (the CLI's `heldout_json`).
+fn heldout_val(h: Option<&HeldoutReport>) -> Val {
+    match h {
+        None => Val::Null,
+        Some(h) => Val::obj()
+            .with("criterion", h.criterion)
+            .with("map", h.map)
+            .with("identity", h.identity)
+            .with("mean_shift", h.mean_shift)
+            .with("best_iteration", h.best_iteration),
+    }
+}
+
+/// What a fit hands back.
+pub struct Outcome<T> {
+    /// The model (the best so far after a divergence; None when a divergence left none).
+    pub saved: Option<SavedModel<T>>,
+    /// The report with `monge fit --json`'s keys (without `model`, `dtype`, `seconds`).
+    pub report: Val,
+    /// The divergence that ended training, if any.
+    pub error: Option<Error>,
+}
+
+/// Adds the CLI's closing keys: `stopped`, `heldout`, `criterion_description`.
+fn close(out: Val, stopped: Option<Stopped>, heldout: Option<&HeldoutReport>) -> Val {
+    let mut out = out;
+    if let Some(st) = stopped {
+        out = out.with("stopped", st.name());
+    }
+    out = out.with("heldout", heldout_val(heldout));
+    if let Some(h) = heldout {
+        out = out.with("criterion_description", h.description.as_str());
+    }
+    out
+}
+
+/// Runs the fit (no GIL needed). `heldout` = the caller's own held-out sets, if any.
 pub fn run<T: Real>(
-    plan: &Plan,
+    r: &Resolved,
     x: &Mat<T>,
     y: &Mat<T>,
-    progress: &mut dyn FnMut(&Progress),
-) -> Result<(SavedModel<T>, Val)> {
+    heldout: Option<(Mat<T>, Mat<T>)>,
+    progress: Control<'_>,
+) -> Result<Outcome<T>> {
     if x.cols() != y.cols() {
         return Err(Error::Shape(format!(
             "source has {} features but target has {}",
@@ -448,6 +529,11 @@ pub fn run<T: Real>(
             y.cols()
         )));
     }
+    let heldout = match heldout {
+        Some((hs, ht)) => Heldout::Given(hs, ht),
+        None if r.heldout_fraction == 0.0 => Heldout::None,
+        None => Heldout::Fraction(r.heldout_fraction),
+    };
     let base = |m: &str| {
         Val::obj()
             .with("method", m)
@@ -455,12 +541,7 @@ pub fn run<T: Real>(
             .with("n_target", y.rows())
             .with("d", x.cols())
     };
-    match plan {
-        Plan::Identity => Ok((Identity::new(x.cols()).to_saved(), base("identity"))),
-        Plan::MeanShift => Ok((
-            MeanShift::fit(x.view(), y.view())?.to_saved(),
-            base("mean-shift"),
-        )),
+    match &r.plan {
         Plan::Sinkhorn(cfg) => {
             let map = ElasticSinkhornMap::fit(x.view(), y.view(), cfg)?;
             let mut out = base("sinkhorn")
@@ -473,71 +554,102 @@ pub fn run<T: Real>(
                     .with("marginal_error", r.marginal_error)
                     .with("converged", r.converged);
             }
-            Ok((map.to_saved(), out))
+            Ok(Outcome {
+                saved: Some(map.to_saved()),
+                report: close(out, None, None),
+                error: None,
+            })
         }
-        Plan::W1(cfg) => {
-            let (map, rep) = monge::ot::w1::fit(x, y, cfg, progress)?;
-            let out = base("w1")
-                .with("iterations", rep.potential_iters + rep.gan_iters)
-                .with("w1_estimate", rep.w1_estimate)
-                .with("grad_norm_fraction", rep.grad_norm_fraction)
-                .with("heldout_mmd", rep.best_mmd.map(|b| b.0));
-            Ok((map.to_saved(), out))
+        Plan::Front(method) => {
+            let fitted = monge::fit(x, y, method, &heldout, Some(progress))?;
+            let rep = fitted.report;
+            let mut out = base(method.name());
+            if let Some(w) = &rep.w2 {
+                out = out
+                    .with("iterations", w.iterations)
+                    .with("batch", w.batch)
+                    .with("best_iteration", w.best_iteration)
+                    .with("lambda", w.lambda)
+                    .with("half_w2sq_estimate", w.last.half_w2sq);
+            }
+            if let Some(w) = &rep.w1 {
+                out = out
+                    .with("iterations", w.potential_iters + w.gan_iters)
+                    .with("potential_iterations", w.potential_iters)
+                    .with("gan_iterations", w.gan_iters)
+                    .with("batch", w.batch)
+                    .with("w1_estimate", w.w1_estimate)
+                    .with("grad_norm_fraction", w.grad_norm_fraction);
+            }
+            Ok(Outcome {
+                saved: Some(fitted.map.to_saved()),
+                report: close(out, rep.stopped, rep.heldout.as_ref()),
+                error: rep.divergence,
+            })
         }
-        Plan::W2 {
+        Plan::Schedule {
             cfg,
             anneal,
             budget,
         } => {
-            if anneal.is_some() || budget.is_some() {
-                // λ driven from outside, as the CLI: the map at the final λ, no held-out selection
-                let mut cfg = cfg.clone();
-                cfg.eval_every = 0;
-                cfg.lambda = match (anneal, budget) {
-                    (Some(a), _) => a.lambda0,
-                    (None, Some(b)) => b.lambda0,
+            // λ driven from outside, as the CLI: the map at the final λ (no selection across λ), still
+            // scored on the held-out cells
+            let mut cfg = cfg.clone();
+            cfg.eval_every = 0;
+            cfg.lambda = match (anneal, budget) {
+                (Some(a), _) => a.lambda0,
+                (None, Some(b)) => b.lambda0,
+                _ => unreachable!("one schedule is set"),
+            };
+            let mut tr = W2Trainer::with_heldout(x, y, &heldout, &cfg)?;
+            let total_est = match (anneal, budget) {
+                (Some(a), _) => a.initial_iters + 37 * (a.adjust_iters + a.smooth_iters / 2),
+                (None, Some(b)) => b.warmup_iters + 40 * b.block_iters,
+                _ => 0,
+            };
+            let res = {
+                let mut rt = ReportingTrainee::controlled(
+                    &mut tr,
+                    progress,
+                    cfg.progress_every,
+                    total_est,
+                    r.iters,
+                );
+                match (anneal, budget) {
+                    (Some(a), _) => anneal_lambda(&mut rt, a),
+                    (None, Some(b)) => dim_budget(&mut rt, b),
                     _ => unreachable!("one schedule is set"),
-                };
-                let mut tr = W2Trainer::new(x, y, &cfg)?;
-                let (rep, total) = {
-                    let total_est = match (anneal, budget) {
-                        (Some(a), _) => {
-                            a.initial_iters + 37 * (a.adjust_iters + a.smooth_iters / 2)
-                        }
-                        (None, Some(b)) => b.warmup_iters + 40 * b.block_iters,
-                        _ => 0,
-                    };
-                    let mut rt =
-                        ReportingTrainee::new(&mut tr, progress, cfg.progress_every, total_est);
-                    let rep = match (anneal, budget) {
-                        (Some(a), _) => anneal_lambda(&mut rt, a)?,
-                        (None, Some(b)) => dim_budget(&mut rt, b)?,
-                        _ => unreachable!("one schedule is set"),
-                    };
-                    (rep, rt.done())
-                };
-                let key = if anneal.is_some() {
-                    "anneal"
-                } else {
-                    "max_dim"
-                };
-                let out = base("w2")
-                    .with("iterations", total)
-                    .with("lambda", rep.final_lambda)
-                    .with(key, anneal_val(&rep));
-                Ok((tr.map().to_saved(), out))
+                }
+            };
+            let iteration = tr.iteration();
+            let out = base("w2");
+            let rep = match res {
+                Ok(rep) => rep,
+                Err(e) => {
+                    return Ok(Outcome {
+                        saved: None,
+                        report: close(out, Some(Stopped::Diverged), None),
+                        error: Some(e),
+                    })
+                }
+            };
+            let w2rep = tr.finish();
+            let key = if anneal.is_some() {
+                "anneal"
             } else {
-                let mut tr = W2Trainer::new(x, y, cfg)?;
-                tr.run(cfg.iterations, progress)?;
-                let rep = tr.report();
-                let out = base("w2")
-                    .with("iterations", rep.iterations)
-                    .with("best_iteration", rep.best_iteration)
-                    .with("heldout_mmd", rep.best_mmd)
-                    .with("lambda", rep.lambda)
-                    .with("w2_estimate", rep.last.w2);
-                Ok((tr.best_map().to_saved(), out))
-            }
+                "max_dim"
+            };
+            let out = out
+                .with("iterations", iteration)
+                .with("batch", tr.batch())
+                .with("lambda", rep.final_lambda)
+                .with("half_w2sq_estimate", w2rep.last.half_w2sq)
+                .with(key, anneal_val(&rep));
+            Ok(Outcome {
+                saved: Some(tr.map().to_saved()),
+                report: close(out, Some(rep.stopped), w2rep.heldout.as_ref()),
+                error: None,
+            })
         }
     }
 }

@@ -10,9 +10,9 @@
 //!
 //! Training runs with the GIL released. Its progress reports (every `progress_every` iterations of the
 //! solver) re-acquire the GIL, run Python's signal handlers (`py.check_signals()`, so Ctrl-C raises
-//! `KeyboardInterrupt`) and call the user's callback. An exception there stops training: the report
-//! unwinds out of the solver (`resume_unwind`, which runs no panic hook, through code that holds no lock
-//! at a progress report) to [`fit`]'s `catch_unwind`, which re-raises the Python exception.
+//! `KeyboardInterrupt`) and call the user's callback; an exception there, or the callback returning
+//! True, asks the solver to stop (`ControlFlow::Break`) at that iteration boundary. The exception is
+//! then re-raised; a clean stop returns the best model so far with `stopped = "interrupted"`.
 
 mod array;
 mod eval;
@@ -31,7 +31,7 @@ use pyo3::exceptions::{
 };
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use std::panic::AssertUnwindSafe;
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::Instant;
 
@@ -176,9 +176,6 @@ fn load(py: Python<'_>, path: std::path::PathBuf) -> PyResult<RawModel> {
     })
 }
 
-/// The payload that carries a stop request out of a solver.
-struct Stop;
-
 fn progress_dict<'py>(py: Python<'py>, p: &Progress) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("phase", p.phase)?;
@@ -190,63 +187,103 @@ fn progress_dict<'py>(py: Python<'py>, p: &Progress) -> PyResult<Bound<'py, PyDi
     }
     d.set_item("losses", losses)?;
     d.set_item("lambda", p.lambda)?;
-    d.set_item("heldout_mmd", p.heldout_mmd)?;
+    d.set_item("criterion", p.criterion)?;
+    d.set_item("heldout", p.heldout)?;
+    d.set_item("heldout_best", p.heldout_best)?;
     Ok(d)
 }
 
+fn raw_model<T: Typed>(
+    py: Python<'_>,
+    saved: SavedModel<T>,
+    report: Option<&report::Val>,
+) -> PyResult<RawModel> {
+    Ok(RawModel {
+        saved: T::wrap(saved),
+        report: report.map(|r| r.to_py(py).map(Bound::unbind)).transpose()?,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
 fn fit_typed<T: Typed>(
     py: Python<'_>,
     resolved: &fitting::Resolved,
     source: &Bound<'_, PyAny>,
     target: &Bound<'_, PyAny>,
+    heldout_source: Option<&Bound<'_, PyAny>>,
+    heldout_target: Option<&Bound<'_, PyAny>>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<RawModel> {
     let x: Mat<T> = array::to_mat(source, "source")?;
     let y: Mat<T> = array::to_mat(target, "target")?;
-    let t0 = Instant::now();
-    let mut stop: Option<PyErr> = None;
-    let result = py.detach(|| {
-        let mut on_progress = |p: &Progress| {
-            let err = Python::attach(|py| -> Option<PyErr> {
-                if let Err(e) = py.check_signals() {
-                    return Some(e);
-                }
-                let cb = progress.as_ref()?;
-                let call = progress_dict(py, p).and_then(|d| cb.call1(py, (d,)));
-                call.err()
-            });
-            if let Some(e) = err {
-                stop = Some(e);
-                std::panic::resume_unwind(Box::new(Stop));
-            }
-        };
-        std::panic::catch_unwind(AssertUnwindSafe(|| {
-            fitting::run::<T>(&resolved.plan, &x, &y, &mut on_progress)
-        }))
-    });
-    let (saved, rep) = match result {
-        Ok(r) => r.map_err(to_py_err)?,
-        Err(payload) if payload.is::<Stop>() => {
-            return Err(stop
-                .take()
-                .unwrap_or_else(|| PyRuntimeError::new_err("training stopped")))
+    let heldout = match (heldout_source, heldout_target) {
+        (Some(s), Some(t)) => {
+            let hs: Mat<T> = array::to_mat(s, "heldout_source")?;
+            let ht: Mat<T> = array::to_mat(t, "heldout_target")?;
+            Some((hs, ht))
         }
-        Err(payload) => std::panic::resume_unwind(payload),
+        (None, None) => None,
+        _ => {
+            return Err(PyValueError::new_err(
+                "heldout_source and heldout_target go together: give both or neither",
+            ))
+        }
     };
-    let rep = rep
+    let t0 = Instant::now();
+    // the Python exception (KeyboardInterrupt from Ctrl-C, or the callback's own) that stopped training
+    let mut raised: Option<PyErr> = None;
+    let result = py.detach(|| {
+        let mut on_progress = |p: &Progress| -> ControlFlow<()> {
+            Python::attach(|py| {
+                if let Err(e) = py.check_signals() {
+                    raised = Some(e);
+                    return ControlFlow::Break(());
+                }
+                let Some(cb) = progress.as_ref() else {
+                    return ControlFlow::Continue(());
+                };
+                match progress_dict(py, p).and_then(|d| cb.call1(py, (d,))) {
+                    Err(e) => {
+                        raised = Some(e);
+                        ControlFlow::Break(())
+                    }
+                    // a callback returning True asks for a clean stop (the best model so far is returned)
+                    Ok(v) if v.bind(py).is_truthy().unwrap_or(false) => ControlFlow::Break(()),
+                    Ok(_) => ControlFlow::Continue(()),
+                }
+            })
+        };
+        fitting::run::<T>(resolved, &x, &y, heldout, &mut on_progress)
+    });
+    if let Some(e) = raised {
+        return Err(e);
+    }
+    let out = result.map_err(to_py_err)?;
+    let rep = out
+        .report
         .with("model", report::Val::Null)
         .with("dtype", T::NAME)
         .with("seconds", t0.elapsed().as_secs_f64());
-    Ok(RawModel {
-        saved: T::wrap(saved),
-        report: Some(rep.to_py(py)?.unbind()),
-    })
+    if let Some(e) = out.error {
+        // a divergence: the best model before it (if any) rides on the exception as `.model`
+        let err = to_py_err(e);
+        if let Some(saved) = out.saved {
+            let m = Py::new(py, raw_model(py, saved, Some(&rep))?)?;
+            err.value(py).setattr("model", m)?;
+        }
+        return Err(err);
+    }
+    let saved = out
+        .saved
+        .ok_or_else(|| PyRuntimeError::new_err("the fit returned no model"))?;
+    raw_model(py, saved, Some(&rep))
 }
 
 /// Fits a map from `source` to `target` (2-D float32/float64 arrays) with `options` under the CLI's
-/// names; `progress(dict)` is called at the solver's progress interval.
+/// names; `progress(dict)` is called at the solver's progress interval (returning True stops the fit).
 #[pyfunction]
-#[pyo3(signature = (source, target, method, options, progress=None))]
+#[pyo3(signature = (source, target, method, options, progress=None, heldout_source=None, heldout_target=None))]
+#[allow(clippy::too_many_arguments)]
 fn fit(
     py: Python<'_>,
     source: &Bound<'_, PyAny>,
@@ -254,11 +291,29 @@ fn fit(
     method: &str,
     options: &Bound<'_, PyDict>,
     progress: Option<Py<PyAny>>,
+    heldout_source: Option<&Bound<'_, PyAny>>,
+    heldout_target: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<RawModel> {
     let resolved = fitting::resolve(method, options)?;
     match resolved.dtype {
-        "f32" => fit_typed::<f32>(py, &resolved, source, target, progress),
-        _ => fit_typed::<f64>(py, &resolved, source, target, progress),
+        "f32" => fit_typed::<f32>(
+            py,
+            &resolved,
+            source,
+            target,
+            heldout_source,
+            heldout_target,
+            progress,
+        ),
+        _ => fit_typed::<f64>(
+            py,
+            &resolved,
+            source,
+            target,
+            heldout_source,
+            heldout_target,
+            progress,
+        ),
     }
 }
 

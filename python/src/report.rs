@@ -1,5 +1,6 @@
 //! A JSON-shaped value built without the GIL and turned into Python objects with it (dicts keep the
-//! insertion order, so a report lists its keys as `monge fit --json` prints them).
+//! insertion order, so a report lists its keys as `monge fit --json` prints them; non-finite numbers
+//! become None as they become null there).
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -38,6 +39,8 @@ impl Val {
             Val::Null => py.None().into_bound(py),
             Val::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
             Val::Int(i) => i.into_pyobject(py)?.into_any(),
+            // as `monge fit --json` writes them: a non-finite number is null
+            Val::Num(x) if !x.is_finite() => py.None().into_bound(py),
             Val::Num(x) => x.into_pyobject(py)?.into_any(),
             Val::Str(s) => s.into_pyobject(py)?.into_any(),
             Val::Arr(a) => {

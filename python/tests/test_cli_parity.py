@@ -22,7 +22,11 @@ CASES = [
     ("w2", {"iters": 120, "batch": 64, "eval_every": 40}, "f32"),
     ("w2", {"iters": 80, "batch": 64, "penalty": "l0", "lambda_": 0.5, "sigma": 0.5, "lr": 3e-4}, "f64"),
     ("w2", {"iters": 60, "batch": 32, "threads": 1, "g_iters": 3}, "f32"),
-    ("w1", {"iters": 60, "batch": 64, "eval_every": 30}, "f32"),
+    ("w2", {"iters": 300, "batch": 64, "eval_every": 20, "patience": 2, "criterion": "energy_distance",
+            "heldout_fraction": 0.2}, "f64"),
+    ("w2", {"iters": 300, "batch": 64, "penalty": "l1", "max_dim": 1.0, "budget_warmup": 50,
+            "budget_block": 20}, "f32"),
+    ("w1", {"iters": 60, "batch": 64, "eval_every": 30, "gan_lr": 3e-4}, "f32"),
     ("sinkhorn", {"penalty": "l1", "gamma": 0.5}, "f64"),
     ("mean-shift", {}, "f32"),
 ]
@@ -54,9 +58,9 @@ def test_same_seed_same_model_bytes(cli, tmp_path, method, opts, dtype):
     m.save(tmp_path / "py.monge")
     assert (tmp_path / "py.monge").read_bytes() == (tmp_path / "cli.monge").read_bytes()
     assert list(m.report.keys()) == list(cli_report.keys())
-    for k in ("iterations", "best_iteration", "heldout_mmd", "w2_estimate", "w1_estimate", "lambda"):
-        if k in cli_report:
-            assert m.report[k] == cli_report[k], k
+    for k, v in cli_report.items():
+        if k not in ("model", "seconds"):
+            assert m.report[k] == v, k
 
 
 def test_models_cross_both_ways(cli, tmp_path):
@@ -94,7 +98,7 @@ def test_evaluate_equals_cli_eval(cli, tmp_path, max_cells):
     assert got["mmd_subsampled"] == (max_cells < 300)
     assert list(got.keys()) == list(want.keys())
     for k, v in want.items():
-        if isinstance(v, dict):
-            assert got[k] == pytest.approx(v, rel=1e-12), k
+        if isinstance(v, str):
+            assert got[k] == v, k
         else:
             assert got[k] == pytest.approx(v, rel=1e-12), k

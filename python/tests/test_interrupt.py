@@ -83,11 +83,11 @@ def test_training_releases_the_gil(xy):
 
 def test_progress_callback_and_stop(xy):
     seen = []
-    monge.fit(*xy, iters=250, batch=64, eval_every=100, progress=seen.append)
+    monge.fit(*xy, iters=250, batch=64, eval_every=100, patience=100, progress=seen.append)
     assert [p["iteration"] for p in seen] == [100, 200, 250]
     assert all(p["phase"] == "w2" and p["total"] == 250 for p in seen)
-    assert set(seen[0]["losses"]) == {"loss_g", "loss_f", "w2"}
-    assert seen[0]["heldout_mmd"] is not None
+    assert {"loss_g", "loss_f"} <= set(seen[0]["losses"])
+    assert seen[0]["heldout"] is not None and seen[0]["criterion"] == "sliced_w2"
 
     class Enough(Exception):
         pass
@@ -102,6 +102,11 @@ def test_progress_callback_and_stop(xy):
     with pytest.raises(Enough):
         monge.fit(*xy, iters=1_000_000, batch=64, eval_every=0, progress=stop_at_200)
     assert calls == [100, 200]
+
+    # returning True: a clean stop with the best model so far
+    m = monge.fit(*xy, iters=1_000_000, batch=64, eval_every=100, progress=lambda p: p["iteration"] >= 300)
+    assert m.report["stopped"] == "interrupted" and m.report["iterations"] == 300
+    assert m.report["heldout"]["best_iteration"] <= 300
 
 
 def test_default_progress_line_goes_to_stderr(xy, capfd):
