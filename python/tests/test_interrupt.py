@@ -12,6 +12,15 @@ import pytest
 import monge
 
 
+@pytest.fixture(autouse=True)
+def python_sigint_handler():
+    # as in a notebook kernel: SIGINT raises KeyboardInterrupt, even when this process was started with
+    # SIGINT ignored (a background job of a non-interactive shell, some CI runners)
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
 @pytest.fixture(scope="module")
 def xy():
     return monge.synth.toy("8gaussians", n=500, seed=0)
