@@ -408,6 +408,17 @@ fn sinkhorn_from_saved_rejects_hostile_contents() {
 }
 
 #[test]
+fn stvs_elastic_cost_is_the_stvs_penalty() {
+    // One implementation: h(z) = ½‖z‖² + τ_γ(z) with τ_γ the penalty module's STVS, to the bit.
+    let z = [0.3f64, -2.0, 1e-7, 0.0, 40.0];
+    for gamma in [0.2, 1.0, 7.0] {
+        let tau = monge::ot::penalty::Penalty::Stvs { gamma }.value(&z);
+        let sq = 0.5 * z.iter().map(|v| v * v).sum::<f64>();
+        assert_eq!(ElasticCost::Stvs { gamma }.h(&z), sq + tau);
+    }
+}
+
+#[test]
 fn sinkhorn_rejects_bad_input() {
     let zero_threads = SinkhornConfig {
         threads: 0,

@@ -151,19 +151,6 @@ impl<T: Real> LambdaTrainee<T> for ReportingTrainee<'_, '_, T> {
     }
 }
 
-/// `τ_STVS,γ(z) = γ² Σᵢ [uᵢ + ½ − ½e^{−2uᵢ}]`, `uᵢ = asinh(|zᵢ|/(2γ))`, summed over all rows of Δ = t − x
-/// (the Spa of Alg. 1).
-fn stvs_sum<T: Real>(x: MatRef<'_, T>, tx: MatRef<'_, T>, gamma: f64) -> f64 {
-    let mut s = 0.0;
-    for i in 0..x.rows() {
-        for (a, b) in x.row(i).iter().zip(tx.row(i)) {
-            let u = ((b.to_f64() - a.to_f64()).abs() / (2.0 * gamma)).asinh();
-            s += u + 0.5 - 0.5 * (-2.0 * u).exp();
-        }
-    }
-    gamma * gamma * s
-}
-
 /// Settings of [`anneal_lambda`] (Alg. 1). Defaults are [C25]'s code (λ₀ converted for batch 256).
 #[derive(Clone, Debug, PartialEq)]
 pub struct AnnealConfig {
@@ -272,7 +259,10 @@ fn eval_alg1<T: Real>(
     proj: &mut Stream,
 ) -> (f64, f64, f64) {
     let (x, tx, y) = s.last_batch();
-    let spa = stvs_sum(x, tx, cfg.stvs_gamma);
+    let spa = crate::ot::penalty::Penalty::Stvs {
+        gamma: cfg.stvs_gamma,
+    }
+    .displacement_sum(x, tx);
     let err = sliced_w2(tx, y, cfg.n_projections, proj) * cfg.balance;
     (spa, err, -cfg.alpha * spa - (1.0 - cfg.alpha) * err)
 }

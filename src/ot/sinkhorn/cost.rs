@@ -6,7 +6,8 @@
 //! - [`ElasticCost::SqEuclidean`]: τ = 0 (γ irrelevant), the plain entropic map;
 //! - [`ElasticCost::L1`]: `γτ(z) = γ Σ_k |z_k|`;
 //! - [`ElasticCost::Stvs`]: `γτ(z) ≡ τ_γ(z) = γ² Σ_k [u_k + ½ − ½ e^{−2u_k}]`, `u_k = asinh(|z_k| / (2γ))`
-//!   (weight 1, γ is the strength: SPEC §7.2 — the closed-form prox below holds only at weight 1).
+//!   (weight 1, γ is the strength: SPEC §7.2 — the closed-form prox below holds only at weight 1),
+//!   evaluated by [`StvsCoord`] (`crate::ot::penalty`, the one implementation, in its stable form).
 //!
 //! # ∇h, step by step
 //! - Squared part: `∇(½‖z‖²) = z`.
@@ -20,7 +21,7 @@
 //!      evaluated in the last form (no cancellation for large s); at z = 0 the subgradient 0 is used
 //!      (the one-sided limits are ±γ).
 //!
-//!   Value: `φ(z) = γ² (u + ½ − ½ (r − s)²)` with `(r − s)² = 1/(r + s)²`.
+//!   Value: `φ(z) = γ² (u + s/(r + s))` (`½ − ½(r − s)² = s/(r + s)`: [`crate::ot::penalty`]).
 //!
 //! # Prox of γτ (closed forms)
 //! - L1 (soft threshold): `prox(v) = sign(v) · max(|v| − γ, 0)`.
@@ -29,7 +30,7 @@
 //!   `γ (r − s) = γ · 2γ²/(2γv) = γ²/v = v − z` ✓.
 //!
 //! Both are [`crate::ot::penalty::Penalty::prox`] (L1 with weight γ, STVS with weight 1), which this
-//! module calls. The hot loops evaluate φ and φ' of STVS in the `r, s` form above (one `ln`, no `exp`);
+//! module calls. φ and φ' of STVS are [`StvsCoord`]'s, in the `r, s` form above (one `ln_1p`, no `exp`);
 //! `tests/ot_sinkhorn.rs` checks them against finite differences and against the prox.
 //!
 //! # Work
@@ -40,7 +41,7 @@
 
 use crate::linalg::simd::simd_dispatch;
 use crate::linalg::{gemm, Mat, MatMut, Op, Real};
-use crate::ot::penalty::Penalty;
+use crate::ot::penalty::{Penalty, StvsCoord};
 use crate::{Error, Result};
 
 /// The elastic regulariser of the cost `h(z) = ½‖z‖² + γτ(z)` (module doc).
@@ -119,7 +120,10 @@ impl ElasticCost {
         sq + match *self {
             ElasticCost::SqEuclidean => 0.0,
             ElasticCost::L1 { gamma } => gamma * z.iter().map(|v| v.abs()).sum::<f64>(),
-            ElasticCost::Stvs { gamma } => z.iter().map(|&v| stvs_phi(v, gamma)).sum(),
+            ElasticCost::Stvs { gamma } => {
+                let st = StvsCoord::<f64>::new(gamma);
+                z.iter().map(|&v| st.phi(v)).sum()
+            }
         }
     }
 
@@ -130,7 +134,7 @@ impl ElasticCost {
             *o = v + match *self {
                 ElasticCost::SqEuclidean => 0.0,
                 ElasticCost::L1 { gamma } => gamma * v.sign(),
-                ElasticCost::Stvs { gamma } => stvs_dphi(v, gamma),
+                ElasticCost::Stvs { gamma } => StvsCoord::<f64>::new(gamma).dphi(v),
             };
         }
     }
@@ -151,7 +155,7 @@ impl ElasticCost {
         match *self {
             ElasticCost::SqEuclidean => 0.0,
             ElasticCost::L1 { gamma } => gamma * l1_distance(a, b).to_f64(),
-            ElasticCost::Stvs { gamma } => stvs_sum(a, b, T::from_f64(gamma)).to_f64(),
+            ElasticCost::Stvs { gamma } => stvs_sum(a, b, gamma).to_f64(),
         }
     }
 
@@ -173,39 +177,13 @@ impl ElasticCost {
                 }
             }
             ElasticCost::Stvs { gamma } => {
-                let g = T::from_f64(gamma);
-                let inv2g = T::ONE / (T::TWO * g);
-                let wg = w * g;
+                let st = StvsCoord::<T>::new(gamma);
                 for ((o, &p), &q) in acc.iter_mut().zip(a).zip(b) {
-                    let z = p - q;
-                    let s = z.abs() * inv2g;
-                    let r = (T::ONE + s * s).sqrt();
-                    let mag = wg / (r + s);
-                    *o += if z > T::ZERO {
-                        mag
-                    } else if z < T::ZERO {
-                        -mag
-                    } else {
-                        T::ZERO
-                    };
+                    *o += w * st.dphi(p - q);
                 }
             }
         }
     }
-}
-
-/// STVS φ(z) with parameter γ, f64 (module doc).
-fn stvs_phi(z: f64, gamma: f64) -> f64 {
-    let s = z.abs() / (2.0 * gamma);
-    let r = (1.0 + s * s).sqrt();
-    gamma * gamma * (s.asinh() + 0.5 - 0.5 / ((r + s) * (r + s)))
-}
-
-/// STVS φ'(z) = sign(z) γ / (r + s), 0 at z = 0.
-fn stvs_dphi(z: f64, gamma: f64) -> f64 {
-    let s = z.abs() / (2.0 * gamma);
-    let r = (1.0 + s * s).sqrt();
-    z.sign() * gamma / (r + s)
 }
 
 /// Lanes of the split accumulators (lets the compiler vectorise reductions it may not reorder).
@@ -233,16 +211,11 @@ fn l1_distance<T: Real>(a: &[T], b: &[T]) -> T {
     s
 }
 
-/// `Σ_k φ_γ(a_k − b_k)` (STVS, module doc).
+/// `Σ_k φ_γ(a_k − b_k)` (STVS, [`StvsCoord`]).
 #[inline(always)]
-fn stvs_sum<T: Real>(a: &[T], b: &[T], gamma: T) -> T {
-    let inv2g = T::ONE / (T::TWO * gamma);
-    let phi = |z: T| {
-        let s = z.abs() * inv2g;
-        let r = (T::ONE + s * s).sqrt();
-        let e = T::ONE / (r + s);
-        (r + s).ln() + T::HALF - T::HALF * e * e
-    };
+fn stvs_sum<T: Real>(a: &[T], b: &[T], gamma: f64) -> T {
+    let st = StvsCoord::<T>::new(gamma);
+    let phi = |z: T| st.phi_over_gamma2(z);
     let mut acc = [T::ZERO; LANES];
     let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let (ra, rb) = (ca.remainder(), cb.remainder());
@@ -259,7 +232,7 @@ fn stvs_sum<T: Real>(a: &[T], b: &[T], gamma: T) -> T {
     for v in acc {
         s += v;
     }
-    gamma * gamma * s
+    T::from_f64(gamma * gamma) * s
 }
 
 /// `out[i·m + j] = h(x_i − y_j)` for all rows of `x` (a block): ½‖·‖² by one f64 gemm
