@@ -275,10 +275,14 @@ impl ProgressPrinter {
         if let Some(l) = p.lambda {
             line.push_str(&format!(" λ={}", fmt_num(l)));
         }
-        if let Some(m) = p.heldout_mmd {
-            line.push_str(&format!(" heldout_mmd={}", fmt_num(m)));
+        if let (Some(c), Some(m)) = (p.criterion, p.heldout) {
+            line.push_str(&format!(" heldout_{c}={}", fmt_num(m)));
+            if let Some(b) = p.heldout_best {
+                line.push_str(&format!(" (best {})", fmt_num(b)));
+            }
         }
         line.push_str(&format!(" elapsed={now:.1}s eta={eta:.1}s"));
+        // a closed or full stderr must not stop (or panic) the training
         say(&line);
     }
 }
@@ -294,11 +298,12 @@ pub fn fmt_num(x: f64) -> String {
     }
 }
 
-/// One history row: (iteration, named losses, λ, held-out MMD).
+/// One history row: (iteration, named losses, λ, held-out criterion).
 type HistoryRow = (f64, Vec<(&'static str, f64)>, Option<f64>, Option<f64>);
 
 /// Training history collected from progress reports, written as the CSV that `monge plot --history` reads:
-/// `iteration,<loss names…>,lambda,heldout_mmd` (empty cells where a value is missing).
+/// `iteration,<loss names…>,lambda,heldout` (empty cells where a value is missing; `heldout` is the
+/// selection criterion's latest value).
 #[derive(Default)]
 pub struct History {
     names: Vec<&'static str>,
@@ -325,7 +330,7 @@ impl History {
             (self.offset + p.iteration) as f64,
             p.losses.clone(),
             p.lambda,
-            p.heldout_mmd,
+            p.heldout,
         ));
     }
 
@@ -336,7 +341,7 @@ impl History {
             s.push(',');
             s.push_str(n);
         }
-        s.push_str(",lambda,heldout_mmd\n");
+        s.push_str(",lambda,heldout\n");
         for (it, losses, lam, mmd) in &self.rows {
             s.push_str(&format!("{it}"));
             for n in &self.names {

@@ -1,7 +1,9 @@
 //! `monge fit`: learn a map from a source set to a target set and save it as a model file.
 
 use super::args::Args;
-use super::common::{check_ext, check_paths, load, same_dim, warn_scale, History, ProgressPrinter};
+use super::common::{
+    check_ext, check_paths, fmt_num, load, same_dim, warn_scale, History, ProgressPrinter,
+};
 use super::json::Json;
 use monge::linalg::Real;
 use monge::ot::anneal::{
@@ -10,9 +12,11 @@ use monge::ot::anneal::{
 use monge::ot::baselines::{Identity, MeanShift};
 use monge::ot::penalty::Penalty;
 use monge::ot::sinkhorn::{ElasticCost, ElasticSinkhornMap, SinkhornConfig};
+use monge::ot::train::{Criterion, Heldout, HeldoutReport, Stopped, DEFAULT_PATIENCE};
 use monge::ot::w2::{W2Config, W2Trainer};
 use monge::ot::{Progress, SavedModel, TransportMap};
 use monge::{Error, Result};
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::Instant;
 
@@ -36,8 +40,19 @@ COMMON OPTIONS:
     --dtype f32|f64                training precision (default f32)
     --seed S                       the one seed of every random draw (default 0)
     --threads N                    worker threads (default: the machine's cores, at most 2)
-    --iters N                      outer iterations (w2 default 100000; w1: each phase, default 10000)
-    --batch B                      mini-batch size (default 256)
+    --iters N                      iteration cap (w2 default 100000; w1: each phase, default 10000);
+                                   with --anneal / --max-dim the total over every phase of the schedule
+                                   (unset: the schedule runs its own length)
+    --batch B                      mini-batch size (default 256); fewer training cells: all of them
+    --eval-every N                 held-out evaluation interval (default 1000); 0 = no selection
+    --patience N                   early stopping after N evaluations without improvement (default 10)
+                                   of the held-out criterion; 0 = run to the cap
+    --criterion NAME               held-out selection criterion (default sliced_w2) over 200 fixed
+                                   directions, or energy_distance, mmd_median, mmd_cellot
+    --heldout-fraction F           held-out share of each set (default 0.1); SPEC §7.7's rule keeps
+                                   500–1000 cells per side when the set is large enough; 0 = none
+    --heldout-source FILE, --heldout-target FILE
+                                   your own held-out cells (then the inputs are all training data)
     --history FILE.csv             write the training curves (for `monge plot --history`)
     --quiet                        no progress on stderr
     --json                         print one JSON object on stdout
@@ -49,7 +64,6 @@ W2 OPTIONS:
     --gamma G                      STVS γ (default 1)
     --lr X                         Adam learning rate of f and g (default 1e-4)
     --g-iters K                    g steps per outer iteration (default 10)
-    --eval-every N                 held-out MMD model selection interval (default 1000; 0 = off)
     --anneal                       tune λ by simulated annealing ([C25] Alg. 1); see
                                    --anneal-warmup (20000), --anneal-adjust (2000)
     --max-dim L                    drive λ until the mean displacement dimensionality is ≤ L ([C25] Alg. 2);
@@ -58,14 +72,20 @@ W2 OPTIONS:
 W1 OPTIONS:
     --orthonormal cayley|bjorck    orthonormal layers of the potential (default cayley)
     --positive                     clamp mapped values at 0 (non-negative expression data)
-    --eval-every N                 held-out MMD model selection of the step-size network (default 0 = off)
+    --gan-lr X                     Adam learning rate of phase 2, step size and discriminator (default 1e-4);
+                                   selection and early stopping act on phase 2, the step-size network
 
 SINKHORN OPTIONS:
     --penalty none|l1|stvs         elastic cost ½‖z‖² + γτ(z) (default l1; none = squared Euclidean)
     --gamma G                      its strength γ (default 1)
     --epsilon E                    entropic ε (default 0.05 × mean cost, as ott-jax)
     --tol T                        Sinkhorn stopping rule: marginal ℓ1 error (default 1e-3)
-    --max-iter N                   Sinkhorn iteration cap (default 2000)";
+    --max-iter N                   Sinkhorn iteration cap (default 2000)
+
+Every w2/w1 fit ends with the held-out criterion of the returned map, the identity and the mean shift
+(a warning when the map does not beat the mean shift) and why training stopped (patience, cap,
+diverged, interrupted). SIGINT/SIGTERM stop at the next iteration: the best model so far is written to
+--model (and --history), and monge exits with code 1.";
 
 /// Options shared by every method.
 struct Common {
@@ -79,6 +99,11 @@ struct Common {
     history: Option<String>,
     quiet: bool,
     json: bool,
+    eval_every: Option<usize>,
+    patience: usize,
+    criterion: Criterion,
+    heldout_fraction: f64,
+    heldout_files: Option<(String, String)>,
 }
 
 /// The default thread count: the machine's cores, at most 2 (the measured sweet spot; see the README).
@@ -128,6 +153,7 @@ pub fn parse_penalty(a: &mut Args) -> Result<Penalty> {
 
 /// The annealer's trajectory as JSON.
 pub fn anneal_json(rep: &AnnealReport) -> Json {
+    let stopped = rep.stopped.name();
     let steps: Vec<Json> = rep
         .steps
         .iter()
@@ -159,8 +185,24 @@ pub fn anneal_json(rep: &AnnealReport) -> Json {
         .with("budget_met", rep.budget_met)
         .with("final_dim", rep.final_dim)
         .with("final_dim_q3", rep.final_dim_q3)
+        .with("schedule_stopped", stopped)
+        .with("cut_short", rep.cut_short)
         .with("increases", Json::Arr(inc))
         .with("steps", Json::Arr(steps))
+}
+
+/// The held-out comparison as JSON: exactly `{"criterion", "map", "identity", "mean_shift",
+/// "best_iteration"}` (null without held-out cells).
+pub fn heldout_json(h: Option<&HeldoutReport>) -> Json {
+    match h {
+        None => Json::Null,
+        Some(h) => Json::obj()
+            .with("criterion", h.criterion)
+            .with("map", h.map)
+            .with("identity", h.identity)
+            .with("mean_shift", h.mean_shift)
+            .with("best_iteration", h.best_iteration),
+    }
 }
 
 /// Runs `monge fit`.
@@ -171,6 +213,23 @@ pub fn run(mut a: Args) -> Result<()> {
     }
     let method: String = a.required("method")?;
     let dtype: String = a.get_or("dtype", "f32".to_string())?;
+    let criterion: String = a.get_or("criterion", Criterion::default().name().to_string())?;
+    let criterion = Criterion::from_name(&criterion).ok_or_else(|| {
+        Error::Usage(format!(
+            "--criterion: unknown '{criterion}' (expected sliced_w2, energy_distance, mmd_median or mmd_cellot)"
+        ))
+    })?;
+    let hs: Option<String> = a.get("heldout-source")?;
+    let ht: Option<String> = a.get("heldout-target")?;
+    let heldout_files = match (hs, ht) {
+        (Some(s), Some(t)) => Some((s, t)),
+        (None, None) => None,
+        _ => {
+            return Err(Error::Usage(
+                "--heldout-source and --heldout-target go together: give both or neither".into(),
+            ))
+        }
+    };
     let c = Common {
         source: a.required("source")?,
         target: a.required("target")?,
@@ -182,6 +241,12 @@ pub fn run(mut a: Args) -> Result<()> {
         history: a.get("history")?,
         quiet: a.flag("quiet"),
         json: a.flag("json"),
+        // one default for both solvers (W2Config's and W1Config's agree)
+        eval_every: Some(a.get_or("eval-every", W2Config::default().eval_every)?),
+        patience: a.get_or("patience", DEFAULT_PATIENCE)?,
+        criterion,
+        heldout_fraction: a.get_or("heldout-fraction", 0.1)?,
+        heldout_files,
     };
     // every output checked (distinct from the inputs and each other, writable) before training starts
     let mut outputs = vec![("model", c.model.as_str())];
@@ -189,7 +254,18 @@ pub fn run(mut a: Args) -> Result<()> {
         check_ext("history", h, &["csv", "txt"], "CSV text")?;
         outputs.push(("history", h.as_str()));
     }
-    check_paths(&[("source", &c.source), ("target", &c.target)], &outputs)?;
+    if !(0.0..1.0).contains(&c.heldout_fraction) {
+        return Err(Error::Usage(format!(
+            "--heldout-fraction must lie in [0, 1), got {}",
+            c.heldout_fraction
+        )));
+    }
+    let mut inputs = vec![("source", c.source.as_str()), ("target", c.target.as_str())];
+    if let Some((hs, ht)) = &c.heldout_files {
+        inputs.push(("heldout-source", hs.as_str()));
+        inputs.push(("heldout-target", ht.as_str()));
+    }
+    check_paths(&inputs, &outputs)?;
     match dtype.as_str() {
         "f32" => fit_typed::<f32>(&method, c, a),
         "f64" => fit_typed::<f64>(&method, c, a),
@@ -199,15 +275,62 @@ pub fn run(mut a: Args) -> Result<()> {
     }
 }
 
+/// What a method's fit hands back to [`fit_typed`].
+struct Fitted<T> {
+    /// The model to write (the best so far after a divergence or an interrupt; None when there is none).
+    saved: Option<SavedModel<T>>,
+    out: Json,
+    /// Why an iterative fit stopped (None for the closed-form methods).
+    stopped: Option<Stopped>,
+    /// Iterations done when it stopped.
+    iteration: usize,
+    heldout: Option<HeldoutReport>,
+    /// What `saved` is, for the messages ("the best model (iteration 3000)", …).
+    what: String,
+    /// The divergence error.
+    error: Option<Error>,
+}
+
+impl<T> Fitted<T> {
+    fn closed_form(saved: SavedModel<T>, out: Json) -> Self {
+        Fitted {
+            saved: Some(saved),
+            out,
+            stopped: None,
+            iteration: 0,
+            heldout: None,
+            what: "the model".into(),
+            error: None,
+        }
+    }
+}
+
+/// The held-out option of the common flags (the files are read as `T`).
+fn heldout_option<T: Real>(c: &Common) -> Result<Heldout<T>> {
+    Ok(match &c.heldout_files {
+        Some((s, t)) => {
+            let hs = load::<T>(s)?;
+            let ht = load::<T>(t)?;
+            same_dim(s, hs.cols(), t, ht.cols())?;
+            Heldout::Given(hs, ht)
+        }
+        None if c.heldout_fraction == 0.0 => Heldout::None,
+        None => Heldout::Fraction(c.heldout_fraction),
+    })
+}
+
 fn fit_typed<T: Real>(method: &str, c: Common, mut a: Args) -> Result<()> {
     let mut printer = ProgressPrinter::new(c.quiet);
     let mut history = History::default();
     let mut on_progress = |p: &Progress| {
         printer.report(p);
         history.record(p);
+        ControlFlow::Continue(())
     };
     let t0 = Instant::now();
-    let (saved, mut out): (SavedModel<T>, Json) = match method {
+    // SIGINT/SIGTERM are recorded, not fatal, while training: the loops stop at an iteration boundary
+    let deferral = monge::signal::Deferral::new();
+    let fitted: Fitted<T> = match method {
         "w2" => fit_w2::<T>(&c, &mut a, &mut on_progress)?,
         "sinkhorn" => fit_sinkhorn::<T>(&c, &mut a)?,
         "mean-shift" | "identity" => {
@@ -223,7 +346,7 @@ fn fit_typed<T: Real>(method: &str, c: Common, mut a: Args) -> Result<()> {
             } else {
                 MeanShift::fit(x.view(), y.view())?.to_saved()
             };
-            (saved, out)
+            Fitted::closed_form(saved, out)
         }
         "w1" => fit_w1::<T>(&c, &mut a, &mut on_progress)?,
         other => {
@@ -232,24 +355,100 @@ fn fit_typed<T: Real>(method: &str, c: Common, mut a: Args) -> Result<()> {
             )))
         }
     };
-    monge::io::save_model(Path::new(&c.model), &saved)?;
+    let signal = monge::signal::interrupted();
+    let Fitted {
+        saved,
+        mut out,
+        stopped,
+        iteration,
+        heldout,
+        what,
+        error,
+    } = fitted;
+    if let Some(s) = &saved {
+        monge::io::save_model(Path::new(&c.model), s)?;
+    }
     if let Some(h) = &c.history {
         history.write_csv(h)?;
+    }
+    drop(deferral);
+    let history_note = c
+        .history
+        .as_ref()
+        .map_or(String::new(), |h| format!(" and the history to {h}"));
+    if let Some(e) = error {
+        match &saved {
+            Some(_) => say!(
+                "monge: training diverged; wrote {what} to {}{history_note}",
+                c.model
+            ),
+            None => say!(
+                "monge: training diverged before the first held-out evaluation: no model was written \
+                 to {} (nothing better than the untrained networks existed){history_note}",
+                c.model
+            ),
+        }
+        return Err(e);
+    }
+    if let Some(st) = stopped {
+        out.set("stopped", st.name());
+    }
+    out.set("heldout", heldout_json(heldout.as_ref()));
+    if let Some(h) = &heldout {
+        out.set("criterion_description", h.description.as_str());
     }
     out.set("model", c.model.as_str())
         .set("dtype", T::NAME)
         .set("seconds", t0.elapsed().as_secs_f64());
     if c.json {
         out!("{}", out.render());
-    } else if !c.quiet {
+    }
+    if stopped == Some(Stopped::Interrupted) {
+        let by = signal.map_or("a stop request", monge::signal::name);
         say!(
-            "saved {} model ({}, d = {}) to {} in {:.1} s",
-            saved.method,
-            T::NAME,
-            saved.dim,
-            c.model,
-            t0.elapsed().as_secs_f64()
+            "monge: interrupted by {by} at iteration {iteration}: wrote {what} to {}{history_note}",
+            c.model
         );
+        std::process::exit(1);
+    }
+    if !c.quiet {
+        if let Some(h) = &heldout {
+            say!(
+                "held-out {} ({} cells): map {}, identity {}, mean shift {} (map from iteration {})",
+                h.criterion,
+                h.description,
+                fmt_num(h.map),
+                fmt_num(h.identity),
+                fmt_num(h.mean_shift),
+                h.best_iteration
+            );
+        }
+        if let Some(st) = stopped {
+            say!("stopped at iteration {iteration}: {}", st.describe());
+        }
+    }
+    if let Some(h) = heldout.as_ref().filter(|_| !c.quiet) {
+        if h.map.partial_cmp(&h.mean_shift) != Some(std::cmp::Ordering::Less) {
+            say!(
+                "monge: warning: the fitted map does not beat the mean shift on the held-out cells \
+                 ({} {} vs {}): consider `--method mean-shift`, more iterations or other options",
+                h.criterion,
+                fmt_num(h.map),
+                fmt_num(h.mean_shift)
+            );
+        }
+    }
+    if !c.json && !c.quiet {
+        if let Some(s) = &saved {
+            say!(
+                "saved {} model ({}, d = {}) to {} in {:.1} s",
+                s.method,
+                T::NAME,
+                s.dim,
+                c.model,
+                t0.elapsed().as_secs_f64()
+            );
+        }
     }
     Ok(())
 }
@@ -264,11 +463,9 @@ fn load_pair<T: Real>(c: &Common) -> Result<(monge::linalg::Mat<T>, monge::linal
     Ok((x, y))
 }
 
-fn fit_w2<T: Real>(
-    c: &Common,
-    a: &mut Args,
-    progress: &mut dyn FnMut(&Progress),
-) -> Result<(SavedModel<T>, Json)> {
+type Ctl<'a> = &'a mut dyn FnMut(&Progress) -> ControlFlow<()>;
+
+fn fit_w2<T: Real>(c: &Common, a: &mut Args, progress: Ctl<'_>) -> Result<Fitted<T>> {
     let defaults = W2Config::default();
     let lr: f64 = a.get_or("lr", defaults.lr_f)?;
     let mut cfg = W2Config {
@@ -279,7 +476,9 @@ fn fit_w2<T: Real>(
         lr_g: lr,
         penalty: parse_penalty(a)?,
         lambda: a.get_or("lambda", 0.0)?,
-        eval_every: a.get_or("eval-every", defaults.eval_every)?,
+        eval_every: c.eval_every.unwrap_or(defaults.eval_every),
+        patience: c.patience,
+        criterion: c.criterion,
         threads: c.threads,
         seed: c.seed,
         ..defaults
@@ -340,6 +539,7 @@ fn fit_w2<T: Real>(
         ));
     }
     let (x, y) = load_pair::<T>(c)?;
+    let heldout = heldout_option::<T>(c)?;
     let mut out = Json::obj()
         .with("method", "w2")
         .with("n_source", x.rows())
@@ -347,60 +547,102 @@ fn fit_w2<T: Real>(
         .with("d", x.cols());
     if anneal || max_dim.is_some() {
         // λ is driven from outside: the map returned is the one at the final λ (held-out selection across
-        // different λ would prefer the least sparse map).
+        // different λ would prefer the least sparse map); it is still scored on the held-out cells.
         cfg.eval_every = 0;
         if anneal {
             cfg.lambda = anneal_cfg.lambda0;
         } else {
             cfg.lambda = budget_cfg.lambda0;
         }
-        let mut tr = W2Trainer::new(&x, &y, &cfg)?;
-        let (rep, total) = {
-            let total_est = if anneal {
-                anneal_cfg.initial_iters
-                    + 37 * (anneal_cfg.adjust_iters + anneal_cfg.smooth_iters / 2)
-            } else {
-                budget_cfg.warmup_iters + 40 * budget_cfg.block_iters
-            };
-            let mut rt = ReportingTrainee::new(&mut tr, progress, cfg.progress_every, total_est);
-            let rep = if anneal {
-                anneal_lambda(&mut rt, &anneal_cfg)?
-            } else {
-                dim_budget(&mut rt, &budget_cfg)?
-            };
-            (rep, rt.done())
+        let mut tr = W2Trainer::with_heldout(&x, &y, &heldout, &cfg)?;
+        let total_est = if anneal {
+            anneal_cfg.initial_iters + 37 * (anneal_cfg.adjust_iters + anneal_cfg.smooth_iters / 2)
+        } else {
+            budget_cfg.warmup_iters + 40 * budget_cfg.block_iters
         };
-        let map = tr.map();
-        out.set("iterations", total)
-            .set("lambda", rep.final_lambda)
-            .set(if anneal { "anneal" } else { "max_dim" }, anneal_json(&rep));
-        Ok((map.to_saved(), out))
-    } else {
-        let mut tr = W2Trainer::new(&x, &y, &cfg)?;
-        let res = tr.run(cfg.iterations, progress);
-        let rep = tr.report();
-        if let Err(e) = res {
-            // keep the best model found before the divergence, then report the error
-            if rep.best_mmd.is_some() {
-                monge::io::save_model(Path::new(&c.model), &tr.best_map().to_saved())?;
-                say!(
-                    "monge: saved the best model before the divergence (iteration {}) to {}",
-                    rep.best_iteration,
-                    c.model
-                );
+        let res = {
+            let mut rt = ReportingTrainee::controlled(
+                &mut tr,
+                progress,
+                cfg.progress_every,
+                total_est,
+                c.iters,
+            );
+            if anneal {
+                anneal_lambda(&mut rt, &anneal_cfg)
+            } else {
+                dim_budget(&mut rt, &budget_cfg)
             }
-            return Err(e);
-        }
+        };
+        let iteration = tr.iteration();
+        let rep = match res {
+            Ok(r) => r,
+            Err(e) => {
+                return Ok(Fitted {
+                    saved: None,
+                    out,
+                    stopped: Some(Stopped::Diverged),
+                    iteration,
+                    heldout: None,
+                    what: String::new(),
+                    error: Some(e),
+                })
+            }
+        };
+        let w2rep = tr.finish();
+        let stopped = rep.stopped;
+        out.set("iterations", iteration)
+            .set("batch", tr.batch())
+            .set("lambda", rep.final_lambda)
+            .set("half_w2sq_estimate", w2rep.last.half_w2sq)
+            .set(if anneal { "anneal" } else { "max_dim" }, anneal_json(&rep));
+        Ok(Fitted {
+            saved: Some(tr.map().to_saved()),
+            out,
+            stopped: Some(stopped),
+            iteration,
+            heldout: w2rep.heldout,
+            what: format!(
+                "the model at iteration {iteration} (λ = {})",
+                rep.final_lambda
+            ),
+            error: None,
+        })
+    } else {
+        let mut tr = W2Trainer::with_heldout(&x, &y, &heldout, &cfg)?;
+        let (stopped, err) = tr.run_until(cfg.iterations, progress);
+        let rep = tr.report();
+        let saved = (err.is_none() || tr.has_best()).then(|| tr.best_map().to_saved());
+        let what = match rep.best_heldout {
+            Some(v) => format!(
+                "the best model so far (iteration {}, held-out {} {})",
+                rep.best_iteration,
+                cfg.criterion.name(),
+                fmt_num(v)
+            ),
+            None => format!(
+                "the model at iteration {} (no held-out evaluation had run)",
+                rep.iterations
+            ),
+        };
         out.set("iterations", rep.iterations)
+            .set("batch", rep.batch)
             .set("best_iteration", rep.best_iteration)
-            .set("heldout_mmd", rep.best_mmd)
             .set("lambda", rep.lambda)
-            .set("w2_estimate", rep.last.w2);
-        Ok((tr.best_map().to_saved(), out))
+            .set("half_w2sq_estimate", rep.last.half_w2sq);
+        Ok(Fitted {
+            saved,
+            out,
+            stopped: Some(stopped),
+            iteration: rep.iterations,
+            heldout: rep.heldout,
+            what,
+            error: err,
+        })
     }
 }
 
-fn fit_sinkhorn<T: Real>(c: &Common, a: &mut Args) -> Result<(SavedModel<T>, Json)> {
+fn fit_sinkhorn<T: Real>(c: &Common, a: &mut Args) -> Result<Fitted<T>> {
     let defaults = SinkhornConfig::default();
     let name: String = a.get_or("penalty", "l1".to_string())?;
     let gamma: f64 = a.get_or("gamma", 1.0)?;
@@ -453,16 +695,12 @@ fn fit_sinkhorn<T: Real>(c: &Common, a: &mut Args) -> Result<(SavedModel<T>, Jso
             );
         }
     }
-    Ok((map.to_saved(), out))
+    Ok(Fitted::closed_form(map.to_saved(), out))
 }
 
-fn fit_w1<T: Real>(
-    c: &Common,
-    a: &mut Args,
-    progress: &mut dyn FnMut(&Progress),
-) -> Result<(SavedModel<T>, Json)> {
+fn fit_w1<T: Real>(c: &Common, a: &mut Args, progress: Ctl<'_>) -> Result<Fitted<T>> {
     use monge::nn::lipschitz::LipschitzConfig;
-    use monge::ot::w1::{fit, W1Config};
+    use monge::ot::w1::{W1Config, W1Trainer};
     let d = W1Config::default();
     let ortho: String = a.get_or("orthonormal", "cayley".to_string())?;
     let potential = match ortho.as_str() {
@@ -480,22 +718,51 @@ fn fit_w1<T: Real>(
         gan_iters: c.iters.unwrap_or(d.gan_iters),
         batch: c.batch,
         positive: a.flag("positive"),
-        eval_every: a.get_or("eval-every", d.eval_every)?,
+        gan_lr: a.get_or("gan-lr", d.gan_lr)?,
+        eval_every: c.eval_every.unwrap_or(d.eval_every),
+        patience: c.patience,
+        criterion: c.criterion,
         seed: c.seed,
         threads: c.threads,
         ..d
     };
     a.finish()?;
     let (x, y) = load_pair::<T>(c)?;
-    let (map, rep) = fit(&x, &y, &cfg, progress)?;
+    let heldout = heldout_option::<T>(c)?;
+    let mut tr = W1Trainer::with_heldout(&x, &y, &heldout, &cfg)?;
+    let (stopped, err) = tr.run_all(progress);
+    let rep = tr.report();
+    let saved = (err.is_none() || tr.has_best()).then(|| tr.best_map().to_saved());
+    let iteration = rep.potential_iters + rep.gan_iters;
+    let what = match rep.best_heldout {
+        Some((v, it)) => format!(
+            "the best model so far (GAN iteration {it}, held-out {} {})",
+            cfg.criterion.name(),
+            fmt_num(v)
+        ),
+        None => format!(
+            "the model at potential iteration {}, GAN iteration {} (no held-out evaluation had run)",
+            rep.potential_iters, rep.gan_iters
+        ),
+    };
     let out = Json::obj()
         .with("method", "w1")
         .with("n_source", x.rows())
         .with("n_target", y.rows())
         .with("d", x.cols())
-        .with("iterations", rep.potential_iters + rep.gan_iters)
+        .with("iterations", iteration)
+        .with("potential_iterations", rep.potential_iters)
+        .with("gan_iterations", rep.gan_iters)
+        .with("batch", rep.batch)
         .with("w1_estimate", rep.w1_estimate)
-        .with("grad_norm_fraction", rep.grad_norm_fraction)
-        .with("heldout_mmd", rep.best_mmd.map(|b| b.0));
-    Ok((map.to_saved(), out))
+        .with("grad_norm_fraction", rep.grad_norm_fraction);
+    Ok(Fitted {
+        saved,
+        out,
+        stopped: Some(stopped),
+        iteration,
+        heldout: rep.heldout,
+        what,
+        error: err,
+    })
 }

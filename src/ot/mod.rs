@@ -3,12 +3,17 @@
 //! Shared vocabulary of the solvers:
 //! - [`TransportMap`]: anything that maps a batch of source points (a fitted W2/W1 model, a baseline);
 //! - [`SavedModel`]: the format-neutral content of a model file (the byte format lives in `io`);
-//! - [`Progress`]: what a training loop reports to its caller at its progress interval.
+//! - [`Progress`]: what a training loop reports to its caller at its progress interval;
+//! - [`fit`]: the front door, one `fit` for every method;
+//! - [`train`]: the training harness (held-out split, selection criterion, selector, divergence guard,
+//!   run loop) every iterative solver uses.
 
 pub mod anneal;
 pub mod baselines;
+pub mod fit;
 pub mod penalty;
 pub mod sinkhorn;
+pub mod train;
 pub mod w1;
 pub mod w2;
 
@@ -223,8 +228,12 @@ pub struct Progress {
     pub losses: Vec<(&'static str, f64)>,
     /// Current penalty weight λ, when there is one.
     pub lambda: Option<f64>,
-    /// Latest held-out MMD, when model selection has run.
-    pub heldout_mmd: Option<f64>,
+    /// The held-out criterion's name, when model selection runs.
+    pub criterion: Option<&'static str>,
+    /// Its latest value.
+    pub heldout: Option<f64>,
+    /// Its best value so far (the model that would be returned).
+    pub heldout_best: Option<f64>,
 }
 
 /// A progress sink: the CLI prints, tests ignore.
