@@ -123,7 +123,7 @@ pub fn run(mut a: Args) -> Result<()> {
     sets.extend(mapped.iter());
     let plane = match &basis_path {
         Some(b) => read_basis(b, source.cols())?,
-        None => Plane::of_sets(&sets),
+        None => Plane::of_sets(&sets)?,
     };
     let [x_label, y_label] = plane.labels(&sets);
     let (ps, pt) = (plane.project(&source), plane.project(&target));

@@ -249,26 +249,27 @@ pub struct Plane {
 
 impl Plane {
     /// The coordinates themselves for d ≤ 2 (x₁, and x₂ when d = 2); the top-2 principal axes of the
-    /// union of `sets` ([`super::svg::pca2`]) for d > 2. All sets have the same column count d ≥ 1.
-    pub fn of_sets<T: crate::linalg::Real>(sets: &[&crate::linalg::Mat<T>]) -> Plane {
+    /// union of `sets` ([`crate::linalg::pca::Pca`] of at most [`super::svg::PCA_MAX_ROWS`] finite rows)
+    /// for d > 2. All sets have the same column count d ≥ 1.
+    pub fn of_sets<T: crate::linalg::Real>(sets: &[&crate::linalg::Mat<T>]) -> Result<Plane> {
         let d = sets.first().map_or(0, |m| m.cols());
         if d <= 2 {
             let e = |k: usize| (0..d).map(|j| (j == k) as u8 as f64).collect::<Vec<f64>>();
-            return Plane {
+            return Ok(Plane {
                 centre: vec![0.0; d],
                 axes: [e(0), e(1)],
                 names: [
                     "x₁".into(),
                     if d == 2 { "x₂".into() } else { String::new() },
                 ],
-            };
+            });
         }
-        let (mean, pcs, _, _) = super::svg::pca2(sets);
-        Plane {
+        let (mean, pcs, _, _) = super::svg::principal_plane(sets)?;
+        Ok(Plane {
             centre: mean,
             axes: pcs,
             names: ["PC1".into(), "PC2".into()],
-        }
+        })
     }
 
     /// A given basis: `centre` and two axes of the same length d (normalised here), called `names`. An
@@ -321,39 +322,40 @@ impl Plane {
             .collect()
     }
 
-    /// Axis labels: the names, with the share of the total variance of the union of `sets` that each
-    /// axis carries (the variance of the projections over Σ_j var(x_j), population form) when d > 2.
+    /// Axis labels: the names, with the share of the total variance of the union of `sets` (its rows
+    /// with every value finite) that each axis carries (the variance of the projections over
+    /// Σ_j var(x_j), population form), except for the raw coordinates of d ≤ 2.
     pub fn labels<T: crate::linalg::Real>(&self, sets: &[&crate::linalg::Mat<T>]) -> [String; 2] {
         let d = self.dim();
         if d <= 2 && self.centre.iter().all(|&c| c == 0.0) {
             return self.names.clone();
         }
-        let n: usize = sets.iter().map(|m| m.rows()).sum();
-        if n == 0 {
+        let rows: Vec<&[T]> = sets
+            .iter()
+            .flat_map(|m| (0..m.rows()).map(move |i| m.row(i)))
+            .filter(|r| r.iter().all(|v| v.is_finite()))
+            .collect();
+        if rows.is_empty() {
             return self.names.clone();
         }
         let mut mean = vec![0.0; d];
-        for m in sets {
-            for i in 0..m.rows() {
-                mean.iter_mut()
-                    .zip(m.row(i))
-                    .for_each(|(a, v)| *a += v.to_f64());
-            }
+        for r in &rows {
+            mean.iter_mut()
+                .zip(r.iter())
+                .for_each(|(a, v)| *a += v.to_f64());
         }
-        mean.iter_mut().for_each(|a| *a /= n as f64);
+        mean.iter_mut().for_each(|a| *a /= rows.len() as f64);
         let (mut total, mut var) = (0.0, [0.0; 2]);
-        for m in sets {
-            for i in 0..m.rows() {
-                let mut p = [0.0; 2];
-                for (j, &v) in m.row(i).iter().enumerate() {
-                    let c = v.to_f64() - mean[j];
-                    total += c * c;
-                    p[0] += c * self.axes[0][j];
-                    p[1] += c * self.axes[1][j];
-                }
-                var[0] += p[0] * p[0];
-                var[1] += p[1] * p[1];
+        for r in &rows {
+            let mut p = [0.0; 2];
+            for (j, &v) in r.iter().enumerate() {
+                let c = v.to_f64() - mean[j];
+                total += c * c;
+                p[0] += c * self.axes[0][j];
+                p[1] += c * self.axes[1][j];
             }
+            var[0] += p[0] * p[0];
+            var[1] += p[1] * p[1];
         }
         let share = |v: f64| if total > 0.0 { 100.0 * v / total } else { 0.0 };
         [0, 1].map(|k| {
