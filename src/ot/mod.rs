@@ -7,6 +7,7 @@
 
 pub mod anneal;
 pub mod baselines;
+pub mod gaussian;
 pub mod penalty;
 pub mod sinkhorn;
 pub mod w1;
