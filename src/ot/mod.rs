@@ -7,8 +7,10 @@
 
 pub mod anneal;
 pub mod baselines;
+pub mod conjugate;
 pub mod gaussian;
 pub mod penalty;
+pub mod potentials;
 pub mod sinkhorn;
 pub mod w1;
 pub mod w2;

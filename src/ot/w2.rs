@@ -49,7 +49,9 @@
 use crate::linalg::{gather_rows, Mat, MatMut, MatRef, Real};
 use crate::nn::icnn::{Icnn, IcnnConfig, IcnnInit, IcnnWorkspace};
 use crate::nn::{Adam, AdamConfig, LrSchedule};
+use crate::ot::conjugate::{refine, Amortization, ConjugateConfig, ConjugateWorkspace};
 use crate::ot::penalty::Penalty;
+use crate::ot::potentials::{MapInit, Potential};
 use crate::ot::{Progress, ProgressFn, SavedModel, TransportMap};
 use crate::parallel::Pool;
 use crate::random::{streams, BatchSampler, Stream};
@@ -64,6 +66,13 @@ pub struct W2Config {
     pub init: IcnnInit,
     /// LeakyReLU on the ICNN output (the 2-D TensorFlow code; default off as CellOT).
     pub output_activation: bool,
+    /// Architecture of f and g: plain ICNN (default, CellOT) or ICNN + quadratic path
+    /// ([`crate::ot::potentials`]).
+    pub potential: Potential,
+    /// Where f and g start: random (default, CellOT), identity or the Gaussian map.
+    pub map_init: MapInit,
+    /// Conjugate refinement of the f step and the g loss ([`crate::ot::conjugate`]; default none).
+    pub conjugate: ConjugateConfig,
     /// Mini-batch size B (default 256).
     pub batch: usize,
     /// Outer iterations run by [`fit`] (default 100 000, CellOT).
@@ -108,6 +117,9 @@ impl Default for W2Config {
             hidden: vec![64; 4],
             init: IcnnInit::default(),
             output_activation: false,
+            potential: Potential::Icnn,
+            map_init: MapInit::Random,
+            conjugate: ConjugateConfig::default(),
             batch: 256,
             iterations: 100_000,
             g_iters: 10,
@@ -216,6 +228,8 @@ impl W2Config {
                 ));
             }
         }
+        crate::ot::potentials::validate(self.potential, self.map_init)?;
+        self.conjugate.validate()?;
         if let IcnnInit::Normal { std } = self.init {
             if !(std.is_finite() && std >= 0.0) {
                 return bad(format!("normal init needs a finite std ≥ 0, got {std}"));
@@ -320,6 +334,17 @@ impl<T: Real> W2Map<T> {
         }
         let out_act: bool = m.hyper_parse("output_activation")?;
         let mut g = Icnn::<T>::zeros(m.dim, &hidden, out_act);
+        if m.hyper("potential") == Some("quadratic-icnn") {
+            let rank: usize = m.hyper_parse("quad_rank")?;
+            if rank > m.dim {
+                return Err(err(format!(
+                    "quad_rank {rank} exceeds the dimension {}",
+                    m.dim
+                )));
+            }
+            g = g.with_quadratic(rank);
+        }
+        let quad = g.quadratic().copied();
         let n_l = hidden.len();
         let mut fill = |name: String, shape: Vec<usize>, range: core::ops::Range<usize>| {
             let (s, v) = m
@@ -347,6 +372,11 @@ impl<T: Real> W2Map<T> {
         for l in 1..=n_l {
             let (rw, o, i) = Icnn::<T>::zeros(m.dim, &hidden, out_act).w_range(l);
             fill(format!("W{l}"), vec![o, i], rw)?;
+        }
+        if let Some(q) = quad {
+            fill("QL".into(), vec![q.dim, q.rank], q.l_range())?;
+            fill("Qs".into(), vec![q.dim], q.s_range())?;
+            fill("Qbeta".into(), vec![q.dim], q.beta_range())?;
         }
         Ok(W2Map { g })
     }
@@ -379,11 +409,26 @@ impl<T: Real> TransportMap<T> for W2Map<T> {
             let (rw, o, i) = g.w_range(l);
             tensors.push((format!("W{l}"), vec![o, i], p[rw].to_vec()));
         }
+        let mut quad = Vec::new();
+        if let Some(q) = g.quadratic() {
+            tensors.push(("QL".into(), vec![q.dim, q.rank], p[q.l_range()].to_vec()));
+            tensors.push(("Qs".into(), vec![q.dim], p[q.s_range()].to_vec()));
+            tensors.push(("Qbeta".into(), vec![q.dim], p[q.beta_range()].to_vec()));
+            quad.push(("quad_rank".to_string(), q.rank.to_string()));
+        }
         SavedModel {
             method: "w2".into(),
             dim: g.dim(),
             hyper: vec![
-                ("potential".into(), "icnn".into()),
+                (
+                    "potential".into(),
+                    if quad.is_empty() {
+                        "icnn"
+                    } else {
+                        "quadratic-icnn"
+                    }
+                    .into(),
+                ),
                 ("hidden".into(), hidden),
                 (
                     "activation".into(),
@@ -393,7 +438,10 @@ impl<T: Real> TransportMap<T> for W2Map<T> {
                     "output_activation".into(),
                     g.output_activation().to_string(),
                 ),
-            ],
+            ]
+            .into_iter()
+            .chain(quad)
+            .collect(),
             tensors,
         }
     }
@@ -416,6 +464,9 @@ struct Worker<T> {
     wneg: Vec<T>,
     /// Loss sums over the chunk (f64).
     sums: Sums,
+    /// Conjugate solve scratch, and the refined maximisers y* of the regression g loss (chunk × d).
+    conj: ConjugateWorkspace<T>,
+    ystar: Mat<T>,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -448,6 +499,7 @@ struct Shared<'a, T> {
     penalty: Penalty,
     lambda: T,
     inv_b: T,
+    conj: &'a ConjugateConfig,
 }
 
 /// Step G (G1–G4) on one worker's rows; gradient into `w.grad_g` (overwritten), sums into `w.sums`.
@@ -456,6 +508,9 @@ fn g_step_worker<T: Real>(s: &Shared<'_, T>, w: &mut Worker<T>) {
     w.grad_g.fill(T::ZERO);
     // G1
     s.g.grad_x(x, &mut w.gws, w.tx.view_mut());
+    if s.conj.amortization == Amortization::Regression {
+        return g_regression_worker(s, w);
+    }
     // G2
     s.f.forward(w.tx.view(), &mut w.fws);
     s.f.backward(&mut w.fws, None);
@@ -486,6 +541,36 @@ fn g_step_worker<T: Real>(s: &Shared<'_, T>, w: &mut Worker<T>) {
     w.sums = sums;
 }
 
+/// The g step under regression amortisation ([`crate::ot::conjugate`]): y* refined from ∇g(x),
+/// `V_i = (∇g(x_i) − y*_i + λ∇τ(∇g(x_i) − x_i))/B`, then G4. The sums carry `Σ ½‖∇g(x_i) − y*_i‖²` in
+/// `f_tx` (and `x_tx = 0`), so the reported L_g is the regression loss.
+fn g_regression_worker<T: Real>(s: &Shared<'_, T>, w: &mut Worker<T>) {
+    let x = s.x.view().rows_range(w.r0, w.r1);
+    w.ystar.as_mut_slice().copy_from_slice(w.tx.as_slice());
+    refine(s.conj, s.f, x, w.ystar.view_mut(), &mut w.fws, &mut w.conj);
+    let mut sums = Sums::default();
+    for i in 0..x.rows() {
+        let (xr, tr, yr) = (x.row(i), w.tx.row(i), w.ystar.row(i));
+        let d = xr.len();
+        let vr = &mut w.v.as_mut_slice()[i * d..(i + 1) * d];
+        let mut r2 = T::ZERO;
+        for j in 0..d {
+            vr[j] = tr[j] - yr[j];
+            r2 += vr[j] * vr[j];
+        }
+        sums.f_tx += 0.5 * r2.to_f64();
+        sums.tau += s
+            .penalty
+            .add_displacement_grad(xr, tr, s.lambda, vr)
+            .to_f64();
+        for vj in vr.iter_mut() {
+            *vj *= s.inv_b;
+        }
+    }
+    s.g.map_param_grad(x, w.v.view(), &mut w.gws, &mut w.grad_g);
+    w.sums = sums;
+}
+
 /// Step F (F1–F2) on one worker's rows; gradient into `w.grad_f` (overwritten), sums into `w.sums`.
 fn f_step_worker<T: Real>(s: &Shared<'_, T>, w: &mut Worker<T>) {
     let x = s.x.view().rows_range(w.r0, w.r1);
@@ -493,6 +578,10 @@ fn f_step_worker<T: Real>(s: &Shared<'_, T>, w: &mut Worker<T>) {
     w.grad_f.fill(T::ZERO);
     // F1
     s.g.grad_x(x, &mut w.gws, w.tx.view_mut());
+    // F1': the conjugate refined from the amortised guess (no-op without a solver)
+    if s.conj.active() {
+        refine(s.conj, s.f, x, w.tx.view_mut(), &mut w.fws, &mut w.conj);
+    }
     // F2
     s.f.param_grad_of_value(y, &w.wpos, &mut w.fws, &mut w.grad_f);
     let f_y = values_sum(&w.fws);
@@ -539,6 +628,8 @@ fn single_worker<T: Real>(f: &Icnn<T>, g: &Icnn<T>, b: usize) -> Worker<T> {
         wpos: vec![inv_b; b],
         wneg: vec![-inv_b; b],
         sums: Sums::default(),
+        conj: ConjugateWorkspace::new(&ConjugateConfig::default(), b, g.dim()),
+        ystar: Mat::zeros(0, g.dim()),
     }
 }
 
@@ -563,6 +654,7 @@ pub fn g_loss_and_grad<T: Real>(
         penalty,
         lambda: T::from_f64(lambda),
         inv_b: T::ONE / T::from_usize(b),
+        conj: &ConjugateConfig::default(),
     };
     g_step_worker(&shared, &mut w);
     grads.copy_from_slice(&w.grad_g);
@@ -595,6 +687,7 @@ pub fn f_loss_and_grad<T: Real>(
         penalty: Penalty::None,
         lambda: T::ZERO,
         inv_b: T::ONE / T::from_usize(b),
+        conj: &ConjugateConfig::default(),
     };
     f_step_worker(&shared, &mut w);
     grads.copy_from_slice(&w.grad_f);
@@ -708,9 +801,14 @@ impl<T: Real> W2Trainer<T> {
                 tgt.rows()
             )));
         }
-        let icfg = cfg.icnn();
-        let f = Icnn::<T>::new(d, &icfg, &mut Stream::new(cfg.seed, streams::INIT_A));
-        let g = Icnn::<T>::new(d, &icfg, &mut Stream::new(cfg.seed, streams::INIT_B));
+        let (f, g) = crate::ot::potentials::build(
+            &cfg.icnn(),
+            cfg.potential,
+            cfg.map_init,
+            cfg.seed,
+            &src,
+            &tgt,
+        )?;
         let adam = AdamConfig {
             beta1: cfg.betas.0,
             beta2: cfg.betas.1,
@@ -734,6 +832,15 @@ impl<T: Real> W2Trainer<T> {
                 wpos: vec![inv_b; c],
                 wneg: vec![-inv_b; c],
                 sums: Sums::default(),
+                conj: ConjugateWorkspace::new(&cfg.conjugate, c, d),
+                ystar: Mat::zeros(
+                    if cfg.conjugate.amortization == Amortization::Regression {
+                        c
+                    } else {
+                        0
+                    },
+                    d,
+                ),
             });
         }
         let eval_ws = g.workspace(b.max(1));
@@ -825,6 +932,7 @@ impl<T: Real> W2Trainer<T> {
                 penalty: self.cfg.penalty,
                 lambda: T::from_f64(self.lambda),
                 inv_b: T::ONE / T::from_f64(b),
+                conj: &self.cfg.conjugate,
             };
             self.pool
                 .for_each_mut(&mut self.workers, |_, w| g_step_worker(&shared, w));
@@ -860,6 +968,7 @@ impl<T: Real> W2Trainer<T> {
             penalty: self.cfg.penalty,
             lambda: T::from_f64(self.lambda),
             inv_b: T::ONE / T::from_f64(b),
+            conj: &self.cfg.conjugate,
         };
         self.pool
             .for_each_mut(&mut self.workers, |_, w| f_step_worker(&shared, w));
