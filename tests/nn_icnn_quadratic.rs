@@ -205,3 +205,31 @@ fn low_rank_path_is_exact_for_spiked_matrices() {
     let err = q.set_from_matrix(net.params_mut(), &m, &[0.0; 6]);
     assert!(err < 1e-9, "spiked matrix, rank 1: error {err}");
 }
+
+/// A fresh path is the identity map, and not at the L = 0 saddle: the double-backprop gradient in L is
+/// non-zero for a non-zero tangent.
+#[test]
+fn fresh_path_is_the_identity_and_l_can_learn() {
+    let (d, r, b) = (5, 3, 4);
+    let mut rng = Stream::new(11, 0);
+    let mut net = Icnn::<f64>::new(d, &IcnnConfig::default(), &mut rng).with_quadratic(r);
+    monge::ot::gaussian::silence_icnn(&mut net);
+    let x = Mat::from_fn(b, d, |_, _| rng.normal_f64());
+    let t = grad_map(&net, &x);
+    for (a, e) in t.as_slice().iter().zip(x.as_slice()) {
+        assert!(
+            (a - e).abs() < 1e-12,
+            "fresh path is not the identity: {a} vs {e}"
+        );
+    }
+    let v = Mat::from_fn(b, d, |_, _| rng.normal_f64());
+    let mut ws = net.workspace(b);
+    let mut g = vec![0.0; net.n_params()];
+    net.param_grad_of_map(x.view(), v.view(), &mut ws, &mut g);
+    let q = *net.quadratic().unwrap();
+    let gl: f64 = g[q.l_range()].iter().map(|v| v * v).sum();
+    assert!(
+        gl > 1e-6,
+        "the gradient in L vanishes at the start (‖∂L‖² = {gl})"
+    );
+}

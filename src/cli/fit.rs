@@ -36,20 +36,31 @@ COMMON OPTIONS:
     --dtype f32|f64                training precision (default f32)
     --seed S                       the one seed of every random draw (default 0)
     --threads N                    worker threads (default: the machine's cores, at most 2)
-    --iters N                      outer iterations (w2 default 100000; w1: each phase, default 10000)
+    --iters N                      outer iterations (w2 default 3000, 100000 with --preset cellot; w1: each
+                                   phase, default 10000)
     --batch B                      mini-batch size (default 256)
     --history FILE.csv             write the training curves (for `monge plot --history`)
     --quiet                        no progress on stderr
     --json                         print one JSON object on stdout
 
 W2 OPTIONS:
+    --preset cellot                the papers' plain setting (ICNN, random init, lr 1e-4, no refinement);
+                                   without it the defaults below are monge's measured best
+    --potential icnn|quadratic-icnn  potentials with an affine path ½xᵀ(LLᵀ+diag)x + βᵀx (default
+                                   quadratic-icnn; --quad-rank R, default 64)
+    --init gaussian|identity|random  start ∇g at the Gaussian map of the data (default), at the identity, or
+                                   at random ICNN weights (CellOT; the only start of --potential icnn)
+    --conjugate none|lbfgs|adam    refine the conjugate per sample before each f step (Amos 2023); see
+                                   --conjugate-steps (5), --conjugate-tol (1e-3),
+                                   --amortization objective|regression (the g loss)
     --penalty none|l1|stvs|l0      displacement-sparsity penalty τ (default none)
     --lambda X                     its weight λ, batch-mean convention (λ_mean = B·λ_sum of [C25]'s code)
     --sigma S                      width of the smoothed L0 (default 1)
     --gamma G                      STVS γ (default 1)
-    --lr X                         Adam learning rate of f and g (default 1e-4)
+    --lr X                         Adam learning rate of f and g (default 1e-3 with cosine decay; 1e-4
+                                   constant with --preset cellot)
     --g-iters K                    g steps per outer iteration (default 10)
-    --eval-every N                 held-out MMD model selection interval (default 1000; 0 = off)
+    --eval-every N                 held-out MMD model selection interval (default 250, cellot 1000; 0 = off)
     --anneal                       tune λ by simulated annealing ([C25] Alg. 1); see --anneal-warmup,
                                    --anneal-adjust (default 20000, 2000)
     --max-dim L                    drive λ until the mean displacement dimensionality is ≤ L ([C25] Alg. 2);
@@ -245,8 +256,9 @@ fn fit_w2<T: Real>(
     a: &mut Args,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<(SavedModel<T>, Json)> {
-    let defaults = W2Config::default();
-    let lr: f64 = a.get_or("lr", defaults.lr_f)?;
+    let defaults = w2_preset(a)?;
+    let lr_given: Option<f64> = a.get("lr")?;
+    let lr = lr_given.unwrap_or(defaults.lr_f);
     let mut cfg = W2Config {
         batch: c.batch,
         iterations: c.iters.unwrap_or(defaults.iterations),
@@ -258,8 +270,9 @@ fn fit_w2<T: Real>(
         eval_every: a.get_or("eval-every", defaults.eval_every)?,
         threads: c.threads,
         seed: c.seed,
-        ..defaults
+        ..defaults.clone()
     };
+    parse_w2_potentials(a, &defaults, &mut cfg)?;
     let anneal = a.flag("anneal");
     let max_dim: Option<f64> = a.get("max-dim")?;
     let ann_defaults = AnnealConfig::default();
@@ -300,6 +313,13 @@ fn fit_w2<T: Real>(
         // λ is driven from outside: the map returned is the one at the final λ (held-out selection across
         // different λ would prefer the least sparse map).
         cfg.eval_every = 0;
+        // λ is driven for an open-ended number of iterations: no cosine schedule, and the papers' constant
+        // rate unless --lr is given (the λ schedules were measured with it)
+        cfg.cosine_lr = false;
+        if lr_given.is_none() {
+            cfg.lr_f = W2Config::default().lr_f;
+            cfg.lr_g = W2Config::default().lr_g;
+        }
         if anneal {
             cfg.lambda = anneal_cfg.lambda0;
         } else {
@@ -348,6 +368,55 @@ fn fit_w2<T: Real>(
             .set("w2_estimate", rep.last.w2);
         Ok((tr.best_map().to_saved(), out))
     }
+}
+
+/// `--preset cellot` gives [`W2Config::default`] (the papers' setting); otherwise [`W2Config::monge`].
+fn w2_preset(a: &mut Args) -> Result<W2Config> {
+    match a.get::<String>("preset")?.as_deref() {
+        None => Ok(W2Config::monge()),
+        Some("cellot") => Ok(W2Config::default()),
+        Some(o) => Err(Error::Usage(format!(
+            "--preset: unknown '{o}' (expected cellot)"
+        ))),
+    }
+}
+
+/// `--potential`, `--quad-rank`, `--init`, `--conjugate*`, `--amortization` over the preset's values.
+fn parse_w2_potentials(a: &mut Args, base: &W2Config, cfg: &mut W2Config) -> Result<()> {
+    use monge::ot::conjugate::{amortization_from_name, solver_from_name};
+    use monge::ot::potentials::{MapInit, Potential};
+    let base_rank = match base.potential {
+        Potential::QuadraticIcnn { rank } => rank,
+        Potential::Icnn => 64,
+    };
+    let rank: usize = a.get_or("quad-rank", base_rank)?;
+    if let Some(p) = a.get::<String>("potential")? {
+        cfg.potential = match p.as_str() {
+            "icnn" => Potential::Icnn,
+            "quadratic-icnn" => Potential::QuadraticIcnn { rank },
+            o => {
+                return Err(Error::Usage(format!(
+                    "--potential: unknown '{o}' (expected icnn or quadratic-icnn)"
+                )))
+            }
+        };
+    } else if let Potential::QuadraticIcnn { .. } = cfg.potential {
+        cfg.potential = Potential::QuadraticIcnn { rank };
+    }
+    if let Some(i) = a.get::<String>("init")? {
+        cfg.map_init = MapInit::from_name(&i)?;
+    } else if cfg.potential == Potential::Icnn {
+        cfg.map_init = MapInit::Random;
+    }
+    if let Some(c) = a.get::<String>("conjugate")? {
+        cfg.conjugate.solver = solver_from_name(&c)?;
+    }
+    cfg.conjugate.steps = a.get_or("conjugate-steps", base.conjugate.steps)?;
+    cfg.conjugate.tol = a.get_or("conjugate-tol", base.conjugate.tol)?;
+    if let Some(m) = a.get::<String>("amortization")? {
+        cfg.conjugate.amortization = amortization_from_name(&m)?;
+    }
+    Ok(())
 }
 
 fn fit_sinkhorn<T: Real>(c: &Common, a: &mut Args) -> Result<(SavedModel<T>, Json)> {

@@ -278,9 +278,11 @@ impl<T: Real> Icnn<T> {
     }
 
     /// The potential `φ(x) = ICNN(x) + ½ xᵀ(LLᵀ + diag(softplus(s)))x + βᵀx` with L of rank
-    /// `min(rank, d)` (module [`crate::nn::quadratic`]): the quadratic blocks are appended to the parameter
-    /// buffer, L = 0, softplus(s) = 1, β = 0 (so the path starts as ½‖x‖², the identity map). A network
-    /// that already has the path is returned unchanged.
+    /// `r = min(rank, d)` (module [`crate::nn::quadratic`]): the quadratic blocks are appended to the
+    /// parameter buffer and start at `LLᵀ + diag(softplus(s)) = I`, β = 0 (the path is ½‖x‖², the identity
+    /// map), split as `L = √½ [I_r; 0]`, `softplus(s_j) = ½` for j < r and 1 beyond. L = 0 would also give I
+    /// but is a saddle: every gradient in L is linear in L (`Xᵀ K̃`, `Vᵀ K + Xᵀ J`) and would stay 0.
+    /// A network that already has the path is returned unchanged.
     pub fn with_quadratic(mut self, rank: usize) -> Self {
         if self.quad.is_some() {
             return self;
@@ -291,9 +293,17 @@ impl<T: Real> Icnn<T> {
             off: self.params.len(),
         };
         self.params.resize(q.off + q.n_params(), T::ZERO);
-        let s1 = T::from_f64(crate::nn::quadratic::softplus_inv(1.0));
-        for v in &mut self.params[q.s_range()] {
-            *v = s1;
+        let (half, one) = (
+            T::from_f64(crate::nn::quadratic::softplus_inv(0.5)),
+            T::from_f64(crate::nn::quadratic::softplus_inv(1.0)),
+        );
+        let l0 = q.l_range().start;
+        for k in 0..q.rank {
+            self.params[l0 + k * q.rank + k] = T::from_f64(0.5f64.sqrt());
+        }
+        let s0 = q.s_range().start;
+        for j in 0..q.dim {
+            self.params[s0 + j] = if j < q.rank { half } else { one };
         }
         self.quad = Some(q);
         self
