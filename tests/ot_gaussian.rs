@@ -45,9 +45,9 @@ fn commuting_covariances_give_the_ratio_of_standard_deviations() {
     let s1 = DMatrix::from_diagonal(&nalgebra::DVector::from_vec(vec![1.0, 9.0, 1.0]));
     let m = GaussianMap::from_moments(vec![1.0, 2.0, 3.0], &s0, vec![0.0, -1.0, 5.0], &s1);
     let want = [0.5, 3.0, 2.0];
-    for i in 0..3 {
+    for (i, &wi) in want.iter().enumerate() {
         for j in 0..3 {
-            let w = if i == j { want[i] } else { 0.0 };
+            let w = if i == j { wi } else { 0.0 };
             assert!(
                 (m.a[(i, j)] - w).abs() < 1e-12,
                 "A[{i},{j}] = {}",

@@ -55,7 +55,8 @@ fn fitted_map_beats_the_best_affine_fit_at_d8() {
     let start = uvp(&tr.map().transport(&fresh.cast::<f32>()).cast::<f64>());
     tr.run(cfg.iterations, &mut |_| {}).unwrap();
     let fitted = uvp(&tr.best_map().transport(&fresh.cast::<f32>()).cast::<f64>());
-    eprintln!("L2-UVP: Gaussian start {start:.3}, fitted {fitted:.3}, best affine {affine:.3}");
+    let last = uvp(&tr.map().transport(&fresh.cast::<f32>()).cast::<f64>());
+    eprintln!("L2-UVP: Gaussian start {start:.3}, fitted {fitted:.3} (last {last:.3}, selected at {}), best affine {affine:.3}", tr.report().best_iteration);
     assert!(
         fitted < affine,
         "fitted map {fitted:.3} % does not beat the best affine fit {affine:.3} %"

@@ -204,6 +204,8 @@ pub struct IcnnWorkspace<T> {
     qkw: Vec<T>,
     qj: Vec<T>,
     qw: Vec<T>,
+    /// softplus(s) of the last forward (d).
+    qsp: Vec<T>,
     /// 0 = nothing, 1 = forward done, 2 = backward done (seed 1), 3 = backward done (other seed).
     state: u8,
 }
@@ -414,6 +416,7 @@ impl<T: Real> Icnn<T> {
             qkw: z(qr),
             qj: z(qr),
             qw: z(qn),
+            qsp: vec![T::ZERO; qd],
             state: 0,
         }
     }
@@ -426,7 +429,7 @@ impl<T: Real> Icnn<T> {
             for i in 0..b {
                 ws.qx[i * d..(i + 1) * d].copy_from_slice(x.row(i));
             }
-            q.forward(&self.params, x, &mut ws.qk, &mut ws.val);
+            q.forward(&self.params, x, &mut ws.qsp, &mut ws.qk, &mut ws.val);
         }
     }
 
@@ -454,7 +457,7 @@ impl<T: Real> Icnn<T> {
         gemm(T::ONE, e, Op::N, self.a_all(), Op::N, T::ZERO, out.rb_mut());
         if let Some(q) = &self.quad {
             let x = MatRef::from_slice(&ws.qx[..b * self.dim], b, self.dim).unwrap();
-            q.input_grad_add(&self.params, x, &ws.qkw, &ws.qw, out);
+            q.input_grad_add(&self.params, &ws.qsp, x, &ws.qkw, &ws.qw, out);
         }
     }
 
@@ -575,7 +578,7 @@ impl<T: Real> Icnn<T> {
         let mut out = out;
         gemm(T::ONE, ub0, Op::N, a0, Op::N, T::ZERO, out.rb_mut());
         if let Some(q) = &self.quad {
-            q.hvp_add(&self.params, v, &mut ws.qj, out);
+            q.hvp_add(&self.params, &ws.qsp, v, &mut ws.qj, out);
         }
     }
 

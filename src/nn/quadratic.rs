@@ -95,16 +95,27 @@ impl Quadratic {
         MatRef::from_slice(&p[self.l_range()], self.dim, self.rank).unwrap()
     }
 
-    /// Step Q-F: `k ← X L` (B × r) and `val_i += q(x_i)`.
-    pub fn forward<T: Real>(&self, p: &[T], x: MatRef<'_, T>, k: &mut [T], val: &mut [T]) {
+    /// Step Q-F: `sp ← softplus(s)` (length d, for the other passes), `k ← X L` (B × r) and
+    /// `val_i += q(x_i)`.
+    pub fn forward<T: Real>(
+        &self,
+        p: &[T],
+        x: MatRef<'_, T>,
+        sp: &mut [T],
+        k: &mut [T],
+        val: &mut [T],
+    ) {
         let (b, d, r) = (x.rows(), self.dim, self.rank);
         if r > 0 {
             let km = MatMut::from_slice(&mut k[..b * r], b, r).unwrap();
             gemm(T::ONE, x, Op::N, self.l(p), Op::N, T::ZERO, km);
         }
-        let (s, beta) = (&p[self.s_range()], &p[self.beta_range()]);
+        let beta = &p[self.beta_range()];
+        for (o, &sv) in sp.iter_mut().zip(&p[self.s_range()]) {
+            *o = softplus(sv);
+        }
         let half = T::from_f64(0.5);
-        for i in 0..b {
+        for (i, vi) in val.iter_mut().enumerate().take(b) {
             let xr = x.row(i);
             let kr = &k[i * r..(i + 1) * r];
             let mut acc = T::ZERO;
@@ -114,10 +125,10 @@ impl Quadratic {
             let mut diag = T::ZERO;
             let mut lin = T::ZERO;
             for j in 0..d {
-                diag += softplus(s[j]) * xr[j] * xr[j];
+                diag += sp[j] * xr[j] * xr[j];
                 lin += beta[j] * xr[j];
             }
-            val[i] += half * (acc + diag) + lin;
+            *vi += half * (acc + diag) + lin;
         }
     }
 
@@ -131,10 +142,11 @@ impl Quadratic {
         }
     }
 
-    /// Step Q-B: `out += K̃ Lᵀ + diag(w)(X diag(p) + 1βᵀ)`.
+    /// Step Q-B: `out += K̃ Lᵀ + diag(w)(X diag(p) + 1βᵀ)` (`sp` = softplus(s) from the forward).
     pub fn input_grad_add<T: Real>(
         &self,
         p: &[T],
+        sp: &[T],
         x: MatRef<'_, T>,
         kw: &[T],
         w: &[T],
@@ -145,12 +157,12 @@ impl Quadratic {
             let km = MatRef::from_slice(&kw[..b * r], b, r).unwrap();
             gemm(T::ONE, km, Op::N, self.l(p), Op::T, T::ONE, out.rb_mut());
         }
-        let (s, beta) = (&p[self.s_range()], &p[self.beta_range()]);
-        for i in 0..b {
+        let beta = &p[self.beta_range()];
+        for (i, &wi) in w.iter().enumerate().take(b) {
             let xr = x.row(i);
             let orow = out.row_mut(i);
             for j in 0..d {
-                orow[j] += w[i] * (softplus(s[j]) * xr[j] + beta[j]);
+                orow[j] += wi * (sp[j] * xr[j] + beta[j]);
             }
         }
     }
@@ -176,10 +188,10 @@ impl Quadratic {
         for j in 0..d {
             let mut sq = T::ZERO;
             let mut lin = T::ZERO;
-            for i in 0..b {
+            for (i, &wi) in w.iter().enumerate().take(b) {
                 let xv = x.get(i, j);
-                sq += w[i] * xv * xv;
-                lin += w[i] * xv;
+                sq += wi * xv * xv;
+                lin += wi * xv;
             }
             grads[s0 + j] += half * logistic(s[j]) * sq;
             grads[b0 + j] += lin;
@@ -222,10 +234,11 @@ impl Quadratic {
         }
     }
 
-    /// Step Q-J: `out += V M` (row i: `M v_i`); `jbuf` is scratch (B × r).
+    /// Step Q-J: `out += V M` (row i: `M v_i`); `jbuf` is scratch (B × r), `sp` = softplus(s).
     pub fn hvp_add<T: Real>(
         &self,
         p: &[T],
+        sp: &[T],
         v: MatRef<'_, T>,
         jbuf: &mut [T],
         mut out: MatMut<'_, T>,
@@ -237,12 +250,11 @@ impl Quadratic {
             let jm = MatRef::from_slice(&jbuf[..b * r], b, r).unwrap();
             gemm(T::ONE, jm, Op::N, self.l(p), Op::T, T::ONE, out.rb_mut());
         }
-        let s = &p[self.s_range()];
         for i in 0..b {
             let vr = v.row(i);
             let orow = out.row_mut(i);
             for j in 0..d {
-                orow[j] += softplus(s[j]) * vr[j];
+                orow[j] += sp[j] * vr[j];
             }
         }
     }
