@@ -38,11 +38,12 @@ pub enum Error {
     Shape(String),
     /// An invalid option value or combination (a usage error: exit code 2).
     Usage(String),
-    /// Training produced a non-finite loss; the best model found before is kept by the solver.
+    /// Training produced a non-finite loss or gradient (checked before the update it would drive). The
+    /// solver keeps its best model so far in memory; whether one was written is the caller's to say.
     Diverged {
         /// 1-based outer iteration at which the loss stopped being finite.
         iteration: usize,
-        /// Which loss.
+        /// Which loss or gradient (and, for data of a huge scale, that the scale is the likely cause).
         what: String,
     },
     /// A command or feature that is not built yet (exit code 2).
@@ -112,8 +113,7 @@ impl fmt::Display for Error {
             Error::Usage(m) => write!(f, "{m}"),
             Error::Diverged { iteration, what } => write!(
                 f,
-                "training diverged at iteration {iteration}: {what} is not finite \
-                 (the best model before it is kept)"
+                "training diverged at iteration {iteration}: {what} is not finite"
             ),
             Error::NotAvailable(what) => write!(f, "{what}: not available yet"),
         }

@@ -45,6 +45,10 @@ pub mod streams {
     pub const DATA_4: u64 = 11;
     /// Data generators, fifth independent sample (e.g. a second target sample for a noise floor).
     pub const DATA_5: u64 = 12;
+    /// Data generators, sixth independent sample (e.g. a held-out source for model selection).
+    pub const DATA_6: u64 = 13;
+    /// Data generators, seventh independent sample (e.g. a held-out target for model selection).
+    pub const DATA_7: u64 = 14;
     /// Anything a later component needs; add new ids above this one.
     pub const SPARE: u64 = 15;
 }

@@ -261,15 +261,15 @@ fn fit_and_map_refuse_mismatches_and_leave_no_partial_files() {
     let d = scratch("fit");
     synth_toy(&d, "8gaussians", "200", "s.csv", "t.csv");
     fs::write(d.join("three.csv"), "1,2,3\n4,5,6\n").unwrap();
-    // batch larger than the data: a usage error, no model written
+    // a zero batch: a usage error, no model written (a batch above the data is cut to it, issue 12)
     let o = monge(
         &[
             "fit", "--method", "w2", "--source", "s.csv", "--target", "t.csv", "--model",
-            "m.monge", "--batch", "5000", "--quiet",
+            "m.monge", "--batch", "0", "--quiet",
         ],
         &d,
     );
-    expect_fail(&o, 2, &["batch size 5000"]);
+    expect_fail(&o, 2, &["batch size must be positive"]);
     assert!(!d.join("m.monge").exists());
     // source and target dimensions differ
     let o = monge(

@@ -80,16 +80,17 @@ fn unwritable_output_paths_are_io_errors_naming_them() {
         Error::Io { path, op, .. } => assert_eq!((path, op), (p, "create")),
         other => panic!("{other:?}"),
     }
-    // The output path is an existing directory: the rename fails, the temp file is removed.
+    // The output path is an existing directory: refused before any temp file is made.
     let p = dir.join("adir.npy");
     std::fs::create_dir(&p).unwrap();
     let e = write_matrix(&p, &m).unwrap_err();
     assert!(e.to_string().contains("adir.npy"), "{e}");
-    assert!(matches!(e, Error::Io { op: "rename", .. }), "{e:?}");
+    assert!(e.to_string().contains("a directory"), "{e}");
+    assert!(matches!(e, Error::Io { op: "write", .. }), "{e:?}");
     assert_eq!(entries(&dir), vec!["adir.npy".to_string()]);
-    // A path without a file name.
+    // A path without a file name (the root directory).
     assert!(matches!(
         write_atomic(Path::new("/"), |_| Ok(())).unwrap_err(),
-        Error::Io { op: "create", .. }
+        Error::Io { op: "write", .. }
     ));
 }

@@ -278,7 +278,7 @@ fn unsavable_models_are_refused_and_io_failures_name_the_path() {
         other => panic!("{other:?}"),
     }
     match load_model(&bad).unwrap_err() {
-        Error::Io { path, op, .. } => assert_eq!((path, op), (bad, "read")),
+        Error::Io { path, op, .. } => assert_eq!((path, op), (bad, "open")),
         other => panic!("{other:?}"),
     }
 }

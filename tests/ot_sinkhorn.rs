@@ -323,22 +323,109 @@ fn sinkhorn_map_is_thread_count_invariant_and_round_trips() {
     let saved = m1.to_saved();
     assert_eq!(saved.method, "sinkhorn");
     let back = ElasticSinkhornMap::<f32>::from_saved(&saved).unwrap();
-    // g is stored in f32: the reloaded map agrees to f32 rounding of the potential.
-    let t2 = back.transport(&x);
-    let worst = t1
-        .as_slice()
-        .iter()
-        .zip(t2.as_slice())
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
-    assert!(worst < 1e-3, "reloaded map differs by {worst}");
+    // The f64 potential is stored exactly (g_bits), so the reloaded map is the same map, bit for bit.
+    assert_eq!(back.potential_g(), m1.potential_g());
+    assert_eq!(back.transport(&x), t1);
     let mut bad = saved.clone();
     bad.tensors[1].1 = vec![3];
     assert!(ElasticSinkhornMap::<f32>::from_saved(&bad).is_err());
 }
 
 #[test]
+fn saved_f32_sinkhorn_map_reloads_to_the_same_bits_and_the_rounded_potential_would_not() {
+    // Without g_bits the potential is g rounded to f32; the map then moves (this is what the exact
+    // encoding prevents, so the equality above is not vacuous).
+    let x = gaussian(90, 5, &[], 21).cast::<f32>();
+    let y = gaussian(80, 5, &[2.0], 22).cast::<f32>();
+    for cost in [ElasticCost::SqEuclidean, ElasticCost::L1 { gamma: 0.3 }] {
+        let c = SinkhornConfig {
+            cost,
+            ..SinkhornConfig::default()
+        };
+        let map = ElasticSinkhornMap::fit(x.view(), y.view(), &c).unwrap();
+        let saved = map.to_saved();
+        let back = ElasticSinkhornMap::<f32>::from_saved(&saved).unwrap();
+        assert_eq!(back.transport(&x), map.transport(&x), "{cost:?}");
+        let mut rounded = saved.clone();
+        rounded.tensors.retain(|(n, _, _)| n != "g_bits");
+        let lossy = ElasticSinkhornMap::<f32>::from_saved(&rounded).unwrap();
+        assert_ne!(lossy.potential_g(), map.potential_g(), "{cost:?}");
+        assert_ne!(lossy.transport(&x), map.transport(&x), "{cost:?}");
+    }
+    // f64 models store g itself.
+    let (x, y) = (x.cast::<f64>(), y.cast::<f64>());
+    let map = ElasticSinkhornMap::fit(x.view(), y.view(), &SinkhornConfig::default()).unwrap();
+    let saved = map.to_saved();
+    assert!(saved.tensor("g_bits").is_none());
+    let back = ElasticSinkhornMap::<f64>::from_saved(&saved).unwrap();
+    assert_eq!(back.transport(&x), map.transport(&x));
+}
+
+#[test]
+fn sinkhorn_from_saved_rejects_hostile_contents() {
+    let x = gaussian(20, 3, &[], 23).cast::<f32>();
+    let map = ElasticSinkhornMap::fit(x.view(), x.view(), &SinkhornConfig::default()).unwrap();
+    let saved = map.to_saved();
+    assert!(ElasticSinkhornMap::<f32>::from_saved(&saved).is_ok());
+    let with = |f: &dyn Fn(&mut monge::ot::SavedModel<f32>)| {
+        let mut s = saved.clone();
+        f(&mut s);
+        ElasticSinkhornMap::<f32>::from_saved(&s)
+    };
+    let set_hyper = |k: &'static str, v: &'static str| {
+        move |s: &mut monge::ot::SavedModel<f32>| {
+            s.hyper.iter_mut().find(|(key, _)| key == k).unwrap().1 = v.into();
+        }
+    };
+    for (k, v) in [
+        ("epsilon", "NaN"),
+        ("epsilon", "inf"),
+        ("epsilon", "0.0"),
+        ("gamma", "inf"),
+        ("gamma", "NaN"),
+        ("gamma", "-1.0"),
+        ("cost", "l2"),
+    ] {
+        assert!(with(&set_hyper(k, v)).is_err(), "{k} = {v}");
+    }
+    // A shape whose product overflows, or that claims more values than present: refused before
+    // anything is allocated.
+    assert!(with(&|s| s.tensors[0].1 = vec![usize::MAX / 2, 3]).is_err());
+    assert!(with(&|s| s.tensors[0].1 = vec![21, 3]).is_err());
+    assert!(with(&|s| s.tensors[0].1 = vec![60, 1]).is_err());
+    assert!(with(&|s| s.dim = 0).is_err());
+    assert!(with(&|s| s.tensors[0].2[4] = f32::NAN).is_err());
+    assert!(with(&|s| s.tensors[1].2[2] = f32::INFINITY).is_err());
+    assert!(with(&|s| s.tensors.retain(|(n, _, _)| n != "g")).is_err());
+    // g_bits: wrong shape, not 16-bit integers, or bits that do not round to the stored g.
+    assert!(with(&|s| s.tensors[2].1 = vec![20, 3]).is_err());
+    assert!(with(&|s| s.tensors[2].2[5] = 0.5).is_err());
+    assert!(with(&|s| s.tensors[2].2[5] = 65536.0).is_err());
+    assert!(with(&|s| s.tensors[2].2[5] = -1.0).is_err());
+    assert!(with(&|s| s.tensors[2].2[0] = (s.tensors[2].2[0] + 1.0) % 65536.0).is_err());
+    // all-ones bits: a NaN potential
+    assert!(with(&|s| s.tensors[2].2[..4].fill(65535.0)).is_err());
+}
+
+#[test]
+fn stvs_elastic_cost_is_the_stvs_penalty() {
+    // One implementation: h(z) = ½‖z‖² + τ_γ(z) with τ_γ the penalty module's STVS, to the bit.
+    let z = [0.3f64, -2.0, 1e-7, 0.0, 40.0];
+    for gamma in [0.2, 1.0, 7.0] {
+        let tau = monge::ot::penalty::Penalty::Stvs { gamma }.value(&z);
+        let sq = 0.5 * z.iter().map(|v| v * v).sum::<f64>();
+        assert_eq!(ElasticCost::Stvs { gamma }.h(&z), sq + tau);
+    }
+}
+
+#[test]
 fn sinkhorn_rejects_bad_input() {
+    let zero_threads = SinkhornConfig {
+        threads: 0,
+        ..SinkhornConfig::default()
+    };
+    let w = gaussian(10, 3, &[], 17);
+    assert!(ElasticSinkhornMap::fit(w.view(), w.view(), &zero_threads).is_err());
     let x = gaussian(10, 3, &[], 14);
     let y = gaussian(10, 4, &[], 15);
     assert!(ElasticSinkhornMap::fit(x.view(), y.view(), &SinkhornConfig::default()).is_err());

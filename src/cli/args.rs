@@ -2,9 +2,160 @@
 //!
 //! Every option a command reads is consumed; [`Args::finish`] turns anything left over into a usage
 //! error, so a misspelt option never passes silently.
+//!
+//! Values are parsed by [`ArgValue`], the same way for every command: counts accept `10000`, `1e4` or
+//! `10_000` (an exact non-negative integer), real numbers must be finite, a flag given a value
+//! (`--quiet=no`) is a usage error. [`Args::threads`] and [`check_memory`] bound the options that size
+//! threads or allocations, before anything is spawned or allocated.
 
 use monge::{Error, Result};
-use std::str::FromStr;
+
+/// A type an option value parses into (a usage error naming the option otherwise).
+pub trait ArgValue: Sized {
+    /// Parses `s`, the value of `--name`.
+    fn parse_arg(name: &str, s: &str) -> Result<Self>;
+    /// The ways a help text may write this value (`0.0001` is also `1e-4`); read by the help test.
+    #[cfg_attr(not(test), allow(dead_code))]
+    fn spellings(&self) -> Vec<String>;
+}
+
+impl ArgValue for String {
+    fn parse_arg(_: &str, s: &str) -> Result<Self> {
+        Ok(s.to_string())
+    }
+    fn spellings(&self) -> Vec<String> {
+        vec![self.clone()]
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Every default [`Args::get_or`] fell back to on this thread: (option, spellings) — read by the
+    /// test that checks each `--help` against the code's defaults.
+    pub static DEFAULTS_USED: std::cell::RefCell<Vec<(String, Vec<String>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl ArgValue for f64 {
+    fn parse_arg(name: &str, s: &str) -> Result<Self> {
+        match s.trim().parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(v),
+            Ok(_) => Err(Error::Usage(format!(
+                "option --{name}: {} is not a finite number",
+                monge::io::quote(s, 40)
+            ))),
+            Err(_) => Err(Error::Usage(format!(
+                "option --{name}: cannot parse {} as a number",
+                monge::io::quote(s, 40)
+            ))),
+        }
+    }
+    fn spellings(&self) -> Vec<String> {
+        vec![format!("{self}"), format!("{self:e}"), format!("{self:?}")]
+    }
+}
+
+/// An exact non-negative integer: digits (with optional `_` separators) or a number like `1e4`.
+fn parse_count(name: &str, s: &str) -> Result<u64> {
+    let t = s.trim().replace('_', "");
+    if let Ok(v) = t.parse::<u64>() {
+        return Ok(v);
+    }
+    let bad = |why: &str| {
+        Error::Usage(format!(
+            "option --{name}: {} {why}",
+            monge::io::quote(s, 40)
+        ))
+    };
+    match t.parse::<f64>() {
+        Ok(v) if v.is_nan() => Err(bad("is not a number")),
+        Ok(v) if v < 0.0 => Err(bad("is negative (a count or size is at least 0)")),
+        Ok(v) if v.fract() != 0.0 => Err(bad("is not a whole number")),
+        Ok(v) if v >= 18_446_744_073_709_551_616.0 => Err(bad("is too large")),
+        Ok(v) => Ok(v as u64),
+        Err(_) => Err(bad("is not a whole number")),
+    }
+}
+
+impl ArgValue for u64 {
+    fn spellings(&self) -> Vec<String> {
+        vec![self.to_string()]
+    }
+    fn parse_arg(name: &str, s: &str) -> Result<Self> {
+        parse_count(name, s)
+    }
+}
+
+impl ArgValue for usize {
+    fn spellings(&self) -> Vec<String> {
+        vec![self.to_string()]
+    }
+    fn parse_arg(name: &str, s: &str) -> Result<Self> {
+        let v = parse_count(name, s)?;
+        usize::try_from(v).map_err(|_| Error::Usage(format!("option --{name}: {v} is too large")))
+    }
+}
+
+impl ArgValue for u32 {
+    fn spellings(&self) -> Vec<String> {
+        vec![self.to_string()]
+    }
+    fn parse_arg(name: &str, s: &str) -> Result<Self> {
+        let v = parse_count(name, s)?;
+        u32::try_from(v).map_err(|_| Error::Usage(format!("option --{name}: {v} is too large")))
+    }
+}
+
+/// The cores this process may use.
+pub fn available_cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// The memory available to this process, in bytes (`MemAvailable` of /proc/meminfo; 8 GiB when it cannot
+/// be read).
+pub fn available_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("MemAvailable:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(8 << 30, |kb| kb.saturating_mul(1024))
+}
+
+/// A byte count in words (`3.2 GB`).
+pub fn fmt_bytes(b: f64) -> String {
+    let units = ["bytes", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut v = b;
+    let mut u = 0;
+    while v >= 1000.0 && u + 1 < units.len() {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{v:.0} {}", units[0])
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
+}
+
+/// Refuses (usage error) a request whose main buffers would need `bytes` (computed in f64 so that it
+/// cannot overflow) when that exceeds the memory available: `what` names the options and the buffers.
+pub fn check_memory(what: &str, bytes: f64) -> Result<()> {
+    let avail = available_memory() as f64;
+    if bytes > avail {
+        return Err(Error::Usage(format!(
+            "{what} would need {} of memory, more than the {} available",
+            fmt_bytes(bytes),
+            fmt_bytes(avail)
+        )));
+    }
+    Ok(())
+}
 
 /// Parsed arguments of one subcommand.
 #[derive(Debug, Default)]
@@ -28,6 +179,11 @@ impl Args {
                     return Err(Error::Usage("unexpected '--'".into()));
                 }
                 if let Some((k, v)) = body.split_once('=') {
+                    if flags.contains(&k) {
+                        return Err(Error::Usage(format!(
+                            "option --{k} is a flag and takes no value (got '--{k}={v}')"
+                        )));
+                    }
                     a.opts.push((k.to_string(), Some(v.to_string()), false));
                 } else if flags.contains(&body) {
                     a.opts.push((body.to_string(), None, false));
@@ -74,23 +230,50 @@ impl Args {
     }
 
     /// The value of `--name` parsed as `V`, or `None`.
-    pub fn get<V: FromStr>(&mut self, name: &str) -> Result<Option<V>> {
+    pub fn get<V: ArgValue>(&mut self, name: &str) -> Result<Option<V>> {
         match self.string(name)? {
             None => Ok(None),
-            Some(s) => s
-                .parse::<V>()
-                .map(Some)
-                .map_err(|_| Error::Usage(format!("option --{name}: cannot parse '{s}'"))),
+            Some(s) => V::parse_arg(name, &s).map(Some),
         }
     }
 
     /// The value of `--name` parsed as `V`, or `default`.
-    pub fn get_or<V: FromStr>(&mut self, name: &str, default: V) -> Result<V> {
-        Ok(self.get(name)?.unwrap_or(default))
+    pub fn get_or<V: ArgValue>(&mut self, name: &str, default: V) -> Result<V> {
+        match self.get(name)? {
+            Some(v) => Ok(v),
+            None => {
+                #[cfg(test)]
+                DEFAULTS_USED
+                    .with(|d| d.borrow_mut().push((name.to_string(), default.spellings())));
+                Ok(default)
+            }
+        }
+    }
+
+    /// Whether `--name` was given at all (with or without a value), without consuming it.
+    pub fn given(&self, name: &str) -> bool {
+        self.opts.iter().any(|o| o.0 == name)
+    }
+
+    /// `--threads N` (default: `default`): at least 1, and capped at the cores available with a warning
+    /// on stderr (a thread per requested core beyond those only costs memory and time).
+    pub fn threads(&mut self, default: usize) -> Result<usize> {
+        let t: usize = self.get_or("threads", default)?;
+        if t == 0 {
+            return Err(Error::Usage("--threads must be at least 1".into()));
+        }
+        let cores = available_cores();
+        if t > cores {
+            super::common::say(&format!(
+                "monge: warning: --threads {t} capped at the {cores} cores available"
+            ));
+            return Ok(cores);
+        }
+        Ok(t)
     }
 
     /// The value of `--name`, which must be given.
-    pub fn required<V: FromStr>(&mut self, name: &str) -> Result<V> {
+    pub fn required<V: ArgValue>(&mut self, name: &str) -> Result<V> {
         self.get(name)?
             .ok_or_else(|| Error::Usage(format!("option --{name} is required")))
     }

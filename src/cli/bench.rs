@@ -73,12 +73,12 @@ fn cpu_model() -> String {
 /// Runs `monge bench`.
 pub fn run(mut a: Args) -> Result<()> {
     if a.flag("help") {
-        println!("{HELP}");
+        super::common::print_help(HELP);
         return Ok(());
     }
     let json = a.flag("json");
     let quick = a.flag("quick");
-    let threads: usize = a.get_or("threads", default_threads())?;
+    let threads: usize = a.threads(default_threads())?;
     a.finish()?;
     if threads == 0 {
         return Err(Error::Usage("--threads must be at least 1".into()));
@@ -136,7 +136,7 @@ pub fn run(mut a: Args) -> Result<()> {
                 times_ms: t,
                 flops: Some(flops),
             });
-            eprintln!("bench: {name} d = {d} done");
+            super::common::say(&format!("bench: {name} d = {d} done"));
         }
         let cfg = W1Config {
             eval_every: 0,
@@ -165,7 +165,7 @@ pub fn run(mut a: Args) -> Result<()> {
             times_ms: t,
             flops: Some(flops),
         });
-        eprintln!("bench: w1 d = {d} done");
+        super::common::say(&format!("bench: w1 d = {d} done"));
     }
     {
         let x = data(1000, 1000, 0.0, streams::DATA_3);
@@ -245,7 +245,7 @@ pub fn run(mut a: Args) -> Result<()> {
                     )
             })
             .collect();
-        println!(
+        out!(
             "{}",
             Json::obj()
                 .with("machine", machine)
@@ -253,16 +253,23 @@ pub fn run(mut a: Args) -> Result<()> {
                 .render()
         );
     } else {
-        println!(
+        out!(
             "{:<16} {:>5} {:>6} {:>8} {:>10} {:>10} {:>10} {:>8}",
-            "workload", "d", "batch", "threads", "median ms", "min ms", "max ms", "GFLOP/s"
+            "workload",
+            "d",
+            "batch",
+            "threads",
+            "median ms",
+            "min ms",
+            "max ms",
+            "GFLOP/s"
         );
         for r in &rows {
             let name = match r.n {
                 Some(n) => format!("{}(n={n})", r.name),
                 None => r.name.to_string(),
             };
-            println!(
+            out!(
                 "{:<16} {:>5} {:>6} {:>8} {:>10.3} {:>10.3} {:>10.3} {:>8}",
                 name,
                 r.d,

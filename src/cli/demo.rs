@@ -8,11 +8,13 @@ use monge::data::toys::Toy;
 use monge::io::svg::{write_scatter_svg, ScatterOptions};
 use monge::linalg::Mat;
 use monge::metrics;
-use monge::ot::w1::W1Config;
+use monge::ot::train::{Heldout, Stopped};
+use monge::ot::w1::{W1Config, W1Trainer};
 use monge::ot::w2::{W2Config, W2Trainer};
 use monge::ot::{Progress, TransportMap};
 use monge::random::{streams, Stream};
 use monge::{Error, Result};
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -28,7 +30,8 @@ OPTIONS:
     --dataset NAME        8gaussians (default), moons, circles, swissroll, checkerboard, bookshelf,
                           circles-pair
     --n N                 samples per set (default 1000)
-    --iters N             outer iterations (w2 default 3000; w1: per phase)
+    --iters N             iteration cap (w2 default 1500; w1 default 2000 per phase); early stopping on a
+                          fresh held-out sample of n points per side may end sooner
     --penalty none|l1|stvs|l0, --lambda X, --sigma S, --gamma G   displacement sparsity (w2)
     --seed S              seed (default 0)
     --threads N           worker threads (default: cores, at most 2)
@@ -41,17 +44,20 @@ the mapped test source and a test target (w2sq_mapped_target), the same between 
 samples (w2sq_floor, the sampling-noise floor), between the test source and target (w2sq_source_target),
 the transport cost E‖T(x) − x‖², MMD and sliced W2.";
 
+/// Iterations of each w1 phase in the demo (a fifth of w1ot's 10 000 + 10 000).
+pub const DEMO_W1_ITERS: usize = 2000;
+
 /// Runs `monge demo`.
 pub fn run(mut a: Args) -> Result<()> {
     if a.flag("help") {
-        println!("{HELP}");
+        super::common::print_help(HELP);
         return Ok(());
     }
     let method: String = a.get_or("method", "w2".to_string())?;
     let dataset: String = a.get_or("dataset", "8gaussians".to_string())?;
     let n: usize = a.get_or("n", 1000)?;
     let seed: u64 = a.get_or("seed", 0)?;
-    let threads: usize = a.get_or("threads", default_threads())?;
+    let threads: usize = a.threads(default_threads())?;
     let iters: Option<usize> = a.get("iters")?;
     let out_dir: String = a.get_or("out", ".".to_string())?;
     let json = a.flag("json");
@@ -74,49 +80,77 @@ pub fn run(mut a: Args) -> Result<()> {
     let x_test: Mat<f32> = toy.sample_source(n, &mut Stream::new(seed, streams::DATA_3));
     let y_test: Mat<f32> = toy.sample_target(n, &mut Stream::new(seed, streams::DATA_4));
     let y_floor: Mat<f32> = toy.sample_target(n, &mut Stream::new(seed, streams::DATA_5));
+    // model selection and early stopping on a fresh held-out sample of each side (a toy can draw one),
+    // so the map trains on all n points
+    let heldout = Heldout::Given(
+        toy.sample_source(n, &mut Stream::new(seed, streams::DATA_6)),
+        toy.sample_target(n, &mut Stream::new(seed, streams::DATA_7)),
+    );
 
     let mut printer = ProgressPrinter::new(quiet);
-    let mut progress = |p: &Progress| printer.report(p);
-    let t0 = Instant::now();
-    let (map, iterations): (Box<dyn TransportMap<f32>>, usize) = match method.as_str() {
-        "w2" => {
-            let demo = W2Config::demo();
-            let cfg = W2Config {
-                iterations: iters.unwrap_or(demo.iterations),
-                batch: demo.batch.min(x_train.rows() * 9 / 10),
-                penalty: parse_penalty(&mut a)?,
-                lambda: a.get_or("lambda", 0.0)?,
-                threads,
-                seed,
-                ..demo
-            };
-            a.finish()?;
-            let mut tr = W2Trainer::new(&x_train, &y_train, &cfg)?;
-            tr.run(cfg.iterations, &mut progress)?;
-            (Box::new(tr.best_map()), tr.report().iterations)
-        }
-        "w1" => {
-            let d = W1Config::default();
-            // the demo budget: a fifth of w1ot's 10 000 + 10 000 iterations (see the README figures)
-            let it = iters.unwrap_or(2000);
-            let cfg = W1Config {
-                potential_iters: it,
-                gan_iters: it,
-                batch: d.batch.min(x_train.rows() * 9 / 10),
-                threads,
-                seed,
-                ..d
-            };
-            a.finish()?;
-            let (map, rep) = monge::ot::w1::fit(&x_train, &y_train, &cfg, &mut progress)?;
-            (Box::new(map), rep.potential_iters + rep.gan_iters)
-        }
-        other => {
-            return Err(Error::Usage(format!(
-                "--method: unknown '{other}' (expected w2 or w1)"
-            )))
-        }
+    let mut progress = |p: &Progress| {
+        printer.report(p);
+        ControlFlow::Continue(())
     };
+    let t0 = Instant::now();
+    let (map, iterations, stopped, held): (Box<dyn TransportMap<f32>>, usize, Stopped, _) =
+        match method.as_str() {
+            "w2" => {
+                let demo = W2Config::demo();
+                let cfg = W2Config {
+                    iterations: iters.unwrap_or(demo.iterations),
+                    penalty: parse_penalty(&mut a)?,
+                    lambda: a.get_or("lambda", 0.0)?,
+                    threads,
+                    seed,
+                    ..demo
+                };
+                a.finish()?;
+                let mut tr = W2Trainer::with_heldout(&x_train, &y_train, &heldout, &cfg)?;
+                let (stopped, err) = tr.run_until(cfg.iterations, &mut progress);
+                if let Some(e) = err {
+                    return Err(e);
+                }
+                let rep = tr.report();
+                (
+                    Box::new(tr.best_map()),
+                    rep.iterations,
+                    stopped,
+                    rep.heldout,
+                )
+            }
+            "w1" => {
+                let d = W1Config::default();
+                // the demo budget: a fifth of w1ot's 10 000 + 10 000 iterations (see the README figures)
+                let it = iters.unwrap_or(DEMO_W1_ITERS);
+                let cfg = W1Config {
+                    potential_iters: it,
+                    gan_iters: it,
+                    eval_every: 250,
+                    threads,
+                    seed,
+                    ..d
+                };
+                a.finish()?;
+                let mut tr = W1Trainer::with_heldout(&x_train, &y_train, &heldout, &cfg)?;
+                let (stopped, err) = tr.run_all(&mut progress);
+                if let Some(e) = err {
+                    return Err(e);
+                }
+                let rep = tr.report();
+                (
+                    Box::new(tr.into_map()),
+                    rep.potential_iters + rep.gan_iters,
+                    stopped,
+                    rep.heldout,
+                )
+            }
+            other => {
+                return Err(Error::Usage(format!(
+                    "--method: unknown '{other}' (expected w2 or w1)"
+                )))
+            }
+        };
     let train_seconds = t0.elapsed().as_secs_f64();
 
     // evaluation on the fresh samples, in f64
@@ -162,31 +196,44 @@ pub fn run(mut a: Args) -> Result<()> {
         .with("mmd", mmd)
         .with("sw2", sw2)
         .with("iterations", iterations)
+        .with("stopped", stopped.name())
+        .with("heldout", super::fit::heldout_json(held.as_ref()))
         .with("seconds", train_seconds)
         .with("threads", threads)
         .with("seed", seed as usize)
         .with("svg", out_path.display().to_string());
     if json {
-        println!("{}", out.render());
+        out!("{}", out.render());
     } else {
-        println!(
+        out!(
             "monge demo — {method} map on {} (n = {n}, {iterations} iterations, {:.1} s)",
             toy.name(),
             train_seconds
         );
-        println!(
+        out!(
             "  W2²(T#μ, ν)  = {}   (sampling floor W2²(ν, ν') = {}; doing nothing: W2²(μ, ν) = {})",
             fmt_num(w2_mapped),
             fmt_num(w2_floor),
             fmt_num(w2_source)
         );
-        println!(
+        out!(
             "  E‖T(x) − x‖² = {}   MMD = {}   sliced W2 = {}",
             fmt_num(cost),
             fmt_num(mmd),
             fmt_num(sw2)
         );
-        println!("  plot: {}", out_path.display());
+        if let Some(h) = &held {
+            out!(
+                "  held-out {}: map {}, identity {}, mean shift {} (map from iteration {}; {})",
+                h.criterion,
+                fmt_num(h.map),
+                fmt_num(h.identity),
+                fmt_num(h.mean_shift),
+                h.best_iteration,
+                stopped.describe()
+            );
+        }
+        out!("  plot: {}", out_path.display());
     }
     Ok(())
 }

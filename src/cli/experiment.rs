@@ -26,11 +26,18 @@ genes, run time) for identity, mean shift, ICNN OT, ICNN + smoothed L0 at three 
 pub fn run(mut a: Args) -> Result<()> {
     let kind = a.positional();
     if a.flag("help") {
-        println!("{HELP}");
+        super::common::print_help(HELP);
         return Ok(());
     }
-    if kind.as_deref() != Some("scrna") {
-        return Err(Error::Usage("monge experiment needs a name: scrna".into()));
+    match kind.as_deref() {
+        Some("scrna") => {}
+        Some(other) => {
+            return Err(Error::Usage(format!(
+                "unknown experiment {} (expected scrna)",
+                monge::io::quote(other, 60)
+            )))
+        }
+        None => return Err(Error::Usage("monge experiment needs a name: scrna".into())),
     }
     let mut cfg = if a.flag("reduced") {
         ScrnaExperiment::reduced()
@@ -46,10 +53,15 @@ pub fn run(mut a: Args) -> Result<()> {
     cfg.data.noise_genes = a.get_or("noise-genes", cfg.data.noise_genes)?;
     cfg.data.seed = a.get_or("seed", cfg.data.seed)?;
     cfg.iterations = a.get_or("iters", cfg.iterations)?;
-    cfg.threads = a.get_or("threads", default_threads())?;
+    cfg.threads = a.threads(default_threads())?;
     let json = a.flag("json");
     let quiet = a.flag("quiet");
     a.finish()?;
+    // the generated sets (control, counterfactual, perturbed) and the maps' outputs, in f64
+    super::args::check_memory(
+        &format!("--cells {} --genes {}", cfg.data.cells, cfg.data.genes),
+        8.0 * cfg.data.cells as f64 * cfg.data.genes as f64 * 8.0,
+    )?;
     let mut printer = ProgressPrinter::new(quiet);
     let mut progress = |p: &Progress| printer.report(p);
     let rows = scrna_experiment(&cfg, &mut progress)?;
@@ -77,18 +89,30 @@ pub fn run(mut a: Args) -> Result<()> {
             .with("affected", cfg.data.affected)
             .with("noise_genes", cfg.data.noise_genes)
             .with("rows", Json::Arr(arr));
-        println!("{}", out.render());
+        out!("{}", out.render());
     } else {
-        println!(
+        out!(
             "synthetic scRNA: {} cells, {} genes, k = {} affected, {} noise genes (threshold 1)",
-            cfg.data.cells, cfg.data.genes, cfg.data.affected, cfg.data.noise_genes
+            cfg.data.cells,
+            cfg.data.genes,
+            cfg.data.affected,
+            cfg.data.noise_genes
         );
-        println!(
+        out!(
             "{:<36} {:>9} {:>8} {:>7} {:>9} {:>9} {:>11} {:>6} {:>6} {:>8}",
-            "map", "λ", "dim", "Q3", "SW2", "MMD", "MSE(x*)", "prec", "rec", "seconds"
+            "map",
+            "λ",
+            "dim",
+            "Q3",
+            "SW2",
+            "MMD",
+            "MSE(x*)",
+            "prec",
+            "rec",
+            "seconds"
         );
         for r in &rows {
-            println!(
+            out!(
                 "{:<36} {:>9} {:>8.1} {:>7.1} {:>9.4} {:>9.2e} {:>11.3} {:>6.3} {:>6.3} {:>8.1}",
                 r.name,
                 r.lambda.map_or("-".to_string(), |l| format!("{l:.3}")),

@@ -1,7 +1,7 @@
 //! `monge map`: apply a saved model to a data file.
 
 use super::args::Args;
-use super::common::load;
+use super::common::{check_paths, load};
 use monge::io::LoadedModel;
 use monge::linalg::Real;
 use monge::ot::{map_from_saved, SavedModel};
@@ -21,15 +21,19 @@ atomically, one mapped sample per row, in the input's row order.";
 /// Runs `monge map`.
 pub fn run(mut a: Args) -> Result<()> {
     if a.flag("help") {
-        println!("{HELP}");
+        super::common::print_help(HELP);
         return Ok(());
     }
     let model: String = a.required("model")?;
     let input: String = a.required("input")?;
     let output: String = a.required("output")?;
     a.finish()?;
-    // check the output's extension before any work
+    // check the output's extension and path before any work
     monge::io::MatrixFormat::from_path(Path::new(&output))?;
+    check_paths(
+        &[("model", &model), ("input", &input)],
+        &[("output", &output)],
+    )?;
     match monge::io::load_model(Path::new(&model))? {
         LoadedModel::F32(m) => map_typed::<f32>(&model, &m, &input, &output),
         LoadedModel::F64(m) => map_typed::<f64>(&model, &m, &input, &output),
@@ -59,6 +63,6 @@ fn map_typed<T: Real>(
     }
     let y = map.transport(&x);
     monge::io::write_matrix(Path::new(output), &y)?;
-    eprintln!("wrote {output} ({}×{})", y.rows(), y.cols());
+    say!("wrote {output} ({}×{})", y.rows(), y.cols());
     Ok(())
 }

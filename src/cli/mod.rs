@@ -1,5 +1,20 @@
 //! The `monge` command line: dispatch to one file per subcommand.
 
+/// `eprintln!` that cannot panic: a line on stderr, a failed write ignored ([`common::say`]).
+macro_rules! say {
+    ($($t:tt)*) => {
+        $crate::cli::common::say(&format!($($t)*))
+    };
+}
+
+/// `println!` for results: a failed write to stdout returns an `Error::Io` from the enclosing function
+/// ([`common::print_out`]).
+macro_rules! out {
+    ($($t:tt)*) => {
+        $crate::cli::common::print_out(&format!($($t)*))?
+    };
+}
+
 pub mod args;
 pub mod bench;
 pub mod common;
@@ -35,13 +50,27 @@ OPTIONS:
     -h, --help       print this help
     -V, --version    print the version
 
+Every command also takes --header / --no-header: the first line of each CSV input is (not) a header;
+otherwise it is a header only when none of its fields is a number, and stderr says so.
 Run `monge <COMMAND> --help` for the options of a command.
 Exit codes: 0 success, 1 runtime failure (bad data, I/O, divergence), 2 usage error.
 ";
 
+/// Longest error message printed, in characters (a 10 MB bad field must not become a 10 MB line).
+const MAX_MESSAGE: usize = 2000;
+
 /// Options that never take a value, for every subcommand.
 const FLAGS: &[&str] = &[
-    "help", "json", "quiet", "anneal", "log", "quick", "positive", "reduced",
+    "help",
+    "json",
+    "quiet",
+    "anneal",
+    "log",
+    "quick",
+    "positive",
+    "reduced",
+    "header",
+    "no-header",
 ];
 
 /// Runs the command line `argv` (without the program name); returns the process exit code.
@@ -49,9 +78,11 @@ pub fn run(argv: &[String]) -> i32 {
     match dispatch(argv) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("monge: error: {e}");
+            // control characters from a file (escape sequences, NUL, CR) are escaped, and the text cut
+            let msg = monge::io::quote(&e.to_string(), MAX_MESSAGE);
+            common::say(&format!("monge: error: {}", &msg[1..msg.len() - 1]));
             if matches!(e, Error::Usage(_)) {
-                eprintln!("run `monge --help` for usage");
+                common::say("run `monge --help` for usage");
             }
             e.exit_code()
         }
@@ -60,20 +91,33 @@ pub fn run(argv: &[String]) -> i32 {
 
 fn dispatch(argv: &[String]) -> Result<()> {
     let Some(cmd) = argv.first() else {
-        print!("{HELP}");
+        common::print_help(HELP);
         return Err(Error::Usage("no command given".into()));
     };
     let rest = &argv[1..];
-    let args = || args::Args::parse(rest, FLAGS);
+    let args = || -> Result<args::Args> {
+        let mut a = args::Args::parse(rest, FLAGS)?;
+        let (h, nh) = (a.flag("header"), a.flag("no-header"));
+        if h && nh {
+            return Err(Error::Usage(
+                "--header and --no-header contradict each other".into(),
+            ));
+        }
+        common::set_csv_header(if h {
+            Some(true)
+        } else if nh {
+            Some(false)
+        } else {
+            None
+        });
+        Ok(a)
+    };
     match cmd.as_str() {
         "-h" | "--help" | "help" => {
-            print!("{HELP}");
+            common::print_help(HELP);
             Ok(())
         }
-        "-V" | "--version" => {
-            println!("monge {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
-        }
+        "-V" | "--version" => common::print_out(&format!("monge {}", env!("CARGO_PKG_VERSION"))),
         "eval" => eval::run(args()?),
         "synth" => synth::run(args()?),
         "plot" => plot::run(args()?),
@@ -85,3 +129,6 @@ fn dispatch(argv: &[String]) -> Result<()> {
         other => Err(Error::Usage(format!("unknown command '{other}'"))),
     }
 }
+
+#[cfg(test)]
+mod help_defaults;

@@ -2,7 +2,7 @@
 //! of training curves from a fit history.
 
 use super::args::Args;
-use super::common::{load, same_dim};
+use super::common::{check_ext, check_paths, load, same_dim};
 use monge::io::svg::{write_curves_svg, write_scatter_svg, CurveOptions, ScatterOptions, Series};
 use monge::linalg::Mat;
 use monge::{Error, Result};
@@ -24,15 +24,17 @@ first, which is the iteration).";
 /// Runs `monge plot`.
 pub fn run(mut a: Args) -> Result<()> {
     if a.flag("help") {
-        println!("{HELP}");
+        super::common::print_help(HELP);
         return Ok(());
     }
     let out: String = a.required("out")?;
     let title: String = a.get_or("title", String::new())?;
     let history: Option<String> = a.get("history")?;
+    check_ext("out", &out, &["svg"], "an SVG image")?;
     if let Some(h) = history {
         let log_y = a.flag("log");
         a.finish()?;
+        check_paths(&[("history", &h)], &[("out", &out)])?;
         let series = read_history(&h)?;
         let opts = CurveOptions {
             title,
@@ -40,13 +42,21 @@ pub fn run(mut a: Args) -> Result<()> {
             ..CurveOptions::default()
         };
         write_curves_svg(Path::new(&out), &series, &opts)?;
-        eprintln!("wrote {out}");
+        super::common::say(&format!("wrote {out}"));
         return Ok(());
     }
     let source_path: String = a.required("source")?;
     let target_path: String = a.required("target")?;
     let mapped_path: Option<String> = a.get("mapped")?;
     a.finish()?;
+    let mut inputs = vec![
+        ("source", source_path.as_str()),
+        ("target", target_path.as_str()),
+    ];
+    if let Some(p) = &mapped_path {
+        inputs.push(("mapped", p.as_str()));
+    }
+    check_paths(&inputs, &[("out", &out)])?;
     let source: Mat<f64> = load(&source_path)?;
     let target: Mat<f64> = load(&target_path)?;
     same_dim(&source_path, source.cols(), &target_path, target.cols())?;
@@ -69,13 +79,31 @@ pub fn run(mut a: Args) -> Result<()> {
         ..ScatterOptions::default()
     };
     write_scatter_svg(Path::new(&out), &source, &target, mapped.as_ref(), &opts)?;
-    eprintln!("wrote {out}");
+    super::common::say(&format!("wrote {out}"));
     Ok(())
 }
 
+/// Largest history file read (a fit writes a few hundred bytes per progress report).
+const MAX_HISTORY_BYTES: u64 = 1 << 30;
+
 /// Reads a history CSV: a header `iteration,name1,name2,…` then numeric rows (empty cells are gaps).
+/// Only a regular file of at most 1 GiB is read; a file with a header and no rows is an error.
 pub fn read_history(path: &str) -> Result<Vec<Series>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, "read", e))?;
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(|e| Error::io(path, "open", e))?;
+    let meta = f.metadata().map_err(|e| Error::io(path, "read", e))?;
+    if !meta.is_file() || meta.len() > MAX_HISTORY_BYTES {
+        return Err(Error::data(
+            path,
+            None,
+            None,
+            "not a history file (a regular file of at most 1 GiB written by `monge fit --history`)",
+        ));
+    }
+    let mut text = String::new();
+    f.take(MAX_HISTORY_BYTES)
+        .read_to_string(&mut text)
+        .map_err(|e| Error::io(path, "read", e))?;
     let mut lines = text
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'));
@@ -120,6 +148,15 @@ pub fn read_history(path: &str) -> Result<Vec<Series>> {
                 .map_err(|_| Error::data(path, Some(r + 2), Some(j + 2), "not a number"))?;
             series[j].points.push((x, y));
         }
+    }
+    if series.iter().all(|s| s.points.is_empty()) {
+        return Err(Error::data(
+            path,
+            None,
+            None,
+            "the history has a header but no values to plot (was the fit stopped before its first \
+             progress report?)",
+        ));
     }
     Ok(series)
 }

@@ -1,7 +1,8 @@
 //! `monge synth`: generate data sets — the 2-D toys, the synthetic scRNA perturbation of [C25], and
 //! known-map pairs.
 
-use super::args::Args;
+use super::args::{check_memory, Args};
+use super::common::check_paths;
 use monge::data::known_map::known_map_pair;
 use monge::data::scrna::{synthetic_scrna, ScrnaConfig};
 use monge::data::toys::Toy;
@@ -29,9 +30,17 @@ writes T*(source) row-aligned with the source (for `monge eval --true-mapped`).
 toy datasets: 8gaussians, moons, circles, swissroll, checkerboard, bookshelf, circles-pair.
 Output files: .npy, .csv or .tsv by extension; each is written atomically.";
 
+/// Checks the output paths of one generator (distinct, writable, .npy/.csv/.tsv) before any work.
+fn check_outputs(outputs: &[(&str, &str)]) -> Result<()> {
+    for (_, p) in outputs {
+        monge::io::MatrixFormat::from_path(Path::new(p))?;
+    }
+    check_paths(&[], outputs)
+}
+
 fn write(path: &str, m: &Mat<f64>) -> Result<()> {
     monge::io::write_matrix(Path::new(path), m)?;
-    eprintln!("wrote {path} ({}×{})", m.rows(), m.cols());
+    say!("wrote {path} ({}×{})", m.rows(), m.cols());
     Ok(())
 }
 
@@ -39,7 +48,7 @@ fn write(path: &str, m: &Mat<f64>) -> Result<()> {
 pub fn run(mut a: Args) -> Result<()> {
     let kind = a.positional();
     if a.flag("help") || kind.is_none() {
-        println!("{HELP}");
+        super::common::print_help(HELP);
         return if kind.is_none() && !a.flag("help") {
             Err(Error::Usage(
                 "monge synth needs a kind: toy, scrna or known-map".into(),
@@ -60,6 +69,9 @@ pub fn run(mut a: Args) -> Result<()> {
             if n == 0 {
                 return Err(Error::Usage("--n must be at least 1".into()));
             }
+            // two n × 2 sets in f64, and their text or binary image while written
+            check_memory(&format!("--n {n}"), 2.0 * 2.0 * n as f64 * 2.0 * 8.0)?;
+            check_outputs(&[("out-source", &out_s), ("out-target", &out_t)])?;
             let x: Mat<f64> = toy.sample_source(n, &mut Stream::new(seed, streams::DATA));
             let y: Mat<f64> = toy.sample_target(n, &mut Stream::new(seed, streams::DATA_2));
             write(&out_s, &x)?;
@@ -78,6 +90,19 @@ pub fn run(mut a: Args) -> Result<()> {
             let out_t: String = a.required("out-target")?;
             let out_c: Option<String> = a.get("out-counterfactual")?;
             a.finish()?;
+            // control, counterfactual and the shuffled perturbed set (f64), and a copy of each
+            check_memory(
+                &format!("--cells {} --genes {}", cfg.cells, cfg.genes),
+                6.0 * cfg.cells as f64 * cfg.genes as f64 * 8.0,
+            )?;
+            let mut outs = vec![
+                ("out-source", out_s.as_str()),
+                ("out-target", out_t.as_str()),
+            ];
+            if let Some(p) = &out_c {
+                outs.push(("out-counterfactual", p.as_str()));
+            }
+            check_outputs(&outs)?;
             let data = synthetic_scrna::<f64>(&cfg)?;
             write(&out_s, &data.control)?;
             write(&out_t, &data.perturbed)?;
@@ -95,6 +120,20 @@ pub fn run(mut a: Args) -> Result<()> {
             let out_t: String = a.required("out-target")?;
             let out_m: Option<String> = a.get("out-true-map")?;
             a.finish()?;
+            // the map's d × d matrices, the component means, source, target and T*(source) (f64)
+            let (nf, df) = (n as f64, dim as f64);
+            check_memory(
+                &format!("--n {n} --dim {dim} --components {components}"),
+                8.0 * (4.0 * df * df + components as f64 * df + 3.0 * nf * df),
+            )?;
+            let mut outs = vec![
+                ("out-source", out_s.as_str()),
+                ("out-target", out_t.as_str()),
+            ];
+            if let Some(p) = &out_m {
+                outs.push(("out-true-map", p.as_str()));
+            }
+            check_outputs(&outs)?;
             let pair = known_map_pair::<f64>(n, n, dim, components, seed)?;
             write(&out_s, &pair.source)?;
             write(&out_t, &pair.target)?;

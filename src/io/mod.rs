@@ -17,7 +17,7 @@ pub mod npy;
 pub mod svg;
 
 pub use atomic::write_atomic;
-pub use csv::{parse_csv, read_csv, write_csv, CsvOptions};
+pub use csv::{parse_csv, read_csv, read_csv_report, write_csv, CsvOptions, CsvReport};
 pub use model::{load_model, parse_model, save_model, LoadedModel};
 pub use npy::{parse_npy, read_npy, write_npy};
 pub use svg::{curves_svg, scatter_svg, write_curves_svg, write_scatter_svg};
@@ -142,9 +142,65 @@ pub fn read_matrix_as<T: Real>(path: &Path) -> Result<Mat<T>> {
     }
 }
 
+/// Fails with an [`Error::Data`] naming `file` and the first row (and column) holding a NaN or ±Inf.
+pub fn check_finite<T: Real>(m: &Mat<T>, file: &str) -> Result<()> {
+    let cols = m.cols().max(1);
+    match m.as_slice().iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(i) => {
+            let v = m.as_slice()[i];
+            Err(Error::data(
+                file,
+                Some(i / cols + 1),
+                Some(i % cols + 1),
+                format!(
+                    "the result is {} there; nothing was written (non-finite values usually mean \
+                     the input's scale overflows {}: rescale it or use f64)",
+                    if v.to_f64().is_nan() {
+                        "NaN"
+                    } else {
+                        "infinite"
+                    },
+                    T::NAME
+                ),
+            ))
+        }
+    }
+}
+
+/// `s` quoted for an error message: control characters (escape sequences, NUL, CR, …) and other
+/// non-printing characters escaped (`\u{1b}`), cut to at most `max` characters with `…` after the cut.
+pub fn quote(s: &str, max: usize) -> String {
+    let mut out = String::from("'");
+    for (n, c) in s.chars().enumerate() {
+        if n == max {
+            out.push('…');
+            break;
+        }
+        if c.is_control() || c == '\u{feff}' || c == '\u{200b}' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// [`read_matrix_as`] with explicit CSV options, also returning what the CSV reader detected (the
+/// header line; always empty for `.npy`).
+pub fn read_matrix_report<T: Real>(path: &Path, csv: &CsvOptions) -> Result<(Mat<T>, CsvReport)> {
+    match MatrixFormat::from_path(path)? {
+        MatrixFormat::Npy => npy::read_npy_as(path).map(|m| (m, CsvReport::default())),
+        MatrixFormat::Csv | MatrixFormat::Tsv => csv::read_csv_report(path, csv),
+    }
+}
+
 /// Writes a matrix file atomically, by extension: `.npy`; `.csv`/`.txt` comma-separated; `.tsv`
-/// tab-separated (text at full round-trip precision).
+/// tab-separated (text at full round-trip precision). A NaN or ±Inf value is refused before anything is
+/// written ([`check_finite`]): every file monge writes can be read back.
 pub fn write_matrix<T: Real>(path: &Path, m: &Mat<T>) -> Result<()> {
+    check_finite(m, &path.display().to_string())?;
     match MatrixFormat::from_path(path)? {
         MatrixFormat::Npy => npy::write_npy(path, m),
         MatrixFormat::Csv => csv::write_delimited(path, m, b','),

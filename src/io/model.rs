@@ -142,8 +142,24 @@ pub fn encode_model<T: Real>(m: &SavedModel<T>) -> std::result::Result<Vec<u8>, 
     Ok(out)
 }
 
-/// Saves `m` to `path` atomically (temp file + fsync + rename).
+/// Saves `m` to `path` atomically (temp file + fsync + rename). A non-finite parameter (an overflowed
+/// fit) is refused with a message saying so, and nothing is written.
 pub fn save_model<T: Real>(path: &Path, m: &SavedModel<T>) -> Result<()> {
+    for (name, _, vals) in &m.tensors {
+        if let Some(i) = vals.iter().position(|v| !v.is_finite()) {
+            return Err(Error::Model {
+                file: path.display().to_string(),
+                msg: format!(
+                    "the fitted '{}' model is not finite (tensor '{name}' value {i} is {}): the fit \
+                     overflowed {}, most likely because of the data's scale (rescale the data or use \
+                     --dtype f64); nothing was written",
+                    m.method,
+                    if vals[i].to_f64().is_nan() { "NaN" } else { "infinite" },
+                    T::NAME
+                ),
+            });
+        }
+    }
     let bytes = encode_model(m).map_err(|msg| Error::Model {
         file: path.display().to_string(),
         msg: format!("cannot save: {msg}"),
@@ -333,8 +349,31 @@ pub fn parse_model(bytes: &[u8], name: &str) -> Result<LoadedModel> {
     Ok(model)
 }
 
-/// Loads a model file.
+/// Loads a model file. Only a regular file is read (a device or pipe has no size to check lengths
+/// against), its magic bytes are checked before the rest is read, and no more than its size is read.
 pub fn load_model(path: &Path) -> Result<LoadedModel> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, "read", e))?;
-    parse_model(&bytes, &path.display().to_string())
+    use std::io::Read;
+    let name = path.display().to_string();
+    let f = std::fs::File::open(path).map_err(|e| Error::io(path, "open", e))?;
+    let meta = f.metadata().map_err(|e| Error::io(path, "read", e))?;
+    if !meta.is_file() {
+        return Err(Error::Model {
+            file: name,
+            msg: "not a regular file (a model is read from a file of known size)".into(),
+        });
+    }
+    let len = usize::try_from(meta.len()).unwrap_or(usize::MAX);
+    let mut r = f.take(meta.len());
+    let mut head = [0u8; 8];
+    let n = len.min(head.len());
+    r.read_exact(&mut head[..n])
+        .map_err(|e| Error::io(path, "read", e))?;
+    if n < head.len() || head != MAGIC {
+        return parse_model(&head[..n], &name);
+    }
+    let mut bytes = Vec::with_capacity(len);
+    bytes.extend_from_slice(&head[..n]);
+    r.read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, "read", e))?;
+    parse_model(&bytes, &name)
 }

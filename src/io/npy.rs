@@ -486,7 +486,15 @@ pub fn parse_npy_as<T: Real>(bytes: &[u8], name: &str) -> Result<Mat<T>> {
 fn open(path: &Path) -> Result<(BufReader<File>, NpyHeader, u64, String)> {
     let name = path.display().to_string();
     let f = File::open(path).map_err(|e| Error::io(path, "open", e))?;
-    let len = f.metadata().map_err(|e| Error::io(path, "read", e))?.len();
+    let meta = f.metadata().map_err(|e| Error::io(path, "read", e))?;
+    if !meta.is_file() {
+        // the data length is checked against the file's size, which only a regular file has
+        return Err(err(
+            &name,
+            "not a regular file (a .npy file is read from a file of known size)",
+        ));
+    }
+    let len = meta.len();
     let mut r = BufReader::with_capacity(CHUNK, f);
     let io_err = |e: std::io::Error| Error::io(path, "read", e);
     let hdr = read_header(&mut r, &name, &io_err)?;

@@ -34,6 +34,7 @@
 //! The forward pass stores the K + 1 iterates (`(K+1)·n·m` values); [`Bjorck::forward`] with
 //! `record = false` keeps only two (for export / inference, where no backward follows).
 
+use super::tall::{add_from_tall, from_tall, to_tall};
 use super::{gemm, Mat, MatMut, MatRef, Op, Real};
 
 /// Order of the Björck polynomial (see the module doc, step 2).
@@ -189,21 +190,6 @@ impl<T: Real> BjorckWork<T> {
     /// The settings this workspace was sized for.
     pub fn config(&self) -> Bjorck {
         self.cfg
-    }
-}
-
-/// Copies `w` (rows×cols) into the tall `r` (n×m), transposing when wide.
-fn to_tall<T: Real>(w: MatRef<'_, T>, r: &mut Mat<T>) {
-    if w.rows() >= w.cols() {
-        for i in 0..w.rows() {
-            r.row_mut(i).copy_from_slice(w.row(i));
-        }
-    } else {
-        for i in 0..w.rows() {
-            for (j, &v) in w.row(i).iter().enumerate() {
-                r.set(j, i, v);
-            }
-        }
     }
 }
 
@@ -471,36 +457,5 @@ fn pair_mut<U>(v: &mut [U], a: usize, b: usize) -> (&U, &mut U) {
     } else {
         let (lo, hi) = v.split_at_mut(a);
         (&hi[0], &mut lo[b])
-    }
-}
-
-/// Writes the tall `x` (n×m) into `q` (rows×cols), transposing when `q` is wide.
-pub(crate) fn from_tall<T: Real>(x: &Mat<T>, q: &mut MatMut<'_, T>) {
-    if q.rows() >= q.cols() {
-        for i in 0..q.rows() {
-            q.row_mut(i).copy_from_slice(x.row(i));
-        }
-    } else {
-        for i in 0..q.rows() {
-            let row = q.row_mut(i);
-            for (j, v) in row.iter_mut().enumerate() {
-                *v = x.get(j, i);
-            }
-        }
-    }
-}
-
-/// `out += x` in the `rows × cols` orientation (x is its tall form).
-pub(crate) fn add_from_tall<T: Real>(x: &Mat<T>, rows: usize, cols: usize, out: &mut [T]) {
-    if rows >= cols {
-        for (o, &v) in out.iter_mut().zip(x.as_slice()) {
-            *o += v;
-        }
-    } else {
-        for i in 0..rows {
-            for j in 0..cols {
-                out[i * cols + j] += x.get(j, i);
-            }
-        }
     }
 }

@@ -19,8 +19,8 @@
 //! 10. `W̄ += R̄` (transposed back when wide).
 
 use super::simd::simd_dispatch;
+use super::tall::{add_from_tall, from_tall, to_tall};
 use super::{gemm, Mat, MatMut, MatRef, Op, Real};
-use crate::linalg::bjorck::{add_from_tall, from_tall};
 
 /// Workspace of [`cayley_forward`] / [`cayley_backward`] for one shape, sized once.
 #[derive(Clone, Debug)]
@@ -148,20 +148,6 @@ fn inverse_f64_body(
         inv[i * m..(i + 1) * m].copy_from_slice(&work[i * w + m..(i + 1) * w]);
     }
     true
-}
-
-fn to_tall<T: Real>(w: MatRef<'_, T>, r: &mut Mat<T>) {
-    if w.rows() >= w.cols() {
-        for i in 0..w.rows() {
-            r.row_mut(i).copy_from_slice(w.row(i));
-        }
-    } else {
-        for i in 0..w.rows() {
-            for (j, &v) in w.row(i).iter().enumerate() {
-                r.set(j, i, v);
-            }
-        }
-    }
 }
 
 /// `Q ← cayley(α·W/‖W‖_F)` (or `cayley(W)` when `alpha` is `None`); `q` has the shape of `w`

@@ -10,6 +10,7 @@ mod mat;
 pub mod ops;
 mod real;
 pub(crate) mod simd;
+mod tall;
 
 pub use gemm::{count_flops, gemm, gemm_naive, Op};
 pub use mat::{gather_rows, Mat, MatMut, MatRef};

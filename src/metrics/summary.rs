@@ -5,7 +5,8 @@
 //!   `r2-means`, unsquared despite its name), [`r2_means`] is `ρ²` (w1ot's r²), and [`l2_means`] is
 //!   `‖p̄ − t̄‖₂`.
 //! - Displacement dimensionality (\[C25\], SPEC §7.2): per sample `n(x) = #{i : |T(x)_i − x_i| > thr}`;
-//!   [`displacement_dim`] returns the mean over samples and the 75% quantile. The quantile follows NumPy's
+//!   [`displacement_dim`] (the annealers' measure, in [`crate::ot::anneal`]; re-exported) returns the
+//!   mean over samples and the 75% quantile. The quantile follows NumPy's
 //!   default (`numpy.quantile(…, 0.75)`, "linear", Hyndman–Fan type 7): with the counts sorted ascending
 //!   `c_0 ≤ … ≤ c_{n−1}`, `h = 0.75·(n − 1)`, `Q3 = c_⌊h⌋ + (h − ⌊h⌋)(c_⌊h⌋+1 − c_⌊h⌋)`.
 //! - L2-UVP \[K21\]: `100 · mean_i ‖T(x_i) − T*(x_i)‖² / Var(ν)` with `Var(ν) = Σ_features var` the total
@@ -76,39 +77,7 @@ fn pearson(a: &[f64], b: &[f64]) -> f64 {
     sab / (saa * sbb).sqrt()
 }
 
-/// Displacement dimensionality: `(mean, q3)` of the per-sample counts `#{i : |tx_i − x_i| > thr}` (Q3 by
-/// NumPy's default linear interpolation, see the module doc).
-///
-/// Panics if `x` is empty or the shapes of `x` and `tx` differ.
-pub fn displacement_dim<T: Real>(x: MatRef<'_, T>, tx: MatRef<'_, T>, thr: f64) -> (f64, f64) {
-    assert!(x.rows() > 0, "displacement_dim: empty sample");
-    assert_eq!(
-        (x.rows(), x.cols()),
-        (tx.rows(), tx.cols()),
-        "displacement_dim: shapes differ"
-    );
-    let mut counts: Vec<usize> = (0..x.rows())
-        .map(|i| {
-            x.row(i)
-                .iter()
-                .zip(tx.row(i))
-                .filter(|(a, b)| (b.to_f64() - a.to_f64()).abs() > thr)
-                .count()
-        })
-        .collect();
-    let mean = counts.iter().sum::<usize>() as f64 / counts.len() as f64;
-    counts.sort_unstable();
-    (mean, quantile_linear(&counts, 0.75))
-}
-
-/// NumPy's default ("linear", type 7) quantile of sorted values.
-fn quantile_linear(sorted: &[usize], q: f64) -> f64 {
-    let h = q * (sorted.len() - 1) as f64;
-    let lo = h.floor() as usize;
-    let hi = (lo + 1).min(sorted.len() - 1);
-    let frac = h - lo as f64;
-    sorted[lo] as f64 + frac * (sorted[hi] as f64 - sorted[lo] as f64)
-}
+pub use crate::ot::anneal::displacement_dim;
 
 /// L2-UVP \[K21\]: `100 · mean_i ‖tx_i − t_true_i‖² / Var(target)` with `Var` the total (summed over
 /// features) population variance of `target`. `tx` and `t_true` are the fitted and the true map at the same

@@ -8,7 +8,8 @@
 //! `W2²₁D = ∫₀¹ (F⁻¹(t) − G⁻¹(t))² dt`, a finite sum over the merged breakpoints (equal sizes: the mean of
 //! the squared differences of the sorted values). [`sliced_w2sq`] returns `SW2² = mean_k W2²₁D(θ_k)`;
 //! [`sliced_w2`] returns `SW2 = √SW2²`, which is POT's `sliced_wasserstein_distance(p = 2)` used by \[C25\]'s
-//! annealing. The projections are one gemm `X Θᵀ` in f64.
+//! annealing. The projections are one gemm `X Θᵀ` in f64. Both live in [`crate::ot::train::criterion`]
+//! (the annealers use them; one implementation of each formula) and are re-exported here.
 //!
 //! # Exact W2²
 //! For x, y with n rows each and uniform weights, `W2² = min_σ 1/n Σ_i ‖x_i − y_σ(i)‖²` over permutations
@@ -22,112 +23,12 @@
 
 use super::to_f64;
 use crate::linalg::{gemm, Mat, MatMut, MatRef, Op, Real};
-use crate::random::Stream;
 use crate::{Error, Result};
 
 /// Largest sample size [`exact_w2sq`] accepts (the solver is O(n³)).
 pub const EXACT_W2_MAX_N: usize = 2000;
 
-/// Sliced W2 **squared**: the mean over `n_proj` random unit directions of the exact one-dimensional W2²
-/// between the projected samples (see the module doc). Sizes may differ. Directions are drawn from `rng`.
-///
-/// Panics if a sample is empty, the feature counts differ, or `n_proj == 0`.
-pub fn sliced_w2sq<T: Real>(
-    x: MatRef<'_, T>,
-    y: MatRef<'_, T>,
-    n_proj: usize,
-    rng: &mut Stream,
-) -> f64 {
-    assert!(x.rows() > 0 && y.rows() > 0, "sliced_w2: empty sample");
-    assert_eq!(x.cols(), y.cols(), "sliced_w2: feature counts differ");
-    assert!(n_proj > 0, "sliced_w2: no projections");
-    let d = x.cols();
-    if d == 0 {
-        return 0.0; // every point is the empty vector: the two measures coincide.
-    }
-    let theta = random_directions(n_proj, d, rng);
-    let px = project(&to_f64(x), &theta);
-    let py = project(&to_f64(y), &theta);
-    let (n, m) = (x.rows(), y.rows());
-    let mut a = vec![0.0f64; n];
-    let mut b = vec![0.0f64; m];
-    let mut total = 0.0;
-    for k in 0..n_proj {
-        for (i, v) in a.iter_mut().enumerate() {
-            *v = px.get(i, k);
-        }
-        for (j, v) in b.iter_mut().enumerate() {
-            *v = py.get(j, k);
-        }
-        a.sort_unstable_by(f64::total_cmp);
-        b.sort_unstable_by(f64::total_cmp);
-        total += w2sq_1d_sorted(&a, &b);
-    }
-    total / n_proj as f64
-}
-
-/// Sliced W2 (not squared): `√`[`sliced_w2sq`].
-pub fn sliced_w2<T: Real>(
-    x: MatRef<'_, T>,
-    y: MatRef<'_, T>,
-    n_proj: usize,
-    rng: &mut Stream,
-) -> f64 {
-    sliced_w2sq(x, y, n_proj, rng).sqrt()
-}
-
-/// `K × d` matrix of independent uniform directions on the unit sphere (normalised Gaussians).
-fn random_directions(k: usize, d: usize, rng: &mut Stream) -> Mat<f64> {
-    let mut theta = Mat::zeros(k, d);
-    for r in 0..k {
-        loop {
-            let row = theta.row_mut(r);
-            for v in row.iter_mut() {
-                *v = rng.normal_f64();
-            }
-            let norm = row.iter().map(|v| v * v).sum::<f64>().sqrt();
-            if norm > 0.0 {
-                row.iter_mut().for_each(|v| *v /= norm);
-                break;
-            }
-        }
-    }
-    theta
-}
-
-/// `X Θᵀ` (n × K).
-fn project(x: &Mat<f64>, theta: &Mat<f64>) -> Mat<f64> {
-    let mut p = Mat::zeros(x.rows(), theta.rows());
-    gemm(1.0, x.view(), Op::N, theta.view(), Op::T, 0.0, p.view_mut());
-    p
-}
-
-/// Exact W2² between the uniform empirical measures on sorted `a` (n values) and sorted `b` (m values):
-/// `∫₀¹ (F⁻¹ − G⁻¹)²`, walking the merged breakpoints i/n, j/m in integer units of 1/(n·m).
-pub(crate) fn w2sq_1d_sorted(a: &[f64], b: &[f64]) -> f64 {
-    let (n, m) = (a.len(), b.len());
-    if n == m {
-        return a.iter().zip(b).map(|(p, q)| (p - q) * (p - q)).sum::<f64>() / n as f64;
-    }
-    let (mut i, mut j, mut t) = (0usize, 0usize, 0u128);
-    let mut acc = 0.0f64;
-    let (n128, m128) = (n as u128, m as u128);
-    while i < n && j < m {
-        let ta = (i as u128 + 1) * m128; // breakpoint (i+1)/n in units of 1/(nm)
-        let tb = (j as u128 + 1) * n128; // breakpoint (j+1)/m
-        let next = ta.min(tb);
-        let diff = a[i] - b[j];
-        acc += (next - t) as f64 * diff * diff;
-        t = next;
-        if ta == next {
-            i += 1;
-        }
-        if tb == next {
-            j += 1;
-        }
-    }
-    acc / (n as f64 * m as f64)
-}
+pub use crate::ot::train::criterion::{sliced_w2, sliced_w2sq};
 
 /// Exact W2² between two equal-size uniform samples: `min_σ 1/n Σ ‖x_i − y_σ(i)‖²` (see the module doc).
 ///

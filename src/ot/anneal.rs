@@ -45,12 +45,14 @@
 //! reported `final_dim` is that of the returned map on the evaluation sample.
 
 use crate::linalg::{MatRef, Real};
-use crate::metrics::{displacement_dim, sliced_w2};
 use crate::ot::penalty::lambda_mean_from_sum;
+use crate::ot::train::criterion::sliced_w2;
+use crate::ot::train::{Control, Stopped};
 use crate::ot::w2::W2Trainer;
 use crate::ot::{Progress, ProgressFn};
 use crate::random::{streams, Stream};
 use crate::Result;
+use std::ops::ControlFlow;
 
 /// What the annealers need from a solver: whole outer iterations at a settable λ, and the last batch.
 pub trait LambdaTrainee<T: Real> {
@@ -65,6 +67,11 @@ pub trait LambdaTrainee<T: Real> {
     /// A fixed evaluation sample of source points x and their images T(x) under the current model (same
     /// rows on every call): Alg. 2 measures the returned map's dimensionality on it.
     fn mapped_sample(&mut self) -> (MatRef<'_, T>, MatRef<'_, T>);
+    /// Whether training must end before the next iteration, and why (an iteration cap, an interrupt).
+    /// The annealers then stop where they are and report it. Default: never.
+    fn should_stop(&self) -> Option<Stopped> {
+        None
+    }
 }
 
 impl<T: Real> LambdaTrainee<T> for W2Trainer<T> {
@@ -89,14 +96,24 @@ impl<T: Real> LambdaTrainee<T> for W2Trainer<T> {
     }
 }
 
+/// Where a [`ReportingTrainee`] sends its progress.
+enum Sink<'b> {
+    Plain(ProgressFn<'b>),
+    Control(Control<'b>),
+}
+
 /// A [`W2Trainer`] that reports its progress (phase `"w2-anneal"`, every `every` outer iterations) while
-/// an annealer drives it; `total` is an estimate of the annealer's iterations for the ETA.
+/// an annealer drives it; `total` is an estimate of the annealer's iterations for the ETA. It also ends
+/// the annealing ([`LambdaTrainee::should_stop`]) at an iteration cap, on SIGINT/SIGTERM (polled at the
+/// iteration boundary) and when a [`Control`] callback asks to stop.
 pub struct ReportingTrainee<'a, 'b, T: Real> {
     inner: &'a mut W2Trainer<T>,
-    progress: ProgressFn<'b>,
+    progress: Sink<'b>,
     every: usize,
     total: usize,
     done: usize,
+    cap: Option<usize>,
+    stop_requested: bool,
 }
 
 impl<'a, 'b, T: Real> ReportingTrainee<'a, 'b, T> {
@@ -109,10 +126,31 @@ impl<'a, 'b, T: Real> ReportingTrainee<'a, 'b, T> {
     ) -> Self {
         ReportingTrainee {
             inner,
-            progress,
+            progress: Sink::Plain(progress),
             every: every.max(1),
             total,
             done: 0,
+            cap: None,
+            stop_requested: false,
+        }
+    }
+    /// Wraps `inner` with a callback that may stop the annealing, and an optional cap on the outer
+    /// iterations trained through this wrapper (every phase of the annealer counts).
+    pub fn controlled(
+        inner: &'a mut W2Trainer<T>,
+        progress: Control<'b>,
+        every: usize,
+        total: usize,
+        cap: Option<usize>,
+    ) -> Self {
+        ReportingTrainee {
+            inner,
+            progress: Sink::Control(progress),
+            every: every.max(1),
+            total: cap.map_or(total, |c| c.min(total.max(1))),
+            done: 0,
+            cap,
+            stop_requested: false,
         }
     }
     /// Outer iterations trained through this wrapper.
@@ -125,15 +163,27 @@ impl<T: Real> LambdaTrainee<T> for ReportingTrainee<'_, '_, T> {
     fn train_step(&mut self) -> Result<()> {
         let st = self.inner.step()?;
         self.done += 1;
-        if self.done.is_multiple_of(self.every) {
-            (self.progress)(&Progress {
+        if self.done.is_multiple_of(self.every) || self.cap == Some(self.done) {
+            let p = Progress {
                 phase: "w2-anneal",
                 iteration: self.done,
                 total: self.total.max(self.done),
-                losses: vec![("loss_g", st.loss_g), ("loss_f", st.loss_f), ("w2", st.w2)],
+                losses: vec![
+                    ("loss_g", st.loss_g),
+                    ("loss_f", st.loss_f),
+                    ("half_w2sq_est", st.half_w2sq),
+                ],
                 lambda: Some(self.inner.lambda()),
-                heldout_mmd: None,
-            });
+                ..Progress::default()
+            };
+            match &mut self.progress {
+                Sink::Plain(f) => f(&p),
+                Sink::Control(f) => {
+                    if f(&p).is_break() {
+                        self.stop_requested = true;
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -149,19 +199,23 @@ impl<T: Real> LambdaTrainee<T> for ReportingTrainee<'_, '_, T> {
     fn mapped_sample(&mut self) -> (MatRef<'_, T>, MatRef<'_, T>) {
         self.inner.mapped_training_sample()
     }
-}
-
-/// `τ_STVS,γ(z) = γ² Σᵢ [uᵢ + ½ − ½e^{−2uᵢ}]`, `uᵢ = asinh(|zᵢ|/(2γ))`, summed over all rows of Δ = t − x
-/// (the Spa of Alg. 1).
-fn stvs_sum<T: Real>(x: MatRef<'_, T>, tx: MatRef<'_, T>, gamma: f64) -> f64 {
-    let mut s = 0.0;
-    for i in 0..x.rows() {
-        for (a, b) in x.row(i).iter().zip(tx.row(i)) {
-            let u = ((b.to_f64() - a.to_f64()).abs() / (2.0 * gamma)).asinh();
-            s += u + 0.5 - 0.5 * (-2.0 * u).exp();
+    fn should_stop(&self) -> Option<Stopped> {
+        if self.stop_requested || crate::signal::interrupted().is_some() {
+            Some(Stopped::Interrupted)
+        } else if self.cap.is_some_and(|c| self.done >= c) {
+            Some(Stopped::Cap)
+        } else {
+            None
         }
     }
-    gamma * gamma * s
+}
+
+/// A [`Control`] that never stops (for callers with a plain progress sink).
+pub fn never_stop(p: ProgressFn<'_>) -> impl FnMut(&Progress) -> ControlFlow<()> + '_ {
+    move |pr| {
+        p(pr);
+        ControlFlow::Continue(())
+    }
 }
 
 /// Settings of [`anneal_lambda`] (Alg. 1). Defaults are [C25]'s code (λ₀ converted for batch 256).
@@ -255,14 +309,50 @@ pub struct AnnealReport {
     /// Alg. 2 with `MappedSample`: the 75% quantile over the evaluation sample of the returned map's
     /// per-sample dimensionality.
     pub final_dim_q3: Option<f64>,
+    /// Why the annealing ended: `Cap` when its own schedule completed or the trainee's iteration cap
+    /// was reached before (then `cut_short`), `Interrupted` on a signal or a stop request.
+    pub stopped: Stopped,
+    /// Whether the trainee stopped the schedule before it completed.
+    pub cut_short: bool,
 }
 
-fn train<T: Real>(s: &mut impl LambdaTrainee<T>, n: usize, done: &mut usize) -> Result<()> {
+/// Trains `n` outer iterations; `Ok(Some(why))` when the trainee asked to stop first.
+fn train<T: Real>(
+    s: &mut impl LambdaTrainee<T>,
+    n: usize,
+    done: &mut usize,
+) -> Result<Option<Stopped>> {
     for _ in 0..n {
+        if let Some(why) = s.should_stop() {
+            return Ok(Some(why));
+        }
         s.train_step()?;
         *done += 1;
     }
-    Ok(())
+    Ok(None)
+}
+
+/// The report of a schedule the trainee cut short.
+fn cut<T: Real>(
+    s: &impl LambdaTrainee<T>,
+    mut rep: AnnealReport,
+    done: usize,
+    why: Stopped,
+) -> AnnealReport {
+    rep.final_lambda = s.lambda();
+    rep.iterations = done;
+    rep.stopped = why;
+    rep.cut_short = true;
+    rep
+}
+
+/// `?` for a stop request: returns the cut-short report from the enclosing annealer.
+macro_rules! or_stop {
+    ($e:expr, $s:expr, $rep:expr, $done:expr) => {
+        if let Some(why) = $e {
+            return Ok(cut($s, $rep, $done, why));
+        }
+    };
 }
 
 /// (Spa, Err, Eval) of the trainee's last batch (Alg. 1 metrics).
@@ -272,7 +362,10 @@ fn eval_alg1<T: Real>(
     proj: &mut Stream,
 ) -> (f64, f64, f64) {
     let (x, tx, y) = s.last_batch();
-    let spa = stvs_sum(x, tx, cfg.stvs_gamma);
+    let spa = crate::ot::penalty::Penalty::Stvs {
+        gamma: cfg.stvs_gamma,
+    }
+    .displacement_sum(x, tx);
     let err = sliced_w2(tx, y, cfg.n_projections, proj) * cfg.balance;
     (spa, err, -cfg.alpha * spa - (1.0 - cfg.alpha) * err)
 }
@@ -292,7 +385,7 @@ pub fn anneal_lambda<T: Real>(
     let mut rep = AnnealReport::default();
     let mut done = 0usize;
     s.set_lambda(cfg.lambda0);
-    train(s, cfg.initial_iters, &mut done)?;
+    or_stop!(train(s, cfg.initial_iters, &mut done)?, s, rep, done);
     let mut t_sa = cfg.t0;
     let mut k = 0usize;
     while t_sa >= cfg.t_min && k < cfg.max_steps {
@@ -301,7 +394,7 @@ pub fn anneal_lambda<T: Real>(
         let r = radius(t_sa);
         let proposed = lambda * (1.0 + (2.0 * rng.uniform_f64() - 1.0) * r);
         s.set_lambda(proposed);
-        train(s, cfg.adjust_iters, &mut done)?;
+        or_stop!(train(s, cfg.adjust_iters, &mut done)?, s, rep, done);
         let (spa, err, e1) = eval_alg1(s, cfg, &mut proj);
         let de = e1 - e0;
         let temperature = (cfg.t0 * cfg.decay.powi(k as i32)).max(cfg.t_min);
@@ -309,9 +402,9 @@ pub fn anneal_lambda<T: Real>(
         let accepted = de > 0.0 || u < (de / temperature).exp();
         if !accepted {
             s.set_lambda(lambda);
-            train(s, cfg.smooth_iters, &mut done)?;
+            or_stop!(train(s, cfg.smooth_iters, &mut done)?, s, rep, done);
         }
-        rep.steps.push(AnnealStep {
+        let step = AnnealStep {
             iteration: done,
             lambda_before: lambda,
             lambda_proposed: proposed,
@@ -320,7 +413,8 @@ pub fn anneal_lambda<T: Real>(
             err,
             eval: e1,
             temperature,
-        });
+        };
+        rep.steps.push(step);
         t_sa *= cfg.decay;
         k += 1;
     }
@@ -411,10 +505,13 @@ fn block<T: Real>(
     cfg: &DimBudgetConfig,
     proj: &mut Stream,
     done: &mut usize,
-) -> Result<BlockDim> {
+) -> Result<std::result::Result<BlockDim, Stopped>> {
     let window = cfg.window.clamp(1, cfg.block_iters.max(1));
     let (mut dim, mut sw, mut cnt) = (0.0, 0.0, 0usize);
     for it in 0..cfg.block_iters {
+        if let Some(why) = s.should_stop() {
+            return Ok(Err(why));
+        }
         s.train_step()?;
         *done += 1;
         if it + window >= cfg.block_iters {
@@ -427,7 +524,7 @@ fn block<T: Real>(
         }
     }
     let c = cnt.max(1) as f64;
-    Ok(match cfg.estimate {
+    Ok(Ok(match cfg.estimate {
         DimEstimate::BatchWindow => BlockDim {
             dim: dim / c,
             q3: None,
@@ -442,7 +539,17 @@ fn block<T: Real>(
                 sw2: sw / c,
             }
         }
-    })
+    }))
+}
+
+/// A block, or the cut-short report from the enclosing annealer.
+macro_rules! block_or_stop {
+    ($s:expr, $cfg:expr, $proj:expr, $done:expr, $rep:expr) => {
+        match block($s, $cfg, $proj, $done)? {
+            Ok(b) => b,
+            Err(why) => return Ok(cut($s, $rep, *$done, why)),
+        }
+    };
 }
 
 /// Alg. 2: meet the displacement-dimensionality budget (see the module doc).
@@ -455,12 +562,12 @@ pub fn dim_budget<T: Real>(
     let mut rep = AnnealReport::default();
     let mut done = 0usize;
     s.set_lambda(cfg.lambda0);
-    train(s, cfg.warmup_iters, &mut done)?;
+    or_stop!(train(s, cfg.warmup_iters, &mut done)?, s, rep, done);
     // 2. increase phase
     let mut last;
     let mut n_inc = 0usize;
     loop {
-        last = block(s, cfg, &mut proj, &mut done)?;
+        last = block_or_stop!(s, cfg, &mut proj, &mut done, rep);
         rep.increases.push((done, s.lambda(), last.dim));
         if last.dim < cfg.budget || n_inc >= cfg.max_increases {
             break;
@@ -475,7 +582,7 @@ pub fn dim_budget<T: Real>(
         let lambda = s.lambda();
         let proposed = lambda * (1.0 - rng.uniform_f64() * radius(t_sa));
         s.set_lambda(proposed);
-        let b = block(s, cfg, &mut proj, &mut done)?;
+        let b = block_or_stop!(s, cfg, &mut proj, &mut done, rep);
         let accepted = b.dim <= cfg.budget;
         if accepted {
             last = b;
@@ -498,13 +605,13 @@ pub fn dim_budget<T: Real>(
     // 4. A rejected proposal trained the weights at λ' (they are not rolled back): settle one block at the
     // final λ so the reported dimensionality is that of the map actually returned.
     if rep.steps.last().is_some_and(|st| !st.accepted) {
-        last = block(s, cfg, &mut proj, &mut done)?;
+        last = block_or_stop!(s, cfg, &mut proj, &mut done, rep);
     }
     // 5. repair: the returned map must meet the budget, so resume increasing while it does not.
     while last.dim > cfg.budget && n_inc < cfg.max_increases {
         s.set_lambda(s.lambda() * cfg.increase);
         n_inc += 1;
-        last = block(s, cfg, &mut proj, &mut done)?;
+        last = block_or_stop!(s, cfg, &mut proj, &mut done, rep);
         rep.increases.push((done, s.lambda(), last.dim));
     }
     rep.final_lambda = s.lambda();
@@ -513,4 +620,39 @@ pub fn dim_budget<T: Real>(
     rep.final_dim_q3 = last.q3;
     rep.budget_met = Some(last.dim <= cfg.budget);
     Ok(rep)
+}
+
+/// Displacement dimensionality: `(mean, q3)` of the per-sample counts `#{i : |tx_i − x_i| > thr}` (Q3 by
+/// NumPy's default "linear", Hyndman–Fan type 7: with the counts sorted
+/// ascending `c_0 ≤ … ≤ c_{n−1}`, `h = 0.75·(n − 1)`, `Q3 = c_⌊h⌋ + (h − ⌊h⌋)(c_⌊h⌋+1 − c_⌊h⌋)`).
+///
+/// Panics if `x` is empty or the shapes of `x` and `tx` differ.
+pub fn displacement_dim<T: Real>(x: MatRef<'_, T>, tx: MatRef<'_, T>, thr: f64) -> (f64, f64) {
+    assert!(x.rows() > 0, "displacement_dim: empty sample");
+    assert_eq!(
+        (x.rows(), x.cols()),
+        (tx.rows(), tx.cols()),
+        "displacement_dim: shapes differ"
+    );
+    let mut counts: Vec<usize> = (0..x.rows())
+        .map(|i| {
+            x.row(i)
+                .iter()
+                .zip(tx.row(i))
+                .filter(|(a, b)| (b.to_f64() - a.to_f64()).abs() > thr)
+                .count()
+        })
+        .collect();
+    let mean = counts.iter().sum::<usize>() as f64 / counts.len() as f64;
+    counts.sort_unstable();
+    (mean, quantile_linear(&counts, 0.75))
+}
+
+/// NumPy's default ("linear", type 7) quantile of sorted values.
+fn quantile_linear(sorted: &[usize], q: f64) -> f64 {
+    let h = q * (sorted.len() - 1) as f64;
+    let lo = h.floor() as usize;
+    let hi = (lo + 1).min(sorted.len() - 1);
+    let frac = h - lo as f64;
+    sorted[lo] as f64 + frac * (sorted[hi] as f64 - sorted[lo] as f64)
 }

@@ -22,6 +22,10 @@ impl Identity {
     /// Rebuilds from a saved model (method `"identity"`).
     pub fn from_saved<T: Real>(saved: &SavedModel<T>) -> Result<Self> {
         expect_method(saved, "identity")?;
+        if saved.dim == 0 {
+            return Err(SavedModel::<T>::fail("dimension 0"));
+        }
+        saved.tensor_index()?.finish()?;
         Ok(Identity { dim: saved.dim })
     }
 }
@@ -64,13 +68,25 @@ impl<T: Real> MeanShift<T> {
             )));
         }
         let (ms, mt) = (col_means_f64(source), col_means_f64(target));
-        Ok(MeanShift {
-            shift: ms
-                .iter()
-                .zip(&mt)
-                .map(|(a, b)| T::from_f64(b - a))
-                .collect(),
-        })
+        let shift: Vec<T> = ms
+            .iter()
+            .zip(&mt)
+            .map(|(a, b)| T::from_f64(b - a))
+            .collect();
+        if let Some(j) = shift.iter().position(|s| !s.is_finite()) {
+            return Err(Error::data(
+                "the mean shift",
+                None,
+                Some(j + 1),
+                format!(
+                    "mean(target) − mean(source) = {:e} overflows {} (the data's scale is the likely \
+                     cause: rescale it or use --dtype f64)",
+                    mt[j] - ms[j],
+                    T::NAME
+                ),
+            ));
+        }
+        Ok(MeanShift { shift })
     }
 
     /// The shift vector s.
@@ -81,19 +97,12 @@ impl<T: Real> MeanShift<T> {
     /// Rebuilds from a saved model (method `"mean-shift"`, tensor `shift` of shape `[dim]`).
     pub fn from_saved(saved: &SavedModel<T>) -> Result<Self> {
         expect_method(saved, "mean-shift")?;
-        let (shape, values) = saved.tensor("shift").ok_or_else(|| Error::Model {
-            file: String::new(),
-            msg: "mean-shift model has no 'shift' tensor".into(),
-        })?;
-        if shape != [saved.dim] || values.len() != saved.dim {
-            return Err(Error::Model {
-                file: String::new(),
-                msg: format!(
-                    "mean-shift tensor 'shift' has shape {shape:?}, expected [{}]",
-                    saved.dim
-                ),
-            });
+        if saved.dim == 0 {
+            return Err(SavedModel::<T>::fail("dimension 0"));
         }
+        let mut index = saved.tensor_index()?;
+        let values = index.shaped("shift", &[saved.dim])?;
+        index.finish()?;
         Ok(MeanShift {
             shift: values.to_vec(),
         })

@@ -3,15 +3,20 @@
 //! Shared vocabulary of the solvers:
 //! - [`TransportMap`]: anything that maps a batch of source points (a fitted W2/W1 model, a baseline);
 //! - [`SavedModel`]: the format-neutral content of a model file (the byte format lives in `io`);
-//! - [`Progress`]: what a training loop reports to its caller at its progress interval.
+//! - [`Progress`]: what a training loop reports to its caller at its progress interval;
+//! - [`fit`]: the front door, one `fit` for every method;
+//! - [`train`]: the training harness (held-out split, selection criterion, selector, divergence guard,
+//!   run loop) every iterative solver uses.
 
 pub mod anneal;
 pub mod baselines;
 pub mod conjugate;
+pub mod fit;
 pub mod gaussian;
 pub mod penalty;
 pub mod potentials;
 pub mod sinkhorn;
+pub mod train;
 pub mod w1;
 pub mod w2;
 
@@ -71,6 +76,133 @@ impl<T: Real> SavedModel<T> {
     }
 }
 
+/// Checks shared by every `from_saved` (hostile model files): sizes are validated against the values
+/// actually present before anything is allocated from them, and hyper-parameters are parsed with bounds.
+impl<T: Real> SavedModel<T> {
+    /// An [`crate::Error::Model`] with an empty file name (the caller that knows the path fills it in).
+    pub fn fail(msg: impl Into<String>) -> crate::Error {
+        crate::Error::Model {
+            file: String::new(),
+            msg: msg.into(),
+        }
+    }
+
+    /// Total number of values in the tensors present: an upper bound on every size the model can
+    /// legitimately need (each width, layer count and parameter count is at most this).
+    pub fn n_values(&self) -> usize {
+        self.tensors.iter().map(|t| t.2.len()).sum()
+    }
+
+    /// Hyper-parameter `key` as a finite number in `lo..=hi`.
+    pub fn hyper_f64_in(&self, key: &str, lo: f64, hi: f64) -> Result<f64> {
+        let v: f64 = self.hyper_parse(key)?;
+        if !v.is_finite() || v < lo || v > hi {
+            return Err(Self::fail(format!(
+                "hyper-parameter '{key}' = {v} is outside [{lo}, {hi}]"
+            )));
+        }
+        Ok(v)
+    }
+
+    /// Hyper-parameter `key` as an integer in `lo..=hi`.
+    pub fn hyper_usize_in(&self, key: &str, lo: usize, hi: usize) -> Result<usize> {
+        let v: usize = self.hyper_parse(key)?;
+        if v < lo || v > hi {
+            return Err(Self::fail(format!(
+                "hyper-parameter '{key}' = {v} is outside {lo}..={hi}"
+            )));
+        }
+        Ok(v)
+    }
+
+    /// Hyper-parameter `key` as a comma-separated list of positive widths (empty text = no layer, when
+    /// `allow_empty`). Each width is at most [`Self::n_values`] (a layer of width w has at least w
+    /// parameters), so no width read from a file can size an allocation the file does not pay for.
+    pub fn hyper_widths(&self, key: &str, allow_empty: bool) -> Result<Vec<usize>> {
+        let s = self
+            .hyper(key)
+            .ok_or_else(|| Self::fail(format!("missing hyper-parameter '{key}'")))?;
+        if s.trim().is_empty() && allow_empty {
+            return Ok(Vec::new());
+        }
+        let cap = self.n_values();
+        let mut out = Vec::new();
+        for part in s.split(',') {
+            let w: usize = part
+                .trim()
+                .parse()
+                .map_err(|_| Self::fail(format!("hyper-parameter '{key}': bad width list")))?;
+            if w == 0 || w > cap {
+                return Err(Self::fail(format!(
+                    "hyper-parameter '{key}': width {w} is not in 1..={cap} (the values present)"
+                )));
+            }
+            out.push(w);
+        }
+        Ok(out)
+    }
+
+    /// The tensors by name (one pass; a repeated name is an error), for O(1) look-ups.
+    pub fn tensor_index(&self) -> Result<TensorIndex<'_, T>> {
+        let mut by_name = std::collections::HashMap::with_capacity(self.tensors.len());
+        for (i, (name, _, _)) in self.tensors.iter().enumerate() {
+            if by_name.insert(name.as_str(), i).is_some() {
+                return Err(Self::fail(format!("tensor '{name}' appears twice")));
+            }
+        }
+        Ok(TensorIndex {
+            model: self,
+            by_name,
+            used: 0,
+        })
+    }
+}
+
+/// Name → tensor look-up over a [`SavedModel`], counting the tensors taken (see [`Self::finish`]).
+pub struct TensorIndex<'a, T> {
+    model: &'a SavedModel<T>,
+    by_name: std::collections::HashMap<&'a str, usize>,
+    used: usize,
+}
+
+impl<'a, T: Real> TensorIndex<'a, T> {
+    /// The values of tensor `name` after checking that it has exactly `shape` (and as many values) and
+    /// that every value is finite.
+    pub fn shaped(&mut self, name: &str, shape: &[usize]) -> Result<&'a [T]> {
+        let &i = self
+            .by_name
+            .get(name)
+            .ok_or_else(|| SavedModel::<T>::fail(format!("missing tensor '{name}'")))?;
+        let (_, s, v) = &self.model.tensors[i];
+        let count = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        if s.as_slice() != shape || count != Some(v.len()) {
+            return Err(SavedModel::<T>::fail(format!(
+                "tensor '{name}' has shape {s:?} ({} values), expected {shape:?}",
+                v.len()
+            )));
+        }
+        if let Some(k) = v.iter().position(|x| !x.is_finite()) {
+            return Err(SavedModel::<T>::fail(format!(
+                "tensor '{name}' has a non-finite value at {k}"
+            )));
+        }
+        self.used += 1;
+        Ok(v)
+    }
+
+    /// Fails when the model holds a tensor that was never taken (a file from another architecture).
+    pub fn finish(&self) -> Result<()> {
+        if self.used == self.model.tensors.len() {
+            return Ok(());
+        }
+        Err(SavedModel::<T>::fail(format!(
+            "{} unexpected tensor(s) besides the {} the architecture needs",
+            self.model.tensors.len() - self.used,
+            self.used
+        )))
+    }
+}
+
 /// Rebuilds the map stored in a model file's content, whatever its method.
 pub fn map_from_saved<T: Real>(m: &SavedModel<T>) -> Result<Box<dyn TransportMap<T>>> {
     match m.method.as_str() {
@@ -99,8 +231,12 @@ pub struct Progress {
     pub losses: Vec<(&'static str, f64)>,
     /// Current penalty weight λ, when there is one.
     pub lambda: Option<f64>,
-    /// Latest held-out MMD, when model selection has run.
-    pub heldout_mmd: Option<f64>,
+    /// The held-out criterion's name, when model selection runs.
+    pub criterion: Option<&'static str>,
+    /// Its latest value.
+    pub heldout: Option<f64>,
+    /// Its best value so far (the model that would be returned).
+    pub heldout_best: Option<f64>,
 }
 
 /// A progress sink: the CLI prints, tests ignore.

@@ -34,269 +34,32 @@
 //! thread's own, sized at its first product; checked by tests/alloc.rs). Only the `matrixmultiply`
 //! fallback for CPUs without AVX2 allocates a packing buffer per call.
 //!
-//! # Held-out model selection
-//! A fraction of each set is held out (seeded split). Every `eval_every` outer iterations (and after the
-//! last one) the held-out source is mapped and the MMD to the held-out target (RBF kernels, γ in
-//! [`crate::metrics::MMD_GAMMAS_TRAIN`]) is computed; the g parameters with the lowest MMD are copied into
-//! a preallocated buffer and returned by [`W2Trainer::best_map`].
-//!
-//! # Divergence
+//! # Held-out model selection, early stopping, divergence (the harness, [`crate::ot::train`])
+//! Each set is split per side by SPEC §7.7's seeded rule (or the caller passes held-out sets). Every
+//! `eval_every` outer iterations (and after the last one) the held-out source is mapped and the
+//! selection criterion to the held-out target is computed ([`crate::ot::train::criterion`]; default sliced
+//! W2 over fixed directions); the g parameters with the best value are copied into a preallocated buffer and
+//! returned by [`W2Trainer::best_map`]. After `patience` evaluations without a new best the run stops.
 //! A non-finite loss or gradient stops the step **before** the optimiser update (so the networks keep
-//! their last finite parameters) and returns [`Error::Diverged`]; the best model so far stays available
-//! through [`W2Trainer::best_map`] (also after an error from [`W2Trainer::run`]). [`fit`] is the
-//! convenience wrapper; callers that want the best map after a divergence drive a [`W2Trainer`] directly.
+//! their last finite parameters) and returns [`crate::Error::Diverged`]; the best model so far stays available
+//! through [`W2Trainer::best_map`]. [`fit`] is the convenience wrapper (the error after a divergence);
+//! [`W2Trainer::run_until`] reports why it stopped and keeps the trainer for the caller.
+//!
+//! Files: this one holds the map and the loss/gradient code of one step; [`config`] the options,
+//! `trainer` the trainer (state, step loop, evaluation, report).
 
-use crate::linalg::{gather_rows, Mat, MatMut, MatRef, Real};
-use crate::nn::icnn::{Icnn, IcnnConfig, IcnnInit, IcnnWorkspace};
-use crate::nn::{Adam, AdamConfig, LrSchedule};
+pub mod config;
+mod trainer;
+
+pub use config::W2Config;
+pub use trainer::{fit, StepStats, W2Report, W2Trainer, SAMPLE_ROWS};
+
+use crate::linalg::{Mat, Real};
+use crate::nn::icnn::{Icnn, IcnnWorkspace};
 use crate::ot::conjugate::{refine, Amortization, ConjugateConfig, ConjugateWorkspace};
 use crate::ot::penalty::Penalty;
-use crate::ot::potentials::{MapInit, Potential};
-use crate::ot::{Progress, ProgressFn, SavedModel, TransportMap};
-use crate::parallel::Pool;
-use crate::random::{streams, BatchSampler, Stream};
-use crate::{Error, Result};
-
-/// Every knob of the W2 solver. `Default` gives the papers' settings ([B23] CellOT).
-#[derive(Clone, Debug, PartialEq)]
-pub struct W2Config {
-    /// Hidden widths of both ICNNs (default `[64; 4]`).
-    pub hidden: Vec<usize>,
-    /// Weight initialisation (default U(0, 0.1)).
-    pub init: IcnnInit,
-    /// LeakyReLU on the ICNN output (the 2-D TensorFlow code; default off as CellOT).
-    pub output_activation: bool,
-    /// Architecture of f and g: plain ICNN (default, CellOT) or ICNN + quadratic path
-    /// ([`crate::ot::potentials`]).
-    pub potential: Potential,
-    /// Where f and g start: random (default, CellOT), identity or the Gaussian map.
-    pub map_init: MapInit,
-    /// Conjugate refinement of the f step and the g loss ([`crate::ot::conjugate`]; default none).
-    pub conjugate: ConjugateConfig,
-    /// Mini-batch size B (default 256).
-    pub batch: usize,
-    /// Outer iterations run by [`fit`] (default 100 000, CellOT).
-    pub iterations: usize,
-    /// g steps per outer iteration (default 10).
-    pub g_iters: usize,
-    /// Adam learning rate of f (default 1e-4).
-    pub lr_f: f64,
-    /// Adam learning rate of g (default 1e-4).
-    pub lr_g: f64,
-    /// Cosine annealing of both learning rates over `iterations` outer iterations, down to
-    /// `lr · lr_min_factor` (SPEC §0 schedule; default off = constant, as the papers). Steps beyond
-    /// `iterations` (e.g. driven by a λ annealer) use the final rate.
-    pub cosine_lr: bool,
-    /// Final fraction of the learning rate under `cosine_lr` (default 0.01).
-    pub lr_min_factor: f64,
-    /// Adam (β1, β2) of both networks (default (0.5, 0.9)).
-    pub betas: (f64, f64),
-    /// Weight of g's convexity penalty `Σ‖relu(−W)‖_F` (default 1).
-    pub fnorm_penalty: f64,
-    /// Displacement-sparsity penalty τ (default none).
-    pub penalty: Penalty,
-    /// Its weight λ in the batch-mean convention (default 0; see [`crate::ot::penalty`]).
-    pub lambda: f64,
-    /// Held-out MMD every this many outer iterations (0 = no model selection; default 1000).
-    pub eval_every: usize,
-    /// Fraction of each set held out for model selection (default 0.1; 0 = none).
-    pub heldout_fraction: f64,
-    /// At most this many held-out points per side (default 1000; MMD is quadratic in it).
-    pub max_heldout: usize,
-    /// Progress report every this many outer iterations (default 100).
-    pub progress_every: usize,
-    /// Worker threads splitting each batch (default 1).
-    pub threads: usize,
-    /// The user seed (default 0).
-    pub seed: u64,
-}
-
-impl Default for W2Config {
-    fn default() -> Self {
-        W2Config {
-            hidden: vec![64; 4],
-            init: IcnnInit::default(),
-            output_activation: false,
-            potential: Potential::Icnn,
-            map_init: MapInit::Random,
-            conjugate: ConjugateConfig::default(),
-            batch: 256,
-            iterations: 100_000,
-            g_iters: 10,
-            lr_f: 1e-4,
-            lr_g: 1e-4,
-            cosine_lr: false,
-            lr_min_factor: 0.01,
-            betas: (0.5, 0.9),
-            fnorm_penalty: 1.0,
-            penalty: Penalty::None,
-            lambda: 0.0,
-            eval_every: 1000,
-            heldout_fraction: 0.1,
-            max_heldout: 1000,
-            progress_every: 100,
-            threads: 1,
-            seed: 0,
-        }
-    }
-}
-
-impl W2Config {
-    /// The short-budget setting recommended for `monge demo` on the 2-D toys (and used by the tests):
-    /// 1500 outer iterations, Adam lr 3e-4 for both networks with cosine decay to 3e-6, LeakyReLU on the
-    /// ICNN outputs (as the 2-D TensorFlow code of [M20]/[C25]), held-out evaluation every 250
-    /// iterations; paper defaults otherwise (batch 256, 10 g steps, betas (0.5, 0.9), [64]×4,
-    /// U(0, 0.1) init). Measured on 8gaussians (n = 1000, exact W2² to fresh samples averaged over 4
-    /// pairs): 0.16 / 0.26 / 0.20 / 0.28 for seeds 0–3 (floor 0.111); lr 1e-3 oscillates (0.23–0.39),
-    /// the paper's constant 1e-4 is still under-trained at this budget (0.24 / 0.43 for seeds 1 / 3).
-    pub fn demo() -> Self {
-        W2Config {
-            iterations: 1500,
-            lr_f: 3e-4,
-            lr_g: 3e-4,
-            cosine_lr: true,
-            output_activation: true,
-            eval_every: 250,
-            progress_every: 250,
-            ..W2Config::default()
-        }
-    }
-
-    /// monge's measured best setting (issue 13; `monge fit` without `--preset cellot`): quadratic-ICNN
-    /// potentials (rank ≤ 64) started at the Gaussian map, Adam lr 1e-3 with cosine decay over 3000 outer
-    /// iterations, held-out selection every 250; the papers' values otherwise (batch 256, 10 g steps,
-    /// betas (0.5, 0.9), [64]×4). On known-map pairs the map improves fastest in the first ~1000
-    /// iterations and then drifts (L2-UVP up by 20–50 % from its best), so the selection interval matters
-    /// more than the budget; conjugate refinement, regression amortisation, smaller networks, batch 512,
-    /// betas (0.9, 0.999) and 5 g steps were measured and did not improve it (issue 13 report).
-    pub fn monge() -> Self {
-        W2Config {
-            potential: Potential::QuadraticIcnn { rank: 64 },
-            map_init: MapInit::Gaussian,
-            lr_f: 1e-3,
-            lr_g: 1e-3,
-            cosine_lr: true,
-            iterations: 3000,
-            eval_every: 250,
-            ..W2Config::default()
-        }
-    }
-
-    fn icnn(&self) -> IcnnConfig {
-        IcnnConfig {
-            hidden: self.hidden.clone(),
-            init: self.init,
-            output_activation: self.output_activation,
-        }
-    }
-
-    /// Checks every option (a usage error names the first bad one).
-    pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(Error::Usage(m));
-        if self.hidden.is_empty() || self.hidden.contains(&0) {
-            return bad(format!(
-                "hidden widths must be a non-empty list of positive numbers, got {:?}",
-                self.hidden
-            ));
-        }
-        if self.batch == 0 {
-            return bad("batch size must be positive".into());
-        }
-        if self.g_iters == 0 {
-            return bad("g_iters must be positive".into());
-        }
-        if self.threads == 0 {
-            return bad("threads must be positive".into());
-        }
-        for (name, lr) in [("lr_f", self.lr_f), ("lr_g", self.lr_g)] {
-            if !(lr.is_finite() && lr > 0.0) {
-                return bad(format!("{name} must be positive and finite, got {lr}"));
-            }
-        }
-        if !(self.lr_min_factor.is_finite() && self.lr_min_factor >= 0.0) {
-            return bad(format!(
-                "lr_min_factor must be ≥ 0 and finite, got {}",
-                self.lr_min_factor
-            ));
-        }
-        let (b1, b2) = self.betas;
-        if !((0.0..1.0).contains(&b1) && (0.0..1.0).contains(&b2)) {
-            return bad(format!("Adam betas must lie in [0, 1), got ({b1}, {b2})"));
-        }
-        if !(self.fnorm_penalty.is_finite() && self.fnorm_penalty >= 0.0) {
-            return bad(format!(
-                "fnorm_penalty must be ≥ 0 and finite, got {}",
-                self.fnorm_penalty
-            ));
-        }
-        if !(self.lambda.is_finite() && self.lambda >= 0.0) {
-            return bad(format!(
-                "lambda must be ≥ 0 and finite, got {}",
-                self.lambda
-            ));
-        }
-        if !(0.0..1.0).contains(&self.heldout_fraction) {
-            return bad(format!(
-                "held-out fraction must lie in [0, 1), got {}",
-                self.heldout_fraction
-            ));
-        }
-        if let IcnnInit::Uniform { lo, hi } = self.init {
-            if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
-                return bad(format!(
-                    "uniform init needs finite lo ≤ hi, got ({lo}, {hi})"
-                ));
-            }
-        }
-        crate::ot::potentials::validate(self.potential, self.map_init)?;
-        self.conjugate.validate()?;
-        if let IcnnInit::Normal { std } = self.init {
-            if !(std.is_finite() && std >= 0.0) {
-                return bad(format!("normal init needs a finite std ≥ 0, got {std}"));
-            }
-        }
-        self.penalty.validate()
-    }
-}
-
-/// What one outer iteration measured.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct StepStats {
-    /// 1-based outer iteration just completed.
-    pub iteration: usize,
-    /// L_g of the last g step (including λ·τ and the fnorm penalty).
-    pub loss_g: f64,
-    /// L_f of the f step.
-    pub loss_f: f64,
-    /// The W2 estimate of SPEC §7.1 on the f step's batches. With these potentials it estimates ½·W2²
-    /// (on 8gaussians it settles near 1.35 where the exact W2² is 2.70).
-    pub w2: f64,
-    /// mean τ(∇g(x) − x) of the last g step (without λ).
-    pub penalty: f64,
-    /// g's `Σ‖relu(−W)‖_F` at the last g step.
-    pub fnorm: f64,
-    /// Held-out MMD, when model selection ran at this iteration.
-    pub heldout_mmd: Option<f64>,
-}
-
-/// Summary of a training run.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct W2Report {
-    /// Outer iterations completed.
-    pub iterations: usize,
-    /// Stats of the last completed iteration.
-    pub last: StepStats,
-    /// (iteration, held-out MMD) of every evaluation.
-    pub evals: Vec<(usize, f64)>,
-    /// Iteration of the selected (best held-out MMD) model; the last iteration without model selection.
-    pub best_iteration: usize,
-    /// Its held-out MMD (None without model selection).
-    pub best_mmd: Option<f64>,
-    /// λ at the end.
-    pub lambda: f64,
-    /// Wall-clock seconds spent in [`W2Trainer::run`].
-    pub seconds: f64,
-}
+use crate::ot::{SavedModel, TransportMap};
+use crate::Result;
 
 /// A fitted W2 map `T = ∇g` (g an ICNN).
 #[derive(Clone, Debug, PartialEq)]
@@ -329,74 +92,70 @@ impl<T: Real> W2Map<T> {
         out
     }
 
-    /// Rebuilds a map saved by [`TransportMap::to_saved`] (shape and name checks → `Error::Model`).
+    /// Rebuilds a map saved by [`TransportMap::to_saved`]. Every tensor's shape is checked against the
+    /// dimension and widths (which are bounded by the values present) *before* the network is allocated,
+    /// each tensor is found through one name index, and the network is built once, so loading is linear
+    /// in the file size; any mismatch is an `Error::Model`.
     pub fn from_saved(m: &SavedModel<T>) -> Result<Self> {
-        let err = |msg: String| Error::Model {
-            file: String::new(),
-            msg,
-        };
         if m.method != "w2" {
-            return Err(err(format!("expected a 'w2' model, found '{}'", m.method)));
+            return Err(SavedModel::<T>::fail(format!(
+                "expected a 'w2' model, found '{}'",
+                m.method
+            )));
         }
         if m.dim == 0 {
-            return Err(err("dimension 0".into()));
+            return Err(SavedModel::<T>::fail("dimension 0"));
         }
-        let hidden_s = m
-            .hyper("hidden")
-            .ok_or_else(|| err("missing hyper-parameter 'hidden'".into()))?;
-        let hidden: Vec<usize> = hidden_s
-            .split(',')
-            .map(|s| s.trim().parse::<usize>())
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|_| err(format!("bad hidden widths '{hidden_s}'")))?;
-        if hidden.is_empty() || hidden.contains(&0) {
-            return Err(err(format!("bad hidden widths '{hidden_s}'")));
-        }
+        let hidden = m.hyper_widths("hidden", false)?;
         let out_act: bool = m.hyper_parse("output_activation")?;
-        let mut g = Icnn::<T>::zeros(m.dim, &hidden, out_act);
-        if m.hyper("potential") == Some("quadratic-icnn") {
-            let rank: usize = m.hyper_parse("quad_rank")?;
-            if rank > m.dim {
-                return Err(err(format!(
-                    "quad_rank {rank} exceeds the dimension {}",
+        let n_l = hidden.len();
+        let width = |l: usize| if l < n_l { hidden[l] } else { 1 };
+        let mut index = m.tensor_index()?;
+        let mut blocks: Vec<(&[T], char, usize)> = Vec::with_capacity(3 * n_l + 2);
+        for l in 0..=n_l {
+            blocks.push((index.shaped(&format!("A{l}"), &[width(l), m.dim])?, 'A', l));
+            blocks.push((index.shaped(&format!("b{l}"), &[width(l)])?, 'b', l));
+        }
+        for l in 1..=n_l {
+            blocks.push((
+                index.shaped(&format!("W{l}"), &[width(l), hidden[l - 1]])?,
+                'W',
+                l,
+            ));
+        }
+        // the quadratic path (issue 13): `potential = quadratic-icnn`, rank `quad_rank` ≤ d
+        let rank = if m.hyper("potential") == Some("quadratic-icnn") {
+            let r: usize = m.hyper_parse("quad_rank")?;
+            if r > m.dim {
+                return Err(SavedModel::<T>::fail(format!(
+                    "quad_rank {r} exceeds the dimension {}",
                     m.dim
                 )));
             }
-            g = g.with_quadratic(rank);
+            blocks.push((index.shaped("QL", &[m.dim, r])?, 'L', 0));
+            blocks.push((index.shaped("Qs", &[m.dim])?, 's', 0));
+            blocks.push((index.shaped("Qbeta", &[m.dim])?, 'q', 0));
+            Some(r)
+        } else {
+            None
+        };
+        index.finish()?;
+        // every size is now paid for by values in the file: allocate once
+        let mut g = Icnn::<T>::zeros(m.dim, &hidden, out_act);
+        if let Some(r) = rank {
+            g = g.with_quadratic(r);
         }
         let quad = g.quadratic().copied();
-        let n_l = hidden.len();
-        let mut fill = |name: String, shape: Vec<usize>, range: core::ops::Range<usize>| {
-            let (s, v) = m
-                .tensor(&name)
-                .ok_or_else(|| err(format!("missing tensor '{name}'")))?;
-            if s != shape.as_slice() || v.len() != range.len() {
-                return Err(err(format!(
-                    "tensor '{name}' has shape {s:?}, expected {shape:?}"
-                )));
-            }
-            if let Some(k) = v.iter().position(|x| !x.is_finite()) {
-                return Err(err(format!(
-                    "tensor '{name}' has a non-finite value at {k}"
-                )));
-            }
+        for (v, kind, l) in blocks {
+            let range = match (kind, quad) {
+                ('A', _) => g.a_range(l).0,
+                ('b', _) => g.b_range(l),
+                ('L', Some(q)) => q.l_range(),
+                ('s', Some(q)) => q.s_range(),
+                ('q', Some(q)) => q.beta_range(),
+                _ => g.w_range(l).0,
+            };
             g.params_mut()[range].copy_from_slice(v);
-            Ok(())
-        };
-        for l in 0..=n_l {
-            let (ra, w) = Icnn::<T>::zeros(m.dim, &hidden, out_act).a_range(l);
-            fill(format!("A{l}"), vec![w, m.dim], ra)?;
-            let rb = Icnn::<T>::zeros(m.dim, &hidden, out_act).b_range(l);
-            fill(format!("b{l}"), vec![w], rb)?;
-        }
-        for l in 1..=n_l {
-            let (rw, o, i) = Icnn::<T>::zeros(m.dim, &hidden, out_act).w_range(l);
-            fill(format!("W{l}"), vec![o, i], rw)?;
-        }
-        if let Some(q) = quad {
-            fill("QL".into(), vec![q.dim, q.rank], q.l_range())?;
-            fill("Qs".into(), vec![q.dim], q.s_range())?;
-            fill("Qbeta".into(), vec![q.dim], q.beta_range())?;
         }
         Ok(W2Map { g })
     }
@@ -712,510 +471,6 @@ pub fn f_loss_and_grad<T: Real>(
     f_step_worker(&shared, &mut w);
     grads.copy_from_slice(&w.grad_f);
     (w.sums.f_y - w.sums.f_tx) / b as f64
-}
-
-/// The step-able W2 trainer (see the module doc). The λ annealers drive it through [`W2Trainer::step`]
-/// and [`W2Trainer::set_lambda`].
-pub struct W2Trainer<T> {
-    cfg: W2Config,
-    f: Icnn<T>,
-    g: Icnn<T>,
-    opt_f: Adam<T>,
-    opt_g: Adam<T>,
-    src: Mat<T>,
-    tgt: Mat<T>,
-    held_src: Mat<T>,
-    held_tgt: Mat<T>,
-    held_mapped: Mat<T>,
-    /// ∇g of [`W2Trainer::mapped_training_sample`]'s rows (allocated on its first call).
-    sample_mapped: Mat<T>,
-    eval_ws: IcnnWorkspace<T>,
-    samp_src: BatchSampler,
-    samp_tgt: BatchSampler,
-    rng_src: Stream,
-    rng_tgt: Stream,
-    idx: Vec<usize>,
-    /// Current source batch (g steps, then the f step's batch).
-    x: Mat<T>,
-    /// Current target batch.
-    y: Mat<T>,
-    /// ∇g of the f step's source batch (gathered from the workers).
-    tx: Mat<T>,
-    workers: Vec<Worker<T>>,
-    /// Worker k runs `workers[k]` (k = 0 on the caller).
-    pool: Pool,
-    grad_f: Vec<T>,
-    grad_g: Vec<T>,
-    lambda: f64,
-    iter: usize,
-    best_params: Vec<T>,
-    best: Option<(usize, f64)>,
-    evals: Vec<(usize, f64)>,
-    last: StepStats,
-    seconds: f64,
-}
-
-fn check_finite<T: Real>(m: &Mat<T>, what: &str) -> Result<()> {
-    for i in 0..m.rows() {
-        if let Some(j) = m.row(i).iter().position(|v| !v.is_finite()) {
-            return Err(Error::data(
-                what,
-                Some(i + 1),
-                Some(j + 1),
-                "value is not finite",
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Splits `m` into (train, held-out) by a seeded shuffle; `n_held` rows held out.
-fn split<T: Real>(m: &Mat<T>, n_held: usize, rng: &mut Stream) -> (Mat<T>, Mat<T>) {
-    let mut idx: Vec<usize> = (0..m.rows()).collect();
-    rng.shuffle(&mut idx);
-    let (held, train) = idx.split_at(n_held);
-    (m.select_rows(train), m.select_rows(held))
-}
-
-impl<T: Real> W2Trainer<T> {
-    /// Validates the data and options, splits off the held-out sets, initialises f and g, and sizes every
-    /// workspace.
-    pub fn new(source: &Mat<T>, target: &Mat<T>, cfg: &W2Config) -> Result<Self> {
-        cfg.validate()?;
-        if source.rows() == 0 {
-            return Err(Error::data("source set", None, None, "no samples"));
-        }
-        if target.rows() == 0 {
-            return Err(Error::data("target set", None, None, "no samples"));
-        }
-        if source.cols() == 0 {
-            return Err(Error::Shape("samples have no features".into()));
-        }
-        if source.cols() != target.cols() {
-            return Err(Error::Shape(format!(
-                "source has {} features, target has {}",
-                source.cols(),
-                target.cols()
-            )));
-        }
-        check_finite(source, "source set")?;
-        check_finite(target, "target set")?;
-        let d = source.cols();
-        let n_held = |n: usize| -> usize {
-            if cfg.eval_every == 0 || cfg.heldout_fraction == 0.0 {
-                0
-            } else {
-                ((n as f64 * cfg.heldout_fraction).floor() as usize).min(cfg.max_heldout)
-            }
-        };
-        let (hs, ht) = (n_held(source.rows()), n_held(target.rows()));
-        let (hs, ht) = if hs == 0 || ht == 0 { (0, 0) } else { (hs, ht) };
-        let mut rng_split = Stream::new(cfg.seed, streams::SPLIT);
-        let (src, held_src) = split(source, hs, &mut rng_split);
-        let (tgt, held_tgt) = split(target, ht, &mut rng_split);
-        let b = cfg.batch;
-        if b > src.rows() || b > tgt.rows() {
-            return Err(Error::Usage(format!(
-                "batch size {b} exceeds the training samples (source {}, target {} after holding out {hs}/{ht})",
-                src.rows(),
-                tgt.rows()
-            )));
-        }
-        let (f, g) = crate::ot::potentials::build(
-            &cfg.icnn(),
-            cfg.potential,
-            cfg.map_init,
-            cfg.seed,
-            &src,
-            &tgt,
-        )?;
-        let adam = AdamConfig {
-            beta1: cfg.betas.0,
-            beta2: cfg.betas.1,
-            ..AdamConfig::default()
-        };
-        let nt = cfg.threads.min(b);
-        let mut workers = Vec::with_capacity(nt);
-        let inv_b = T::ONE / T::from_usize(b);
-        for k in 0..nt {
-            let (r0, r1) = (k * b / nt, (k + 1) * b / nt);
-            let c = r1 - r0;
-            workers.push(Worker {
-                r0,
-                r1,
-                gws: g.workspace(c),
-                fws: f.workspace(c),
-                tx: Mat::zeros(c, d),
-                v: Mat::zeros(c, d),
-                grad_g: vec![T::ZERO; g.n_params()],
-                grad_f: vec![T::ZERO; f.n_params()],
-                wpos: vec![inv_b; c],
-                wneg: vec![-inv_b; c],
-                sums: Sums::default(),
-                conj: ConjugateWorkspace::new(&cfg.conjugate, c, d),
-                ystar: Mat::zeros(
-                    if cfg.conjugate.amortization == Amortization::Regression {
-                        c
-                    } else {
-                        0
-                    },
-                    d,
-                ),
-            });
-        }
-        let eval_ws = g.workspace(b.max(1));
-        Ok(W2Trainer {
-            cfg: cfg.clone(),
-            opt_f: Adam::new(f.n_params(), adam),
-            opt_g: Adam::new(g.n_params(), adam),
-            grad_f: vec![T::ZERO; f.n_params()],
-            grad_g: vec![T::ZERO; g.n_params()],
-            best_params: g.params().to_vec(),
-            samp_src: BatchSampler::new(src.rows()),
-            samp_tgt: BatchSampler::new(tgt.rows()),
-            rng_src: Stream::new(cfg.seed, streams::BATCH_SOURCE),
-            rng_tgt: Stream::new(cfg.seed, streams::BATCH_TARGET),
-            idx: vec![0; b],
-            x: Mat::zeros(b, d),
-            y: Mat::zeros(b, d),
-            tx: Mat::zeros(b, d),
-            held_mapped: Mat::zeros(held_src.rows(), d),
-            sample_mapped: Mat::zeros(0, d),
-            eval_ws,
-            src,
-            tgt,
-            held_src,
-            held_tgt,
-            pool: Pool::new(nt),
-            workers,
-            f,
-            g,
-            lambda: cfg.lambda,
-            iter: 0,
-            best: None,
-            evals: Vec::new(),
-            last: StepStats::default(),
-            seconds: 0.0,
-        })
-    }
-
-    fn draw_source(&mut self) {
-        self.samp_src.sample(&mut self.rng_src, &mut self.idx);
-        gather_rows(self.src.view(), &self.idx, &mut self.x);
-    }
-
-    /// Sums of the workers' gradients, in worker order, into `out`.
-    fn reduce(workers: &[Worker<T>], pick: fn(&Worker<T>) -> &[T], out: &mut [T]) {
-        out.copy_from_slice(pick(&workers[0]));
-        for w in &workers[1..] {
-            for (o, &v) in out.iter_mut().zip(pick(w)) {
-                *o += v;
-            }
-        }
-    }
-
-    fn reduce_sums(&self) -> Sums {
-        let mut s = Sums::default();
-        for w in &self.workers {
-            s.add(&w.sums);
-        }
-        s
-    }
-
-    fn diverged(&self, what: &str) -> Error {
-        Error::Diverged {
-            iteration: self.iter + 1,
-            what: what.into(),
-        }
-    }
-
-    /// One outer iteration (module doc, steps 1–3). On a non-finite loss or gradient returns
-    /// `Error::Diverged` before updating the network concerned.
-    pub fn step(&mut self) -> Result<StepStats> {
-        let b = self.cfg.batch as f64;
-        // 1. target batch
-        self.samp_tgt.sample(&mut self.rng_tgt, &mut self.idx);
-        gather_rows(self.tgt.view(), &self.idx, &mut self.y);
-        let fnorm_w = T::from_f64(self.cfg.fnorm_penalty);
-        let mut stats = StepStats {
-            iteration: self.iter + 1,
-            ..StepStats::default()
-        };
-        // 2. g steps
-        for _ in 0..self.cfg.g_iters {
-            self.draw_source();
-            let shared = Shared {
-                f: &self.f,
-                g: &self.g,
-                x: &self.x,
-                y: &self.y,
-                penalty: self.cfg.penalty,
-                lambda: T::from_f64(self.lambda),
-                inv_b: T::ONE / T::from_f64(b),
-                conj: &self.cfg.conjugate,
-            };
-            self.pool
-                .for_each_mut(&mut self.workers, |_, w| g_step_worker(&shared, w));
-            Self::reduce(&self.workers, |w| &w.grad_g, &mut self.grad_g);
-            // G5
-            let fnorm = if self.cfg.fnorm_penalty > 0.0 {
-                self.g.w_penalty(fnorm_w, Some(&mut self.grad_g)).to_f64()
-            } else {
-                0.0
-            };
-            let s = self.reduce_sums();
-            let tau = s.tau / b;
-            let loss = (s.f_tx - s.x_tx) / b + self.lambda * tau + self.cfg.fnorm_penalty * fnorm;
-            if !loss.is_finite() {
-                return Err(self.diverged("the g loss"));
-            }
-            if !self.grad_g.iter().all(|v| v.is_finite()) {
-                return Err(self.diverged("the g gradient"));
-            }
-            let lr = self.lr_at(self.cfg.lr_g);
-            self.opt_g.step(self.g.params_mut(), &self.grad_g, lr);
-            stats.loss_g = loss;
-            stats.penalty = tau;
-            stats.fnorm = fnorm;
-        }
-        // 3. f step
-        self.draw_source();
-        let shared = Shared {
-            f: &self.f,
-            g: &self.g,
-            x: &self.x,
-            y: &self.y,
-            penalty: self.cfg.penalty,
-            lambda: T::from_f64(self.lambda),
-            inv_b: T::ONE / T::from_f64(b),
-            conj: &self.cfg.conjugate,
-        };
-        self.pool
-            .for_each_mut(&mut self.workers, |_, w| f_step_worker(&shared, w));
-        Self::reduce(&self.workers, |w| &w.grad_f, &mut self.grad_f);
-        let s = self.reduce_sums();
-        let loss_f = (s.f_y - s.f_tx) / b;
-        if !loss_f.is_finite() {
-            return Err(self.diverged("the f loss"));
-        }
-        if !self.grad_f.iter().all(|v| v.is_finite()) {
-            return Err(self.diverged("the f gradient"));
-        }
-        let lr = self.lr_at(self.cfg.lr_f);
-        self.opt_f.step(self.f.params_mut(), &self.grad_f, lr);
-        self.f.clamp_nonneg();
-        let d = self.tx.cols();
-        for w in &self.workers {
-            self.tx.as_mut_slice()[w.r0 * d..w.r1 * d].copy_from_slice(w.tx.as_slice());
-        }
-        stats.loss_f = loss_f;
-        stats.w2 = (s.f_tx - s.f_y - s.x_tx + s.half_x2 + s.half_y2) / b;
-        self.iter += 1;
-        if self.cfg.eval_every > 0 && self.iter.is_multiple_of(self.cfg.eval_every) {
-            stats.heldout_mmd = self.evaluate();
-        }
-        self.last = stats.clone();
-        Ok(stats)
-    }
-
-    /// Held-out model selection now: maps the held-out source, computes the MMD to the held-out target,
-    /// keeps g if it is the best so far. `None` without a held-out set.
-    pub fn evaluate(&mut self) -> Option<f64> {
-        if self.held_src.rows() == 0 {
-            return None;
-        }
-        if let Some(&(it, m)) = self.evals.last() {
-            if it == self.iter {
-                return Some(m);
-            }
-        }
-        let cap = self.eval_ws.capacity();
-        let n = self.held_src.rows();
-        let mut r0 = 0;
-        while r0 < n {
-            let r1 = (r0 + cap).min(n);
-            let dst: MatMut<'_, T> = self.held_mapped.view_mut().rows_range(r0, r1);
-            self.g.grad_x(
-                self.held_src.view().rows_range(r0, r1),
-                &mut self.eval_ws,
-                dst,
-            );
-            r0 = r1;
-        }
-        let m = heldout_mmd(self.held_mapped.view(), self.held_tgt.view());
-        self.evals.push((self.iter, m));
-        let better = match self.best {
-            None => m.is_finite(),
-            Some((_, bm)) => m < bm,
-        };
-        if better {
-            self.best = Some((self.iter, m));
-            self.best_params.copy_from_slice(self.g.params());
-        }
-        Some(m)
-    }
-
-    /// A fixed evaluation sample of the training source — its first `min(n, SAMPLE_ROWS)` rows, a random
-    /// subset since the training rows are a seeded shuffle — and its image `∇g(x)` under the current g.
-    /// Alg. 2 measures the dimensionality of the map it returns on it. The output buffer is allocated on
-    /// the first call only.
-    pub fn mapped_training_sample(&mut self) -> (MatRef<'_, T>, MatRef<'_, T>) {
-        let n = self.src.rows().min(SAMPLE_ROWS);
-        if self.sample_mapped.rows() != n {
-            self.sample_mapped = Mat::zeros(n, self.src.cols());
-        }
-        let cap = self.eval_ws.capacity();
-        let mut r0 = 0;
-        while r0 < n {
-            let r1 = (r0 + cap).min(n);
-            let dst: MatMut<'_, T> = self.sample_mapped.view_mut().rows_range(r0, r1);
-            self.g
-                .grad_x(self.src.view().rows_range(r0, r1), &mut self.eval_ws, dst);
-            r0 = r1;
-        }
-        (self.src.view().rows_range(0, n), self.sample_mapped.view())
-    }
-
-    /// Runs `iterations` outer iterations, reporting progress every `progress_every` and at the end,
-    /// then a final held-out evaluation. On divergence returns the error; [`W2Trainer::best_map`] still
-    /// gives the best model.
-    pub fn run(&mut self, iterations: usize, progress: ProgressFn<'_>) -> Result<()> {
-        let t0 = std::time::Instant::now();
-        let start = self.iter;
-        let every = self.cfg.progress_every.max(1);
-        let mut res = Ok(());
-        for k in 0..iterations {
-            match self.step() {
-                Ok(st) => {
-                    if (k + 1) % every == 0 || k + 1 == iterations {
-                        progress(&self.progress(st, k + 1, iterations));
-                    }
-                }
-                Err(e) => {
-                    res = Err(e);
-                    break;
-                }
-            }
-        }
-        if res.is_ok() && self.iter > start {
-            self.evaluate();
-        }
-        self.seconds += t0.elapsed().as_secs_f64();
-        res
-    }
-
-    fn progress(&self, st: StepStats, done: usize, total: usize) -> Progress {
-        Progress {
-            phase: "w2",
-            iteration: done,
-            total,
-            losses: vec![("loss_g", st.loss_g), ("loss_f", st.loss_f), ("w2", st.w2)],
-            lambda: (!self.cfg.penalty.is_none()).then_some(self.lambda),
-            heldout_mmd: self.evals.last().map(|e| e.1),
-        }
-    }
-
-    /// Sets the penalty weight λ (batch-mean convention) for the following steps.
-    pub fn set_lambda(&mut self, lambda: f64) {
-        self.lambda = lambda;
-    }
-    /// The current λ.
-    pub fn lambda(&self) -> f64 {
-        self.lambda
-    }
-    /// Outer iterations completed.
-    pub fn iteration(&self) -> usize {
-        self.iter
-    }
-    /// Learning rate of a network with base rate `lr` at the current outer iteration.
-    fn lr_at(&self, lr: f64) -> f64 {
-        if self.cfg.cosine_lr {
-            LrSchedule::Cosine {
-                lr0: lr,
-                lr_min: lr * self.cfg.lr_min_factor,
-                total: self.cfg.iterations,
-            }
-            .at(self.iter)
-        } else {
-            lr
-        }
-    }
-    /// The options.
-    pub fn config(&self) -> &W2Config {
-        &self.cfg
-    }
-    /// The potential f.
-    pub fn f(&self) -> &Icnn<T> {
-        &self.f
-    }
-    /// The potential g (the map is ∇g).
-    pub fn g(&self) -> &Icnn<T> {
-        &self.g
-    }
-    /// The last outer iteration's f-step source batch x (B × d).
-    pub fn last_source(&self) -> &Mat<T> {
-        &self.x
-    }
-    /// ∇g(x) of [`W2Trainer::last_source`], computed with g after the iteration's g steps.
-    pub fn last_mapped(&self) -> &Mat<T> {
-        &self.tx
-    }
-    /// The last outer iteration's target batch y (B × d).
-    pub fn last_target(&self) -> &Mat<T> {
-        &self.y
-    }
-    /// The held-out (source, target) sets (empty without model selection).
-    pub fn heldout(&self) -> (&Mat<T>, &Mat<T>) {
-        (&self.held_src, &self.held_tgt)
-    }
-    /// The map with the current g.
-    pub fn map(&self) -> W2Map<T> {
-        W2Map::new(self.g.clone())
-    }
-    /// The selected map: g with the best held-out MMD so far, or the current g without model selection.
-    pub fn best_map(&self) -> W2Map<T> {
-        match self.best {
-            Some(_) => {
-                let mut g = self.g.clone();
-                g.params_mut().copy_from_slice(&self.best_params);
-                W2Map::new(g)
-            }
-            None => self.map(),
-        }
-    }
-    /// Summary so far.
-    pub fn report(&self) -> W2Report {
-        W2Report {
-            iterations: self.iter,
-            last: self.last.clone(),
-            evals: self.evals.clone(),
-            best_iteration: self.best.map_or(self.iter, |b| b.0),
-            best_mmd: self.best.map(|b| b.1),
-            lambda: self.lambda,
-            seconds: self.seconds,
-        }
-    }
-}
-
-/// Rows of [`W2Trainer::mapped_training_sample`] at most.
-pub const SAMPLE_ROWS: usize = 2048;
-
-/// Held-out MMD with the training-time kernel set (SPEC §7.7).
-fn heldout_mmd<T: Real>(x: MatRef<'_, T>, y: MatRef<'_, T>) -> f64 {
-    crate::metrics::mmd(x, y, &crate::metrics::MMD_GAMMAS_TRAIN)
-}
-
-/// Trains f and g for `cfg.iterations` outer iterations and returns the selected map and a report.
-/// On divergence returns `Error::Diverged`; drive a [`W2Trainer`] to keep the best map in that case.
-pub fn fit<T: Real>(
-    source: &Mat<T>,
-    target: &Mat<T>,
-    cfg: &W2Config,
-    progress: ProgressFn<'_>,
-) -> Result<(W2Map<T>, W2Report)> {
-    let mut tr = W2Trainer::new(source, target, cfg)?;
-    tr.run(cfg.iterations, progress)?;
-    Ok((tr.best_map(), tr.report()))
 }
 
 /// gemm FLOPs of one outer iteration (g_iters g steps + one f step, batch b, input dimension d), mirroring

@@ -1,0 +1,232 @@
+//! The column kernels, for products with at most NARROW columns (or, on the transpose, rows): one
+//! vector of rows of C per column, `C[i, j] ← α·Σ_p a[i, p]·b[p, j] + β·C[i, j]` with each element's
+//! arithmetic that of the micro-kernels (the same FMA chain over p in the same depth blocks, then the
+//! same `α·acc + β·C`), so the bits of an element do not depend on the path that computed it.
+
+#[cfg(target_arch = "x86_64")]
+use super::gather::{
+    f32_avx2 as gather_f32_avx2, f32_avx512 as gather_f32_avx512, f64_avx2 as gather_f64_avx2,
+    f64_avx512 as gather_f64_avx512,
+};
+use super::Micro;
+use crate::linalg::gemm::Product;
+use crate::linalg::Real;
+
+/// Products with at most this many columns (or, transposed, rows) take the column kernels.
+pub(super) const NARROW: usize = 4;
+
+/// `(kc, n, α, a, rsa, csa, rows, b, rsb, csb, β, c, rsc, csc)`: C[0..rows, 0..n] ← α·A·B + β·C with
+/// n ≤ NARROW, `rows` ≤ the kernel's lane count, all strides arbitrary.
+pub(super) type ColumnFn<T> = unsafe fn(
+    usize,
+    usize,
+    T,
+    *const T,
+    isize,
+    isize,
+    usize,
+    *const T,
+    isize,
+    isize,
+    T,
+    *mut T,
+    isize,
+    isize,
+);
+
+/// Defines a column kernel `$name`: one vector of `$lanes` rows of C per column, n ≤ NARROW columns,
+/// with each element's arithmetic that of the micro-kernels (an FMA chain over p, then α·acc + β·C).
+/// A's rows come from one vector load when they are contiguous (rsa = 1), else from a gather.
+macro_rules! column_kernel {
+    (
+        $name:ident, $t:ty, $feat:literal, $lanes:literal,
+        $zero:ident, $load:ident, $store:ident, $splat:ident, $fma:ident, $mul:ident, $gather:ident
+    ) => {
+        /// # Safety
+        /// The CPU must have the instruction set named in `target_feature`; `a` must be valid for
+        /// `a[i·rsa + p·csa]` (i < rows, p < kc), `b` for `b[p·rsb + j·csb]` and `c` for
+        /// `c[i·rsc + j·csc]` (j < n ≤ NARROW), `c` must not alias `a` or `b`, 1 ≤ rows ≤ lanes, and
+        /// `(lanes − 1)·|rsa|` must fit in an i32.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $feat)]
+        #[allow(clippy::too_many_arguments)]
+        pub(super) unsafe fn $name(
+            kc: usize,
+            n: usize,
+            alpha: $t,
+            a: *const $t,
+            rsa: isize,
+            csa: isize,
+            rows: usize,
+            b: *const $t,
+            rsb: isize,
+            csb: isize,
+            beta: $t,
+            c: *mut $t,
+            rsc: isize,
+            csc: isize,
+        ) {
+            use std::arch::x86_64::*;
+            // Lanes past `rows` read the last row again; they are never stored.
+            let mut idx = [0i32; $lanes];
+            for (l, x) in idx.iter_mut().enumerate() {
+                *x = (l.min(rows - 1) as isize * rsa) as i32;
+            }
+            let contiguous = rsa == 1 && rows == $lanes;
+            let mut acc = [$zero(); NARROW];
+            let mut ap = a;
+            for p in 0..kc as isize {
+                // safety: p < kc, lanes < rows (or repeating row rows − 1): inside the contract.
+                unsafe {
+                    let av = if contiguous {
+                        $load(ap)
+                    } else {
+                        $gather(ap, &idx)
+                    };
+                    for (j, x) in acc.iter_mut().enumerate() {
+                        if j < n {
+                            let bv = $splat(*b.offset(p * rsb + j as isize * csb));
+                            *x = $fma(av, bv, *x);
+                        }
+                    }
+                    ap = ap.offset(csa);
+                }
+            }
+            let va = $splat(alpha);
+            let mut tmp = [0.0 as $t; $lanes];
+            for (j, &x) in acc.iter().enumerate().take(n) {
+                // safety: column j < n, rows l < rows: inside C.
+                unsafe {
+                    let cj = c.offset(j as isize * csc);
+                    if beta != 0.0 {
+                        for (l, t) in tmp.iter_mut().enumerate().take(rows) {
+                            *t = *cj.offset(l as isize * rsc);
+                        }
+                    }
+                    let cv = $load(tmp.as_ptr());
+                    let out = if beta == 0.0 {
+                        $mul(va, x)
+                    } else if beta == 1.0 {
+                        $fma(va, x, cv)
+                    } else {
+                        $fma(va, x, $mul($splat(beta), cv))
+                    };
+                    $store(tmp.as_mut_ptr(), out);
+                    for (l, &t) in tmp.iter().enumerate().take(rows) {
+                        *cj.offset(l as isize * rsc) = t;
+                    }
+                }
+            }
+        }
+    };
+}
+
+column_kernel!(
+    f32_avx512_col,
+    f32,
+    "avx512f",
+    16,
+    _mm512_setzero_ps,
+    _mm512_loadu_ps,
+    _mm512_storeu_ps,
+    _mm512_set1_ps,
+    _mm512_fmadd_ps,
+    _mm512_mul_ps,
+    gather_f32_avx512
+);
+column_kernel!(
+    f64_avx512_col,
+    f64,
+    "avx512f",
+    8,
+    _mm512_setzero_pd,
+    _mm512_loadu_pd,
+    _mm512_storeu_pd,
+    _mm512_set1_pd,
+    _mm512_fmadd_pd,
+    _mm512_mul_pd,
+    gather_f64_avx512
+);
+column_kernel!(
+    f32_avx2_col,
+    f32,
+    "avx2,fma",
+    8,
+    _mm256_setzero_ps,
+    _mm256_loadu_ps,
+    _mm256_storeu_ps,
+    _mm256_set1_ps,
+    _mm256_fmadd_ps,
+    _mm256_mul_ps,
+    gather_f32_avx2
+);
+column_kernel!(
+    f64_avx2_col,
+    f64,
+    "avx2,fma",
+    4,
+    _mm256_setzero_pd,
+    _mm256_loadu_pd,
+    _mm256_storeu_pd,
+    _mm256_set1_pd,
+    _mm256_fmadd_pd,
+    _mm256_mul_pd,
+    gather_f64_avx2
+);
+
+/// The column-kernel loop: the depth blocks of [`driver`](super::driver::driver) (same β handling,
+/// same merge of a short last block), `lanes` rows of C per call.
+///
+/// # Safety
+/// As [`gemm_own`](super::gemm_own), with n ≤ NARROW and `(lanes − 1)·|rsa|` within i32.
+pub(super) unsafe fn columns<T: Real>(mk: &Micro<T>, p: Product<T>) {
+    let Product {
+        m,
+        k,
+        n,
+        alpha,
+        a,
+        rsa,
+        csa,
+        b,
+        rsb,
+        csb,
+        beta,
+        c,
+        rsc,
+        csc,
+    } = p;
+    let mut pc = 0;
+    while pc < k {
+        let kc = if k - pc <= mk.kc + mk.kc / 4 {
+            k - pc
+        } else {
+            mk.kc
+        };
+        let beta = if pc == 0 { beta } else { T::ONE };
+        for i0 in (0..m).step_by(mk.lanes) {
+            let rows = mk.lanes.min(m - i0);
+            // safety: rows i0.. < m and depth pc.. < k inside A, B and C; the kernel's contract holds
+            // by this function's.
+            unsafe {
+                (mk.column)(
+                    kc,
+                    n,
+                    alpha,
+                    a.offset(i0 as isize * rsa + pc as isize * csa),
+                    rsa,
+                    csa,
+                    rows,
+                    b.offset(pc as isize * rsb),
+                    rsb,
+                    csb,
+                    beta,
+                    c.offset(i0 as isize * rsc),
+                    rsc,
+                    csc,
+                )
+            };
+        }
+        pc += kc;
+    }
+}

@@ -1,0 +1,197 @@
+//! The run loop every solver phase goes through: steps up to a cap, held-out evaluations, early stopping,
+//! progress, interrupts, and the reason training ended.
+//!
+//! Per iteration of a [`Phase`]: (1) stop if a SIGINT/SIGTERM was recorded ([`crate::signal::interrupted`],
+//! polled at the iteration boundary); (2) one step — the [`super::guard::Guard`] inside it returns
+//! `Error::Diverged` before any update a non-finite loss or gradient would drive; (3) every `eval_every`
+//! iterations a held-out evaluation ([`Phase::evaluate`], which offers the value to the phase's
+//! [`super::select::Selector`]); (4) progress every `progress_every` iterations, after an evaluation's
+//! verdict and at the end; the callback may return `ControlFlow::Break(())` to stop the fit (ending
+//! like an interrupt); (5) stop when the patience is exhausted. After the last iteration (cap or
+//! patience) the final iterate is evaluated if the last iteration was not. The loop counts the phase's
+//! own iteration counter, so a phase resumed from a checkpoint continues to the same cap.
+
+use std::ops::ControlFlow;
+
+use super::select::Selector;
+use crate::ot::Progress;
+use crate::{Error, Result};
+
+/// Why training ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Stopped {
+    /// The held-out criterion did not improve for `patience` evaluations.
+    Patience,
+    /// The iteration cap was reached.
+    #[default]
+    Cap,
+    /// A loss or gradient was not finite.
+    Diverged,
+    /// SIGINT/SIGTERM, or the progress callback asked to stop.
+    Interrupted,
+}
+
+impl Stopped {
+    /// `"patience"`, `"cap"`, `"diverged"` or `"interrupted"` (the JSON value).
+    pub fn name(self) -> &'static str {
+        match self {
+            Stopped::Patience => "patience",
+            Stopped::Cap => "cap",
+            Stopped::Diverged => "diverged",
+            Stopped::Interrupted => "interrupted",
+        }
+    }
+
+    /// A sentence for the human summary.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Stopped::Patience => "early stopping: the held-out criterion stopped improving",
+            Stopped::Cap => "the iteration cap was reached",
+            Stopped::Diverged => "training diverged",
+            Stopped::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// The held-out criterion of the returned map and of the two baselines, on the same held-out cells.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeldoutReport {
+    /// The criterion's name ([`super::criterion::Criterion::name`]).
+    pub criterion: &'static str,
+    /// Its description (kernel and bandwidths for an MMD).
+    pub description: String,
+    /// The returned map.
+    pub map: f64,
+    /// The identity `T(x) = x`.
+    pub identity: f64,
+    /// The mean shift `T(x) = x + mean(ν_train) − mean(μ_train)`.
+    pub mean_shift: f64,
+    /// The iteration the returned map is from.
+    pub best_iteration: usize,
+}
+
+impl HeldoutReport {
+    /// Whether the map does better than the mean shift (and the identity).
+    pub fn beats_baselines(&self) -> bool {
+        self.map < self.mean_shift && self.map < self.identity
+    }
+}
+
+/// A progress callback that may stop the fit.
+pub type Control<'a> = &'a mut dyn FnMut(&Progress) -> ControlFlow<()>;
+
+/// The losses one step reports (no allocation per step).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Losses {
+    /// Their names.
+    pub names: &'static [&'static str],
+    /// Their values (the first `names.len()`).
+    pub values: [f64; 4],
+}
+
+impl Losses {
+    /// The (name, value) pairs.
+    pub fn pairs(&self) -> Vec<(&'static str, f64)> {
+        self.names.iter().copied().zip(self.values).collect()
+    }
+}
+
+/// The schedule of one phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Schedule {
+    /// Iteration cap of the phase.
+    pub cap: usize,
+    /// Held-out evaluation interval (0 = none in this phase).
+    pub eval_every: usize,
+    /// Progress interval (0 = only at the end).
+    pub progress_every: usize,
+}
+
+/// What the run loop needs from a solver phase.
+pub trait Phase {
+    /// Phase name for progress ("w2", "potential", "gan").
+    fn name(&self) -> &'static str;
+    /// Iterations of this phase done so far.
+    fn iteration(&self) -> usize;
+    /// One iteration.
+    fn step(&mut self) -> Result<Losses>;
+    /// Held-out evaluation of the current model, offered to the selector (None without held-out cells).
+    fn evaluate(&mut self) -> Option<f64>;
+    /// The selector of the phase.
+    fn selector(&self) -> &Selector;
+    /// The criterion's name.
+    fn criterion(&self) -> Option<&'static str>;
+    /// The current λ, if the solver has one.
+    fn lambda(&self) -> Option<f64> {
+        None
+    }
+}
+
+/// Runs `phase` to its cap or until it stops (module doc). Returns why it stopped and, after a
+/// divergence, the error.
+pub fn run_phase<P: Phase + ?Sized>(
+    phase: &mut P,
+    sched: &Schedule,
+    progress: Control<'_>,
+) -> (Stopped, Option<Error>) {
+    let mut stopped = Stopped::Cap;
+    let mut err = None;
+    let mut last;
+    let mut last_eval_at = None;
+    while phase.iteration() < sched.cap {
+        if crate::signal::interrupted().is_some() {
+            stopped = Stopped::Interrupted;
+            break;
+        }
+        match phase.step() {
+            Ok(l) => last = l,
+            Err(e) => {
+                stopped = Stopped::Diverged;
+                err = Some(e);
+                break;
+            }
+        }
+        let it = phase.iteration();
+        if sched.eval_every > 0 && it.is_multiple_of(sched.eval_every) && phase.evaluate().is_some()
+        {
+            last_eval_at = Some(it);
+        }
+        let exhausted = phase.selector().patience_exhausted();
+        let report = (sched.progress_every > 0 && it.is_multiple_of(sched.progress_every))
+            || it == sched.cap
+            || exhausted
+            || last_eval_at == Some(it);
+        if report && progress(&progress_of(phase, last, sched.cap)).is_break() {
+            stopped = Stopped::Interrupted;
+            break;
+        }
+        if exhausted {
+            stopped = Stopped::Patience;
+            break;
+        }
+    }
+    if matches!(stopped, Stopped::Cap | Stopped::Patience)
+        && sched.eval_every > 0
+        && phase.iteration() > 0
+        && last_eval_at != Some(phase.iteration())
+        && phase.selector().last().map(|e| e.0) != Some(phase.iteration())
+    {
+        phase.evaluate();
+    }
+    (stopped, err)
+}
+
+/// The progress report of a phase now.
+pub fn progress_of<P: Phase + ?Sized>(phase: &P, last: Losses, total: usize) -> Progress {
+    let sel = phase.selector();
+    Progress {
+        phase: phase.name(),
+        iteration: phase.iteration(),
+        total,
+        losses: last.pairs(),
+        lambda: phase.lambda(),
+        criterion: phase.criterion(),
+        heldout: sel.last().map(|e| e.1),
+        heldout_best: sel.best().map(|b| b.1),
+    }
+}

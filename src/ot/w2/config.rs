@@ -1,0 +1,216 @@
+//! The options of the W2 solver ([`W2Config`]).
+
+use crate::nn::icnn::{IcnnConfig, IcnnInit};
+use crate::ot::conjugate::ConjugateConfig;
+use crate::ot::penalty::Penalty;
+use crate::ot::potentials::{MapInit, Potential};
+use crate::ot::train::{Criterion, DEFAULT_PATIENCE};
+use crate::{Error, Result};
+
+/// Every knob of the W2 solver. `Default` gives the papers' settings ([B23] CellOT).
+#[derive(Clone, Debug, PartialEq)]
+pub struct W2Config {
+    /// Hidden widths of both ICNNs (default `[64; 4]`).
+    pub hidden: Vec<usize>,
+    /// Weight initialisation (default U(0, 0.1)).
+    pub init: IcnnInit,
+    /// LeakyReLU on the ICNN output (the 2-D TensorFlow code; default off as CellOT).
+    pub output_activation: bool,
+    /// Architecture of f and g: plain ICNN (default, CellOT) or ICNN + quadratic path
+    /// ([`crate::ot::potentials`]).
+    pub potential: Potential,
+    /// Where f and g start: random (default, CellOT), identity or the Gaussian map.
+    pub map_init: MapInit,
+    /// Conjugate refinement of the f step and the g loss ([`crate::ot::conjugate`]; default none).
+    pub conjugate: ConjugateConfig,
+    /// Mini-batch size B (default 256; a training set smaller than B gives B = its size).
+    pub batch: usize,
+    /// Outer iterations at most (the cap; default 100 000, CellOT). Early stopping may end sooner.
+    pub iterations: usize,
+    /// g steps per outer iteration (default 10).
+    pub g_iters: usize,
+    /// Adam learning rate of f (default 1e-4).
+    pub lr_f: f64,
+    /// Adam learning rate of g (default 1e-4).
+    pub lr_g: f64,
+    /// Cosine annealing of both learning rates over `iterations` outer iterations, down to
+    /// `lr · lr_min_factor` (SPEC §0 schedule; default off = constant, as the papers). Steps beyond
+    /// `iterations` (e.g. driven by a λ annealer) use the final rate.
+    pub cosine_lr: bool,
+    /// Final fraction of the learning rate under `cosine_lr` (default 0.01).
+    pub lr_min_factor: f64,
+    /// Adam (β1, β2) of both networks (default (0.5, 0.9)).
+    pub betas: (f64, f64),
+    /// Weight of g's convexity penalty `Σ‖relu(−W)‖_F` (default 1).
+    pub fnorm_penalty: f64,
+    /// Displacement-sparsity penalty τ (default none).
+    pub penalty: Penalty,
+    /// Its weight λ in the batch-mean convention (default 0; see [`crate::ot::penalty`]).
+    pub lambda: f64,
+    /// Held-out evaluation every this many outer iterations (0 = no model selection: the last iterate is
+    /// returned, and still scored on the held-out cells; default 1000).
+    pub eval_every: usize,
+    /// Fraction of each set held out (SPEC §7.7's rule: `max(500, min(1000, ⌊n·f⌋))` per side, less
+    /// for small sets; default 0.1; 0 = no held-out cells at all).
+    pub heldout_fraction: f64,
+    /// Early stopping after this many evaluations without a new best (0 = off; default 10).
+    pub patience: usize,
+    /// The held-out selection criterion (default sliced W2 over 200 fixed directions).
+    pub criterion: Criterion,
+    /// Progress report every this many outer iterations (default 100).
+    pub progress_every: usize,
+    /// Worker threads splitting each batch (default 1).
+    pub threads: usize,
+    /// The user seed (default 0).
+    pub seed: u64,
+}
+
+impl Default for W2Config {
+    fn default() -> Self {
+        W2Config {
+            hidden: vec![64; 4],
+            init: IcnnInit::default(),
+            output_activation: false,
+            potential: Potential::Icnn,
+            map_init: MapInit::Random,
+            conjugate: ConjugateConfig::default(),
+            batch: 256,
+            iterations: 100_000,
+            g_iters: 10,
+            lr_f: 1e-4,
+            lr_g: 1e-4,
+            cosine_lr: false,
+            lr_min_factor: 0.01,
+            betas: (0.5, 0.9),
+            fnorm_penalty: 1.0,
+            penalty: Penalty::None,
+            lambda: 0.0,
+            eval_every: 1000,
+            heldout_fraction: 0.1,
+            patience: DEFAULT_PATIENCE,
+            criterion: Criterion::SlicedW2,
+            progress_every: 100,
+            threads: 1,
+            seed: 0,
+        }
+    }
+}
+
+impl W2Config {
+    /// The short-budget setting recommended for `monge demo` on the 2-D toys (and used by the tests):
+    /// 1500 outer iterations, Adam lr 3e-4 for both networks with cosine decay to 3e-6, LeakyReLU on the
+    /// ICNN outputs (as the 2-D TensorFlow code of [M20]/[C25]), held-out evaluation every 250
+    /// iterations; paper defaults otherwise (batch 256, 10 g steps, betas (0.5, 0.9), [64]×4,
+    /// U(0, 0.1) init). Measured on 8gaussians (n = 1000, exact W2² to fresh samples averaged over 4
+    /// pairs): 0.16 / 0.26 / 0.20 / 0.28 for seeds 0–3 (floor 0.111); lr 1e-3 oscillates (0.23–0.39),
+    /// the paper's constant 1e-4 is still under-trained at this budget (0.24 / 0.43 for seeds 1 / 3).
+    pub fn demo() -> Self {
+        W2Config {
+            iterations: 1500,
+            lr_f: 3e-4,
+            lr_g: 3e-4,
+            cosine_lr: true,
+            output_activation: true,
+            eval_every: 250,
+            progress_every: 250,
+            ..W2Config::default()
+        }
+    }
+
+    /// monge's measured best setting (issue 13; `monge fit` without `--preset cellot`): quadratic-ICNN
+    /// potentials (rank ≤ 64) started at the Gaussian map, Adam lr 1e-3 with cosine decay over 3000 outer
+    /// iterations, held-out evaluation every 250; the papers' values otherwise (batch 256, 10 g steps,
+    /// betas (0.5, 0.9), [64]×4). On known-map pairs the map improves fastest in the first ~1000
+    /// iterations and then drifts (L2-UVP up by 20–50 % from its best), so the evaluation interval
+    /// matters more than the budget; conjugate refinement, regression amortisation, smaller networks,
+    /// batch 512, betas (0.9, 0.999), 5 g steps and a 10× smaller f rate were measured and did not
+    /// improve it (issue 13 report).
+    pub fn monge() -> Self {
+        W2Config {
+            potential: Potential::QuadraticIcnn { rank: 64 },
+            map_init: MapInit::Gaussian,
+            lr_f: 1e-3,
+            lr_g: 1e-3,
+            cosine_lr: true,
+            iterations: 3000,
+            eval_every: 250,
+            ..W2Config::default()
+        }
+    }
+
+    pub(super) fn icnn(&self) -> IcnnConfig {
+        IcnnConfig {
+            hidden: self.hidden.clone(),
+            init: self.init,
+            output_activation: self.output_activation,
+        }
+    }
+
+    /// Checks every option (a usage error names the first bad one).
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Usage(m));
+        if self.hidden.is_empty() || self.hidden.contains(&0) {
+            return bad(format!(
+                "hidden widths must be a non-empty list of positive numbers, got {:?}",
+                self.hidden
+            ));
+        }
+        if self.batch == 0 {
+            return bad("batch size must be positive".into());
+        }
+        if self.g_iters == 0 {
+            return bad("g_iters must be positive".into());
+        }
+        if self.threads == 0 {
+            return bad("threads must be positive".into());
+        }
+        for (name, lr) in [("lr_f", self.lr_f), ("lr_g", self.lr_g)] {
+            if !(lr.is_finite() && lr > 0.0) {
+                return bad(format!("{name} must be positive and finite, got {lr}"));
+            }
+        }
+        if !(self.lr_min_factor.is_finite() && self.lr_min_factor >= 0.0) {
+            return bad(format!(
+                "lr_min_factor must be ≥ 0 and finite, got {}",
+                self.lr_min_factor
+            ));
+        }
+        let (b1, b2) = self.betas;
+        if !((0.0..1.0).contains(&b1) && (0.0..1.0).contains(&b2)) {
+            return bad(format!("Adam betas must lie in [0, 1), got ({b1}, {b2})"));
+        }
+        if !(self.fnorm_penalty.is_finite() && self.fnorm_penalty >= 0.0) {
+            return bad(format!(
+                "fnorm_penalty must be ≥ 0 and finite, got {}",
+                self.fnorm_penalty
+            ));
+        }
+        if !(self.lambda.is_finite() && self.lambda >= 0.0) {
+            return bad(format!(
+                "lambda must be ≥ 0 and finite, got {}",
+                self.lambda
+            ));
+        }
+        if !(0.0..1.0).contains(&self.heldout_fraction) {
+            return bad(format!(
+                "held-out fraction must lie in [0, 1), got {}",
+                self.heldout_fraction
+            ));
+        }
+        if let IcnnInit::Uniform { lo, hi } = self.init {
+            if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
+                return bad(format!(
+                    "uniform init needs finite lo ≤ hi, got ({lo}, {hi})"
+                ));
+            }
+        }
+        crate::ot::potentials::validate(self.potential, self.map_init)?;
+        self.conjugate.validate()?;
+        if let IcnnInit::Normal { std } = self.init {
+            if !(std.is_finite() && std >= 0.0) {
+                return bad(format!("normal init needs a finite std ≥ 0, got {std}"));
+            }
+        }
+        self.penalty.validate()
+    }
+}
