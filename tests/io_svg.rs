@@ -2,8 +2,9 @@
 //! and the PCA projection against nalgebra's dense symmetric eigendecomposition.
 
 use monge::io::svg::{
-    curves_svg, pca2, scatter_svg, write_scatter_svg, CurveOptions, ScatterOptions, Series,
+    curves_svg, scatter_svg, write_scatter_svg, CurveOptions, ScatterOptions, Series,
 };
+use monge::linalg::pca::{Pca, PcaConfig};
 use monge::linalg::Mat;
 use monge::random::{streams, Stream};
 use monge::Error;
@@ -169,7 +170,7 @@ fn scatter_shape_errors() {
 }
 
 #[test]
-fn pca2_finds_the_top_two_eigenvectors_of_the_covariance() {
+fn plot_pca_finds_the_top_two_eigenvectors_of_the_covariance() {
     // d = 7, anisotropic Gaussian in a rotated basis: variances 9, 4, 1, 0.5, … .
     let d = 7;
     let mut rng = Stream::new(7, streams::DATA);
@@ -188,7 +189,17 @@ fn pca2_finds_the_top_two_eigenvectors_of_the_covariance() {
         m
     };
     let (a, b) = (sample(&mut rng, 300), sample(&mut rng, 200));
-    let (mean, axes, lambdas, total) = pca2(&[&a, &b]);
+    // The plot's PCA (monge::linalg::pca) of the union of the two sets.
+    let union = Mat::from_fn(500, d, |i, j| {
+        if i < 300 {
+            a.get(i, j)
+        } else {
+            b.get(i - 300, j)
+        }
+    });
+    let pca = Pca::fit(union.view(), 2, &PcaConfig::default()).unwrap();
+    let (mean, lambdas, total) = (pca.mean(), pca.explained_variance(), pca.total_variance());
+    let axes: Vec<&[f64]> = (0..2).map(|k| pca.components().row(k)).collect();
     // Reference: explicit covariance of the union, dense symmetric eigendecomposition.
     let rows: Vec<&[f64]> = (0..300)
         .map(|i| a.row(i))

@@ -9,29 +9,17 @@
 //! [`ScatterOptions::max_arrows`] arrows (evenly spaced rows of the source).
 //!
 //! Coordinates: d = 2 is plotted as is; d = 1 at height 0; for d > 2 every set is projected onto the
-//! top-2 principal axes of the union of the sets ([`pca2`]), and the axis labels give the share of the
-//! variance each explains.
-//!
-//! # PCA by orthogonal iteration ([`pca2`])
-//! With m rows xᵢ (at most [`PCA_MAX_ROWS`] of the union, evenly spaced), mean μ and covariance
-//! C = (1/m) Σ (xᵢ − μ)(xᵢ − μ)ᵀ (never formed: C·v = (1/m) Σ (xᵢ − μ)·⟨xᵢ − μ, v⟩, O(m·d) per vector):
-//! 1. V₀ = two fixed pseudo-random vectors (seeded), orthonormalised;
-//! 2. Vₖ₊₁ = orth(C·Vₖ) (Gram–Schmidt) until ‖Vₖ₊₁ − Vₖ(VₖᵀVₖ₊₁)‖_F < 1e-10 or 200 steps: the span
-//!    converges to the top-2 eigenspace at rate λ₃/λ₂;
-//! 3. Rayleigh–Ritz: the 2×2 matrix B = VᵀCV is diagonalised in closed form and V rotated by its
-//!    eigenvectors, giving PC1 (larger eigenvalue) and PC2;
-//! 4. signs fixed so each axis's largest-magnitude entry is positive (deterministic pictures).
-//!
-//! This costs O(m·d) per step instead of the O(d³) of a dense d×d eigendecomposition (d can be thousands of
-//! genes); the test checks it against nalgebra's `SymmetricEigen` of the explicit covariance.
+//! top-2 principal axes of the union of the sets (at most [`PCA_MAX_ROWS`] of its finite rows, evenly
+//! spaced; [`crate::linalg::pca::Pca`] with K = 2), and the axis labels give the share of the variance
+//! each explains.
 //!
 //! # Curves ([`curves_svg`])
 //! One `<polyline class="series">` per named series (x = iteration, y = value), optional log-scale y
 //! (non-positive values are then skipped, as are non-finite ones), axis box with ticks, legend.
 
 use super::atomic::write_bytes_atomic;
+use crate::linalg::pca::{Pca, PcaConfig};
 use crate::linalg::{Mat, Real};
-use crate::random::{streams, Stream};
 use crate::{Error, Result};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -140,153 +128,30 @@ fn spaced(n: usize, k: usize) -> impl Iterator<Item = usize> {
     (0..k).map(move |i| (i as u128 * n as u128 / k as u128) as usize)
 }
 
-/// The top-2 principal axes of the union of `sets` (all with the same column count d ≥ 1): returns
-/// (mean, [pc1, pc2], [λ₁, λ₂], total variance). See the module doc for the method. For d = 1 the second
-/// axis is zero.
-pub fn pca2<T: Real>(sets: &[&Mat<T>]) -> (Vec<f64>, [Vec<f64>; 2], [f64; 2], f64) {
-    let d = sets.first().map_or(0, |m| m.cols());
-    let n: usize = sets.iter().map(|m| m.rows()).sum();
-    let rows: Vec<&[T]> = {
-        let all: Vec<&[T]> = sets
-            .iter()
-            .flat_map(|m| (0..m.rows()).map(move |i| m.row(i)))
-            .collect();
-        spaced(n, PCA_MAX_ROWS).map(|i| all[i]).collect()
-    };
-    let m = rows.len().max(1) as f64;
-    let mut mean = vec![0.0; d];
-    for r in &rows {
-        for (a, &v) in mean.iter_mut().zip(r.iter()) {
-            *a += v.to_f64();
-        }
-    }
-    mean.iter_mut().for_each(|a| *a /= m);
-    let mut total = 0.0;
-    for r in &rows {
-        for (j, &v) in r.iter().enumerate() {
-            total += (v.to_f64() - mean[j]).powi(2);
-        }
-    }
-    total /= m;
-    // y ← C·[v1 v2] (both at once, one pass over the rows).
-    let cov_apply = |v: &[Vec<f64>; 2]| -> [Vec<f64>; 2] {
-        let mut out = [vec![0.0; d], vec![0.0; d]];
-        let mut c = vec![0.0; d];
-        for r in &rows {
-            for (j, &x) in r.iter().enumerate() {
-                c[j] = x.to_f64() - mean[j];
-            }
-            let p0: f64 = c.iter().zip(&v[0]).map(|(a, b)| a * b).sum();
-            let p1: f64 = c.iter().zip(&v[1]).map(|(a, b)| a * b).sum();
-            for j in 0..d {
-                out[0][j] += c[j] * p0 / m;
-                out[1][j] += c[j] * p1 / m;
-            }
-        }
-        out
-    };
-    let orth = |[a, b]: [Vec<f64>; 2]| -> [Vec<f64>; 2] {
-        let a = unit_or_basis(a, None);
-        let b = unit_or_basis(b, Some(&a));
-        [a, b]
-    };
-    // Step 1: seeded start.
-    let mut rng = Stream::new(0x05ca_77e2, streams::SPARE);
-    let mut v = orth([
-        (0..d).map(|_| rng.normal_f64()).collect(),
-        (0..d).map(|_| rng.normal_f64()).collect(),
-    ]);
-    // Step 2: orthogonal iteration.
-    if d > 2 {
-        for _ in 0..200 {
-            let q = orth(cov_apply(&v));
-            let mut diff = 0.0;
-            let mut mq = [[0.0; 2]; 2];
-            for (a, row) in mq.iter_mut().enumerate() {
-                for (b, e) in row.iter_mut().enumerate() {
-                    *e = v[a].iter().zip(&q[b]).map(|(x, y)| x * y).sum();
-                }
-            }
-            for j in 0..d {
-                for b in 0..2 {
-                    let r = q[b][j] - (v[0][j] * mq[0][b] + v[1][j] * mq[1][b]);
-                    diff += r * r;
-                }
-            }
-            v = q;
-            if diff.sqrt() < 1e-10 {
-                break;
-            }
-        }
-    } else {
-        // d ≤ 2: the span is the whole space (d = 2) or the line; start from the unit basis.
-        v = orth([
-            (0..d).map(|j| (j == 0) as u8 as f64).collect(),
-            (0..d).map(|j| (j == 1) as u8 as f64).collect(),
-        ]);
-    }
-    // Step 3: Rayleigh–Ritz on B = VᵀCV.
-    let cv = cov_apply(&v);
-    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
-    let (b00, b01, b11) = (dot(&v[0], &cv[0]), dot(&v[0], &cv[1]), dot(&v[1], &cv[1]));
-    let half_tr = 0.5 * (b00 + b11);
-    let disc = (0.25 * (b00 - b11).powi(2) + b01 * b01).sqrt();
-    let (l1, l2) = (half_tr + disc, half_tr - disc);
-    // Eigenvector of [[b00,b01],[b01,b11]] for l1: angle θ with tan 2θ = 2 b01 / (b00 − b11).
-    let theta = 0.5 * (2.0 * b01).atan2(b00 - b11);
-    let (c, s) = (theta.cos(), theta.sin());
-    let mut axes = [
-        (0..d)
-            .map(|j| c * v[0][j] + s * v[1][j])
-            .collect::<Vec<f64>>(),
-        (0..d)
-            .map(|j| -s * v[0][j] + c * v[1][j])
-            .collect::<Vec<f64>>(),
-    ];
-    // Step 4: sign convention.
-    for a in axes.iter_mut() {
-        let big = a
-            .iter()
-            .copied()
-            .fold(0.0f64, |m, x| if x.abs() > m.abs() { x } else { m });
-        if big < 0.0 {
-            a.iter_mut().for_each(|x| *x = -*x);
-        }
-    }
-    let l2 = if d < 2 { 0.0 } else { l2.max(0.0) };
-    (mean, axes, [l1.max(0.0), l2], total)
-}
+/// The top-2 principal axes of the union of `sets` (d ≥ 2): (mean, [pc1, pc2], [λ₁, λ₂], total
+/// variance), from at most [`PCA_MAX_ROWS`] evenly spaced rows with every value finite.
+type Plane = (Vec<f64>, [Vec<f64>; 2], [f64; 2], f64);
 
-/// `v` minus its component along the unit vector `against`, normalised. When that (nearly) vanishes (a
-/// rank-deficient covariance), the first basis vector with a substantial part orthogonal to `against`
-/// is used instead; with d = 1 and `against` given, the zero vector.
-fn unit_or_basis(mut v: Vec<f64>, against: Option<&[f64]>) -> Vec<f64> {
-    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
-    let before = dot(&v, &v).sqrt();
-    if let Some(a) = against {
-        let p = dot(&v, a);
-        v.iter_mut().zip(a).for_each(|(x, y)| *x -= p * y);
+fn principal_plane<T: Real>(sets: &[&Mat<T>]) -> Result<Plane> {
+    let all: Vec<&[T]> = sets
+        .iter()
+        .flat_map(|m| (0..m.rows()).map(move |i| m.row(i)))
+        .filter(|r| r.iter().all(|v| v.is_finite()))
+        .collect();
+    let rows: Vec<&[T]> = spaced(all.len(), PCA_MAX_ROWS).map(|i| all[i]).collect();
+    let d = sets[0].cols();
+    if rows.is_empty() {
+        return Ok((vec![0.0; d], [vec![0.0; d], vec![0.0; d]], [0.0; 2], 0.0));
     }
-    let n = dot(&v, &v).sqrt();
-    if n.is_finite() && n > 1e-10 * before && n > 0.0 {
-        v.iter_mut().for_each(|x| *x /= n);
-        return v;
-    }
-    for j in 0..v.len() {
-        v.fill(0.0);
-        v[j] = 1.0;
-        if let Some(a) = against {
-            let p = a[j];
-            v.iter_mut().zip(a).for_each(|(x, y)| *x -= p * y);
-        }
-        let n = dot(&v, &v).sqrt();
-        if n > 0.5 {
-            v.iter_mut().for_each(|x| *x /= n);
-            return v;
-        }
-    }
-    v.fill(0.0);
-    v
+    let pca = Pca::fit_rows(&rows, d, 2, &PcaConfig::default())?;
+    let c = pca.components();
+    let ev = pca.explained_variance();
+    Ok((
+        pca.mean().to_vec(),
+        [c.row(0).to_vec(), c.row(1).to_vec()],
+        [ev[0], ev[1]],
+        pca.total_variance(),
+    ))
 }
 
 /// "Nice" tick positions covering [lo, hi]: multiples of 1, 2 or 5 × 10ᵏ, about `target` of them.
@@ -513,7 +378,7 @@ pub fn scatter_svg<T: Real>(
     sets.extend(mapped);
     // Projection to the plane.
     let (mean, pcs, lambdas, total) = if d > 2 {
-        pca2(&sets)
+        principal_plane(&sets)?
     } else {
         (vec![0.0; d], [vec![], vec![]], [0.0; 2], 0.0)
     };

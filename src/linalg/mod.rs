@@ -18,3 +18,4 @@ pub use real::Real;
 
 pub mod bjorck;
 pub mod cayley;
+pub mod pca;

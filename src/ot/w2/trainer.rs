@@ -17,6 +17,8 @@ use crate::random::{streams, BatchSampler, Stream};
 use crate::{Error, Result};
 use std::ops::ControlFlow;
 
+mod checkpoint;
+
 /// What one outer iteration measured.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StepStats {
@@ -424,9 +426,19 @@ impl<T: Real> W2Trainer<T> {
     }
 
     /// Runs until `cap` outer iterations in all, early stopping, a divergence, an interrupt or a stop
-    /// requested by `progress` (the harness's run loop, [`crate::ot::train::run`]); then computes the
-    /// held-out report of the returned map. Returns why it stopped and the error of a divergence.
+    /// requested by `progress` (the harness's run loop, [`crate::ot::train::run`]); then evaluates the
+    /// final iterate (when the run ended at the cap or by patience) and computes the held-out report of
+    /// the returned map. Returns why it stopped and the error of a divergence.
     pub fn run_until(&mut self, cap: usize, progress: Control<'_>) -> (Stopped, Option<Error>) {
+        let (stopped, err) = self.run_segment(cap, progress);
+        self.finalize(stopped);
+        (stopped, err)
+    }
+
+    /// One segment of a run: as [`W2Trainer::run_until`] without the final evaluation and report, so
+    /// that segments (e.g. between checkpoints) followed by [`W2Trainer::finalize`] train and select
+    /// exactly as one uninterrupted run.
+    pub fn run_segment(&mut self, cap: usize, progress: Control<'_>) -> (Stopped, Option<Error>) {
         let t0 = std::time::Instant::now();
         let sched = Schedule {
             cap,
@@ -436,12 +448,27 @@ impl<T: Real> W2Trainer<T> {
                 0
             },
             progress_every: self.cfg.progress_every,
+            final_eval: false,
         };
         let (stopped, err) = run_phase(self, &sched, progress);
         self.stopped = stopped;
         self.seconds += t0.elapsed().as_secs_f64();
-        self.finish_heldout();
         (stopped, err)
+    }
+
+    /// Ends a run that stopped with `stopped`: the final iterate is evaluated when the run ended at the
+    /// cap or by patience and it was not evaluated yet, then the held-out report.
+    pub fn finalize(&mut self, stopped: Stopped) {
+        self.stopped = stopped;
+        if matches!(stopped, Stopped::Cap | Stopped::Patience)
+            && self.heldout.is_some()
+            && self.cfg.eval_every > 0
+            && self.iter > 0
+            && self.selector.last().map(|e| e.0) != Some(self.iter)
+        {
+            self.evaluate();
+        }
+        self.finish_heldout();
     }
 
     /// Computes the held-out report of the map [`W2Trainer::best_map`] returns (criterion of the map,
