@@ -91,3 +91,40 @@ fn w1_map_gives_the_same_bits_chunked_as_unchunked() {
     }
     assert_eq!(chunked, want);
 }
+
+#[test]
+fn w1_thread_counts_agree_in_f64_to_rounding() {
+    // f64, 1 vs 2 threads: only the order in which the shards' gradients are summed differs (a few ulps
+    // per step, relative), and the 40 + 20 steps carry them forward without amplifying them at this
+    // scale: bound 1000 ε_f64 ≈ 2.2e-13 on values of order 1 (measured: 0 for f, 1.1e-16 for η). The
+    // f32 comparison in tests/ot_w1.rs needs 5e-2.
+    let p = known_map_pair::<f64>(600, 600, 2, 4, 5).unwrap();
+    let one = W1Config {
+        potential_iters: 40,
+        gan_iters: 20,
+        ..W1Config::default()
+    };
+    let two = W1Config {
+        threads: 2,
+        ..one.clone()
+    };
+    let mut progress = |_: &Progress| {};
+    let (a, _) = monge::ot::w1::fit(&p.source, &p.target, &one, &mut progress).unwrap();
+    let (b, _) = monge::ot::w1::fit(&p.source, &p.target, &two, &mut progress).unwrap();
+    let max_diff = |u: &[f64], v: &[f64]| {
+        u.iter()
+            .zip(v)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0.0f64, f64::max)
+    };
+    let df = max_diff(
+        &a.potential_values(&p.source),
+        &b.potential_values(&p.source),
+    );
+    let de = max_diff(&a.step_sizes(&p.source), &b.step_sizes(&p.source));
+    let tol = 1000.0 * f64::EPSILON;
+    assert!(
+        df <= tol && de <= tol,
+        "max |f₁ − f₂| = {df:e}, |η₁ − η₂| = {de:e}"
+    );
+}
