@@ -82,6 +82,28 @@ fn an_overflowing_mean_shift_fit_blames_the_scale_not_the_save() {
     expect_fail(&o, 1, &["overflows f32", "scale"]);
     assert!(!stderr(&o).contains("cannot save"), "{}", stderr(&o));
     assert!(!dir.join("m.monge").exists());
+    // a Sinkhorn fit whose f32 dual potential overflows
+    fs::write(dir.join("c.csv"), "1e19,0\n2e19,1\n3e19,2\n").unwrap();
+    fs::write(dir.join("d.csv"), "-1e19,0\n-2e19,1\n-3e19,2\n").unwrap();
+    let o = monge(
+        &[
+            "fit", "--method", "sinkhorn", "--source", "c.csv", "--target", "d.csv", "--model",
+            "s.monge",
+        ],
+        &dir,
+    );
+    expect_fail(
+        &o,
+        1,
+        &[
+            "not finite",
+            "overflowed f32",
+            "scale",
+            "nothing was written",
+        ],
+    );
+    assert!(!stderr(&o).contains("cannot save"), "{}", stderr(&o));
+    assert!(!dir.join("s.monge").exists());
 }
 
 #[test]

@@ -266,6 +266,25 @@ fn knobs_without_their_penalty_or_schedule_are_usage_errors() {
         let o = monge(&args, &dir);
         expect_fail(&o, 2, needles);
     }
+    let o = monge(
+        &[
+            "fit",
+            "--method",
+            "sinkhorn",
+            "--penalty",
+            "none",
+            "--gamma",
+            "2",
+            "--source",
+            "a.csv",
+            "--target",
+            "b.csv",
+            "--model",
+            "m.monge",
+        ],
+        &dir,
+    );
+    expect_fail(&o, 2, &["--gamma", "--penalty none"]);
     let mut args = base.to_vec();
     args.truncate(args.len() - 4);
     args.extend(["--threshold", "0.5"]);

@@ -164,6 +164,8 @@ pub fn check_paths(inputs: &[(&str, &str)], outputs: &[(&str, &str)]) -> Result<
             _ => PathBuf::from("."),
         };
         let probe = dir.join(format!(".monge-probe.{}.{k}", std::process::id()));
+        // registered like a temp file, so a signal between create and remove removes it too
+        let _registration = monge::signal::register_temp(&probe);
         match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
