@@ -80,10 +80,11 @@ fn lbfgs_reaches_the_exact_maximiser_of_a_quadratic() {
     );
     assert!(st.max_grad <= 1e-7 && st.mean_decrease > 0.0);
     // it stops at the tolerance, not at the cap (F is rounded near 1e-14 in f64, so 1e-7 is about the
-    // smallest tolerance a value-based line search resolves)
+    // smallest tolerance a value-based line search resolves), and the curvature pairs matter: measured
+    // 16 iterations with them, 42 without (steepest descent with the same line search)
     assert!(
-        st.iterations < 60,
-        "did not stop at the tolerance: {} iterations",
+        st.iterations <= 25,
+        "{} iterations: the quasi-Newton memory is not helping",
         st.iterations
     );
 }
