@@ -43,11 +43,19 @@ fn mmd_on(pred: &Mat<f64>, target: &Mat<f64>, rows: &Rows) -> f64 {
 fn distribution_metrics(
     pred: &Mat<f64>,
     target: &Mat<f64>,
+    source: Option<&Mat<f64>>,
     k: usize,
     seed: u64,
     mmd_rows: &Rows,
 ) -> Val {
     let mut rng = Stream::new(seed, streams::PROJECTIONS);
+    // with the source: do the predicted mean changes follow the observed ones across features
+    let delta = source.map(|s| {
+        (
+            metrics::r2_delta(s.view(), pred.view(), target.view()),
+            metrics::pearson_delta(s.view(), pred.view(), target.view()),
+        )
+    });
     Val::obj()
         .with("mmd", mmd_on(pred, target, mmd_rows))
         .with(
@@ -59,6 +67,8 @@ fn distribution_metrics(
             "pearson",
             metrics::pearson_means(pred.view(), target.view()),
         )
+        .with("r2_delta", delta.map(|d| d.0))
+        .with("pearson_delta", delta.map(|d| d.1))
         .with("l2_means", metrics::l2_means(pred.view(), target.view()))
 }
 
@@ -176,7 +186,7 @@ pub fn evaluate<'py>(
             subsample_rows(target.rows(), max_cells, &mut sub_rng),
         );
         let mmd_subsampled = mmd_rows.0.is_some() || mmd_rows.1.is_some();
-        let mut out = distribution_metrics(&mapped, &target, k, seed, &mmd_rows)
+        let mut out = distribution_metrics(&mapped, &target, source.as_ref(), k, seed, &mmd_rows)
             .with("mmd_max_cells", max_cells)
             .with("mmd_subsampled", mmd_subsampled);
         let w2 = exact_w2sq_any(mapped.view(), target.view(), seed)?;
@@ -218,7 +228,8 @@ pub fn evaluate<'py>(
             .with("d", d);
         if let Some(cols) = &features {
             let sub = |m: &Mat<f64>| Mat::from_fn(m.rows(), cols.len(), |i, j| m.get(i, cols[j]));
-            let s = distribution_metrics(&sub(&mapped), &sub(&target), k, seed, &mmd_rows)
+            let src = source.as_ref().map(sub);
+            let s = distribution_metrics(&sub(&mapped), &sub(&target), src.as_ref(), k, seed, &mmd_rows)
                 .with("features", cols.len());
             out = out.with("subset", s);
         }

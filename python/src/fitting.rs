@@ -45,6 +45,14 @@ const W2_OPTS: &[&str] = &[
     "gamma",
     "lr",
     "g-iters",
+    "preset",
+    "potential",
+    "quad-rank",
+    "init",
+    "conjugate",
+    "conjugate-steps",
+    "conjugate-tol",
+    "amortization",
     "anneal",
     "anneal-warmup",
     "anneal-adjust",
@@ -231,6 +239,48 @@ fn w2_penalty(o: &Opts<'_, '_>) -> PyResult<Penalty> {
     Ok(p)
 }
 
+/// `potential`, `quad_rank`, `init`, `conjugate*`, `amortization` over the preset's values (as the CLI's
+/// `parse_w2_potentials`).
+fn w2_potentials(o: &Opts<'_, '_>, base: &W2Config, cfg: &mut W2Config) -> PyResult<()> {
+    use monge::ot::conjugate::{amortization_from_name, solver_from_name};
+    use monge::ot::potentials::{MapInit, Potential};
+    let err = crate::to_py_err;
+    let base_rank = match base.potential {
+        Potential::QuadraticIcnn { rank } => rank,
+        Potential::Icnn => 64,
+    };
+    let rank = o.usize("quad-rank")?.unwrap_or(base_rank);
+    let p = o
+        .string("potential")?
+        .unwrap_or_else(|| base.potential.name().to_string());
+    cfg.potential = match p.as_str() {
+        "icnn" => Potential::Icnn,
+        "quadratic-icnn" => Potential::QuadraticIcnn { rank },
+        other => {
+            return Err(usage(format!(
+                "potential: unknown '{other}' (expected icnn or quadratic-icnn)"
+            )))
+        }
+    };
+    let init_given = o.given("init")?;
+    let init = o
+        .string("init")?
+        .unwrap_or_else(|| base.map_init.name().to_string());
+    cfg.map_init = MapInit::from_name(&init).map_err(err)?;
+    if cfg.potential == Potential::Icnn && !init_given {
+        cfg.map_init = MapInit::Random;
+    }
+    let solver = o.string("conjugate")?.unwrap_or_else(|| "none".into());
+    cfg.conjugate.solver = solver_from_name(&solver).map_err(err)?;
+    cfg.conjugate.steps = o.usize("conjugate-steps")?.unwrap_or(base.conjugate.steps);
+    cfg.conjugate.tol = o.f64("conjugate-tol")?.unwrap_or(base.conjugate.tol);
+    let am = o
+        .string("amortization")?
+        .unwrap_or_else(|| "objective".into());
+    cfg.conjugate.amortization = amortization_from_name(&am).map_err(err)?;
+    Ok(())
+}
+
 /// Resolves `method` and the options dict into a [`Resolved`] fit, with the CLI's defaults.
 pub fn resolve(method: &str, dict: &Bound<'_, PyDict>) -> PyResult<Resolved> {
     let o = Opts { dict, method };
@@ -283,9 +333,19 @@ pub fn resolve(method: &str, dict: &Bound<'_, PyDict>) -> PyResult<Resolved> {
     let plan = match method {
         "w2" => {
             o.finish(W2_OPTS)?;
-            let defaults = W2Config::default();
+            // `preset='cellot'`: W2Config::default (the papers' setting); otherwise W2Config::monge
+            let defaults = match o.string("preset")?.as_deref() {
+                None => W2Config::monge(),
+                Some("cellot") => W2Config::default(),
+                Some(other) => {
+                    return Err(usage(format!(
+                        "preset: unknown '{other}' (expected cellot)"
+                    )))
+                }
+            };
+            let lr_given = o.given("lr")?;
             let lr = o.f64("lr")?.unwrap_or(defaults.lr_f);
-            let cfg = W2Config {
+            let mut cfg = W2Config {
                 batch,
                 iterations: iters.unwrap_or(defaults.iterations),
                 g_iters: o.usize("g-iters")?.unwrap_or(defaults.g_iters),
@@ -298,8 +358,9 @@ pub fn resolve(method: &str, dict: &Bound<'_, PyDict>) -> PyResult<Resolved> {
                 criterion,
                 threads,
                 seed,
-                ..defaults
+                ..defaults.clone()
             };
+            w2_potentials(&o, &defaults, &mut cfg)?;
             let anneal = o.flag("anneal")?;
             let max_dim = o.f64("max-dim")?;
             if let Some(l) = max_dim {
@@ -355,6 +416,15 @@ pub fn resolve(method: &str, dict: &Bound<'_, PyDict>) -> PyResult<Resolved> {
                         .into(),
                 ));
             }
+            if anneal || max_dim.is_some() {
+                // as the CLI: no cosine schedule under a λ schedule, the papers' constant rate unless
+                // `lr` is given
+                cfg.cosine_lr = false;
+                if !lr_given {
+                    cfg.lr_f = W2Config::default().lr_f;
+                    cfg.lr_g = W2Config::default().lr_g;
+                }
+            }
             cfg.validate().map_err(crate::to_py_err)?;
             if anneal || max_dim.is_some() {
                 Plan::Schedule {
@@ -396,8 +466,14 @@ pub fn resolve(method: &str, dict: &Bound<'_, PyDict>) -> PyResult<Resolved> {
         "sinkhorn" => {
             o.finish(SINKHORN_OPTS)?;
             let defaults = SinkhornConfig::default();
+            let pen = o.string("penalty")?;
+            if pen.as_deref() == Some("none") && o.given("gamma")? {
+                return Err(usage(
+                    "gamma has no effect with penalty='none' (the cost is then ½‖z‖²)".into(),
+                ));
+            }
             let gamma = o.f64("gamma")?.unwrap_or(1.0);
-            let cost = match o.string("penalty")?.as_deref().unwrap_or("l1") {
+            let cost = match pen.as_deref().unwrap_or("l1") {
                 "none" => ElasticCost::SqEuclidean,
                 "l1" => ElasticCost::L1 { gamma },
                 "stvs" => ElasticCost::Stvs { gamma },
