@@ -58,6 +58,10 @@ pub mod streams {
 pub struct Stream {
     rng: Xoshiro256PlusPlus,
     spare_normal: Option<f64>,
+    /// (seed, id) it was split from and the raw words drawn since: its position, for checkpoints.
+    seed: u64,
+    id: u64,
+    draws: u64,
 }
 
 impl Stream {
@@ -70,12 +74,33 @@ impl Stream {
         Stream {
             rng,
             spare_normal: None,
+            seed,
+            id,
+            draws: 0,
         }
+    }
+
+    /// Where the stream stands: (seed, stream id, raw words drawn, the cached normal partner).
+    pub fn position(&self) -> (u64, u64, u64, Option<f64>) {
+        (self.seed, self.id, self.draws, self.spare_normal)
+    }
+
+    /// The stream at a [`Stream::position`]: split again and advanced by `draws` words (a replay,
+    /// about a nanosecond per word), so it continues with exactly the words it would have drawn.
+    pub fn at(seed: u64, id: u64, draws: u64, spare_normal: Option<f64>) -> Self {
+        let mut s = Stream::new(seed, id);
+        for _ in 0..draws {
+            s.rng.next_u64();
+        }
+        s.draws = draws;
+        s.spare_normal = spare_normal;
+        s
     }
 
     /// A raw 64-bit word.
     #[inline]
     pub fn next_u64(&mut self) -> u64 {
+        self.draws += 1;
         self.rng.next_u64()
     }
 
@@ -191,6 +216,23 @@ impl BatchSampler {
         BatchSampler {
             perm: (0..n).collect(),
         }
+    }
+
+    /// The current order of the index set (its whole state, for checkpoints).
+    pub fn order(&self) -> &[usize] {
+        &self.perm
+    }
+
+    /// A sampler with the order `perm` (from [`BatchSampler::order`]); None unless it is a permutation
+    /// of 0..len.
+    pub fn with_order(perm: Vec<usize>) -> Option<Self> {
+        let mut seen = vec![false; perm.len()];
+        for &i in &perm {
+            if i >= perm.len() || std::mem::replace(&mut seen[i], true) {
+                return None;
+            }
+        }
+        Some(BatchSampler { perm })
     }
 
     /// Size of the index set.

@@ -274,3 +274,82 @@ fn sigterm_during_a_fit_leaves_the_best_model_and_no_temp_file() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+/// Kill a fit after k iterations (SIGTERM with --checkpoint), resume it, and the model is the same file,
+/// byte for byte, as the uninterrupted run's (1 and 2 threads); a changed data file is refused.
+#[cfg(unix)]
+#[test]
+fn a_resumed_fit_writes_the_same_model_as_an_uninterrupted_one() {
+    let d = scratch("resume");
+    synth_toy(&d, "8gaussians", "400");
+    for threads in ["1", "2"] {
+        let base = [
+            "fit",
+            "--method",
+            "w2",
+            "--source",
+            "s.csv",
+            "--target",
+            "t.csv",
+            "--iters",
+            "400",
+            "--eval-every",
+            "20",
+            "--patience",
+            "0",
+            "--batch",
+            "64",
+            "--threads",
+            threads,
+            "--quiet",
+        ];
+        let mut a = base.to_vec();
+        a.extend(["--model", "a.monge"]);
+        let o = monge(&a, &d);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let _ = fs::remove_file(d.join("ck.monge"));
+        let mut b = base.to_vec();
+        b.extend([
+            "--model",
+            "b.monge",
+            "--checkpoint",
+            "ck.monge",
+            "--checkpoint-every",
+            "50",
+        ]);
+        let child = Command::new(env!("CARGO_BIN_EXE_monge"))
+            .args(&b)
+            .current_dir(&d)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        while !d.join("ck.monge").exists() {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        if out.status.code() == Some(1) {
+            assert!(err.contains("monge fit --resume ck.monge"), "{err}");
+        } else {
+            assert_eq!(out.status.code(), Some(0), "{err}"); // it finished before the signal
+        }
+        let o = monge(&["fit", "--resume", "ck.monge", "--quiet"], &d);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(
+            fs::read(d.join("a.monge")).unwrap() == fs::read(d.join("b.monge")).unwrap(),
+            "threads {threads}: the resumed model differs from the uninterrupted one"
+        );
+    }
+    // the data changed since the checkpoint: refused, naming the file
+    fs::write(d.join("s.csv"), "0,0\n1,1\n2,2\n").unwrap();
+    let o = monge(&["fit", "--resume", "ck.monge", "--quiet"], &d);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("changed since the checkpoint"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -5,6 +5,7 @@ use super::common::{
     check_ext, check_paths, fmt_num, load, same_dim, warn_scale, History, ProgressPrinter,
 };
 use super::json::Json;
+use monge::io::LoadedModel;
 use monge::linalg::Real;
 use monge::ot::anneal::{
     anneal_lambda, dim_budget, AnnealConfig, AnnealReport, DimBudgetConfig, ReportingTrainee,
@@ -40,7 +41,8 @@ COMMON OPTIONS:
     --dtype f32|f64                training precision (default f32)
     --seed S                       the one seed of every random draw (default 0)
     --threads N                    worker threads (default: the machine's cores, at most 2)
-    --iters N                      iteration cap (w2 default 100000; w1: each phase, default 10000);
+    --iters N                      iteration cap (w2 default 3000, with --preset cellot w2 default 100000;
+                                   w1: each phase, default 10000);
                                    with --anneal / --max-dim the total over every phase of the schedule
                                    (unset: the schedule runs its own length)
     --batch B                      mini-batch size (default 256); fewer training cells: all of them
@@ -53,16 +55,34 @@ COMMON OPTIONS:
                                    500–1000 cells per side when the set is large enough; 0 = none
     --heldout-source FILE, --heldout-target FILE
                                    your own held-out cells (then the inputs are all training data)
+    --checkpoint FILE              w2: write the whole training state atomically, periodically and on
+                                   SIGINT/SIGTERM
+    --checkpoint-every N           iterations between checkpoints (default 1000)
+    --resume FILE                  continue a checkpoint to the same bits as an uninterrupted run (its
+                                   options and data files, checked by fingerprint; --model M may change)
     --history FILE.csv             write the training curves (for `monge plot --history`)
     --quiet                        no progress on stderr
     --json                         print one JSON object on stdout
 
 W2 OPTIONS:
+    --preset cellot                the papers' plain setting: plain ICNN, random start, constant lr 1e-4,
+                                   100000 iterations, no refinement; without it monge's measured setting
+    --potential NAME               quadratic-icnn (default): ICNN + affine path ½xᵀ(LLᵀ + diag)x + βᵀx, or
+                                   icnn: the plain ICNN (CellOT)
+    --quad-rank R                  rank of L in the affine path (default 64; at most d)
+    --init NAME                    gaussian (default): ∇g starts at the Gaussian map of the data, identity,
+                                   or random (CellOT; the only start of the plain ICNN)
+    --conjugate NAME               none (default), lbfgs or adam: refine the conjugate per sample before
+                                   each f step (Amos 2023)
+    --conjugate-steps N            solver iterations at most (default 5)
+    --conjugate-tol T              per-sample stop on ‖∇f(y) − x‖ (default 1e-3)
+    --amortization NAME            the g loss with a solver: objective (default) or regression
     --penalty none|l1|stvs|l0      displacement-sparsity penalty τ (default none)
     --lambda X                     its weight λ, batch-mean convention (λ_mean = B·λ_sum of [C25]'s code)
     --sigma S                      width of the smoothed L0 (default 1)
     --gamma G                      STVS γ (default 1)
-    --lr X                         Adam learning rate of f and g (default 1e-4)
+    --lr X                         Adam learning rate of f and g (default 1e-3 with cosine decay; with
+                                   --preset cellot 1e-4, constant)
     --g-iters K                    g steps per outer iteration (default 10)
     --anneal                       tune λ by simulated annealing ([C25] Alg. 1); see
                                    --anneal-warmup (20000), --anneal-adjust (2000)
@@ -104,6 +124,13 @@ struct Common {
     criterion: Criterion,
     heldout_fraction: f64,
     heldout_files: Option<(String, String)>,
+    /// `--checkpoint FILE` and its interval.
+    checkpoint: Option<String>,
+    checkpoint_every: usize,
+    /// The options as given (stored in a checkpoint; a resume re-reads them).
+    argv: Vec<String>,
+    /// `--resume FILE`: the checkpoint read.
+    resume: Option<(String, LoadedModel)>,
 }
 
 /// The default thread count: the machine's cores, at most 2 (the measured sweet spot; see the README).
@@ -211,6 +238,60 @@ pub fn run(mut a: Args) -> Result<()> {
         super::common::print_help(HELP);
         return Ok(());
     }
+    if let Some(ck) = a.get::<String>("resume")? {
+        return resume(ck, a);
+    }
+    // the options as typed (after `fit`), for a checkpoint
+    let argv: Vec<String> = std::env::args()
+        .skip_while(|s| s != "fit")
+        .skip(1)
+        .collect();
+    run_with(a, argv, None)
+}
+
+/// Separator of the stored options in a checkpoint.
+const ARG_SEP: char = '\u{1f}';
+
+/// `monge fit --resume FILE [--model M] [--quiet] [--json]`: the options are the checkpoint's.
+fn resume(ck: String, mut a: Args) -> Result<()> {
+    let model: Option<String> = a.get("model")?;
+    let (quiet, json) = (a.flag("quiet"), a.flag("json"));
+    a.finish().map_err(|e| {
+        Error::Usage(format!(
+            "{e} (--resume takes only --model, --quiet and --json: the other options are the checkpoint's)"
+        ))
+    })?;
+    let loaded = monge::io::load_model(Path::new(&ck))?;
+    let stored = match &loaded {
+        LoadedModel::F32(m) => m.hyper("argv").map(str::to_string),
+        LoadedModel::F64(m) => m.hyper("argv").map(str::to_string),
+    };
+    let Some(stored) = stored.filter(|_| loaded.method() == CHECKPOINT_KIND) else {
+        return Err(Error::Usage(format!(
+            "--resume: '{ck}' is not a monge fit checkpoint (method '{}')",
+            loaded.method()
+        )));
+    };
+    let mut argv: Vec<String> = stored.split(ARG_SEP).map(str::to_string).collect();
+    if let Some(m) = model {
+        match argv.iter().position(|s| s == "--model") {
+            Some(i) if i + 1 < argv.len() => argv[i + 1] = m,
+            _ => argv.extend(["--model".to_string(), m]),
+        }
+    }
+    for (on, f) in [(quiet, "--quiet"), (json, "--json")] {
+        if on && !argv.iter().any(|s| s == f) {
+            argv.push(f.into());
+        }
+    }
+    let a = Args::parse(&argv, super::FLAGS)?;
+    run_with(a, argv, Some((ck, loaded)))
+}
+
+/// The checkpoint kind `monge fit` writes (W2).
+const CHECKPOINT_KIND: &str = "checkpoint-w2";
+
+fn run_with(mut a: Args, argv: Vec<String>, resume: Option<(String, LoadedModel)>) -> Result<()> {
     let method: String = a.required("method")?;
     let dtype: String = a.get_or("dtype", "f32".to_string())?;
     let criterion: String = a.get_or("criterion", Criterion::default().name().to_string())?;
@@ -247,9 +328,24 @@ pub fn run(mut a: Args) -> Result<()> {
         criterion,
         heldout_fraction: a.get_or("heldout-fraction", 0.1)?,
         heldout_files,
+        checkpoint: a.get("checkpoint")?,
+        checkpoint_every: a.get_or("checkpoint-every", 1000)?,
+        argv,
+        resume,
     };
+    if (c.checkpoint.is_some() || c.resume.is_some()) && method != "w2" {
+        return Err(Error::Usage(format!(
+            "--checkpoint / --resume are available for --method w2 so far, not {method}"
+        )));
+    }
+    if c.checkpoint_every == 0 {
+        return Err(Error::Usage("--checkpoint-every must be at least 1".into()));
+    }
     // every output checked (distinct from the inputs and each other, writable) before training starts
     let mut outputs = vec![("model", c.model.as_str())];
+    if let Some(p) = &c.checkpoint {
+        outputs.push(("checkpoint", p.as_str()));
+    }
     if let Some(h) = &c.history {
         check_ext("history", h, &["csv", "txt"], "CSV text")?;
         outputs.push(("history", h.as_str()));
@@ -405,8 +501,11 @@ fn fit_typed<T: Real>(method: &str, c: Common, mut a: Args) -> Result<()> {
     }
     if stopped == Some(Stopped::Interrupted) {
         let by = signal.map_or("a stop request", monge::signal::name);
+        let ck = c.checkpoint.as_ref().map_or(String::new(), |p| {
+            format!(", and the training state to {p} (continue with `monge fit --resume {p}`)")
+        });
         say!(
-            "monge: interrupted by {by} at iteration {iteration}: wrote {what} to {}{history_note}",
+            "monge: interrupted by {by} at iteration {iteration}: wrote {what} to {}{history_note}{ck}",
             c.model
         );
         std::process::exit(1);
@@ -414,7 +513,7 @@ fn fit_typed<T: Real>(method: &str, c: Common, mut a: Args) -> Result<()> {
     if !c.quiet {
         if let Some(h) = &heldout {
             say!(
-                "held-out {} ({} cells): map {}, identity {}, mean shift {} (map from iteration {})",
+                "held-out {} ({}): map {}, identity {}, mean shift {} (map from iteration {})",
                 h.criterion,
                 h.description,
                 fmt_num(h.map),
@@ -466,7 +565,8 @@ fn load_pair<T: Real>(c: &Common) -> Result<(monge::linalg::Mat<T>, monge::linal
 type Ctl<'a> = &'a mut dyn FnMut(&Progress) -> ControlFlow<()>;
 
 fn fit_w2<T: Real>(c: &Common, a: &mut Args, progress: Ctl<'_>) -> Result<Fitted<T>> {
-    let defaults = W2Config::default();
+    let defaults = w2_preset(a)?;
+    let lr_given = a.given("lr");
     let lr: f64 = a.get_or("lr", defaults.lr_f)?;
     let mut cfg = W2Config {
         batch: c.batch,
@@ -481,8 +581,9 @@ fn fit_w2<T: Real>(c: &Common, a: &mut Args, progress: Ctl<'_>) -> Result<Fitted
         criterion: c.criterion,
         threads: c.threads,
         seed: c.seed,
-        ..defaults
+        ..defaults.clone()
     };
+    parse_w2_potentials(a, &defaults, &mut cfg)?;
     let anneal = a.flag("anneal");
     let max_dim: Option<f64> = a.get("max-dim")?;
     if let Some(l) = max_dim {
@@ -545,10 +646,23 @@ fn fit_w2<T: Real>(c: &Common, a: &mut Args, progress: Ctl<'_>) -> Result<Fitted
         .with("n_source", x.rows())
         .with("n_target", y.rows())
         .with("d", x.cols());
+    if (anneal || max_dim.is_some()) && (c.checkpoint.is_some() || c.resume.is_some()) {
+        return Err(Error::Usage(
+            "--checkpoint / --resume are available for w2 without --anneal / --max-dim so far"
+                .into(),
+        ));
+    }
     if anneal || max_dim.is_some() {
         // λ is driven from outside: the map returned is the one at the final λ (held-out selection across
         // different λ would prefer the least sparse map); it is still scored on the held-out cells.
         cfg.eval_every = 0;
+        // λ is driven for an open-ended number of iterations: no cosine schedule, and the papers' constant
+        // rate unless --lr is given (the λ schedules were measured with it)
+        cfg.cosine_lr = false;
+        if !lr_given {
+            cfg.lr_f = W2Config::default().lr_f;
+            cfg.lr_g = W2Config::default().lr_g;
+        }
         if anneal {
             cfg.lambda = anneal_cfg.lambda0;
         } else {
@@ -610,7 +724,44 @@ fn fit_w2<T: Real>(c: &Common, a: &mut Args, progress: Ctl<'_>) -> Result<Fitted
         })
     } else {
         let mut tr = W2Trainer::with_heldout(&x, &y, &heldout, &cfg)?;
-        let (stopped, err) = tr.run_until(cfg.iterations, progress);
+        let fps = fingerprints(c)?;
+        if let Some((ck, loaded)) = &c.resume {
+            let saved = as_type::<T>(loaded);
+            for (k, v) in &fps {
+                if saved.hyper(k) != Some(v.as_str()) {
+                    return Err(Error::data(
+                        ck.as_str(),
+                        None,
+                        None,
+                        format!(
+                            "{k}: the data file changed since the checkpoint was written (fingerprint \
+                             {v}, the checkpoint has {})",
+                            saved.hyper(k).unwrap_or("none")
+                        ),
+                    ));
+                }
+            }
+            tr.restore(&saved)?;
+        }
+        let mut extra = fps;
+        extra.push(("argv".into(), c.argv.join(&ARG_SEP.to_string())));
+        // segments between checkpoints train exactly as one run (the final evaluation comes last)
+        let every = c
+            .checkpoint
+            .as_ref()
+            .map_or(usize::MAX, |_| c.checkpoint_every);
+        let (stopped, err) = loop {
+            let next = cfg.iterations.min(tr.iteration().saturating_add(every));
+            let (st, e) = tr.run_segment(next, &mut *progress);
+            if let (Some(p), true) = (&c.checkpoint, e.is_none()) {
+                monge::io::save_model(Path::new(p), &tr.checkpoint(&extra))?;
+            }
+            if st == Stopped::Cap && tr.iteration() < cfg.iterations {
+                continue;
+            }
+            break (st, e);
+        };
+        tr.finalize(stopped);
         let rep = tr.report();
         let saved = (err.is_none() || tr.has_best()).then(|| tr.best_map().to_saved());
         let what = match rep.best_heldout {
@@ -640,6 +791,51 @@ fn fit_w2<T: Real>(c: &Common, a: &mut Args, progress: Ctl<'_>) -> Result<Fitted
             error: err,
         })
     }
+}
+
+/// `--preset cellot` gives [`W2Config::default`] (the papers' setting); otherwise [`W2Config::monge`].
+fn w2_preset(a: &mut Args) -> Result<W2Config> {
+    match a.get::<String>("preset")?.as_deref() {
+        None => Ok(W2Config::monge()),
+        Some("cellot") => Ok(W2Config::default()),
+        Some(o) => Err(Error::Usage(format!(
+            "--preset: unknown '{o}' (expected cellot)"
+        ))),
+    }
+}
+
+/// `--potential`, `--quad-rank`, `--init`, `--conjugate*`, `--amortization` over the preset's values.
+fn parse_w2_potentials(a: &mut Args, base: &W2Config, cfg: &mut W2Config) -> Result<()> {
+    use monge::ot::conjugate::{amortization_from_name, solver_from_name};
+    use monge::ot::potentials::{MapInit, Potential};
+    let base_rank = match base.potential {
+        Potential::QuadraticIcnn { rank } => rank,
+        Potential::Icnn => 64,
+    };
+    let rank: usize = a.get_or("quad-rank", base_rank)?;
+    let p: String = a.get_or("potential", base.potential.name().to_string())?;
+    cfg.potential = match p.as_str() {
+        "icnn" => Potential::Icnn,
+        "quadratic-icnn" => Potential::QuadraticIcnn { rank },
+        o => {
+            return Err(Error::Usage(format!(
+                "--potential: unknown '{o}' (expected icnn or quadratic-icnn)"
+            )))
+        }
+    };
+    let init_given = a.given("init");
+    let init: String = a.get_or("init", base.map_init.name().to_string())?;
+    cfg.map_init = MapInit::from_name(&init)?;
+    if cfg.potential == Potential::Icnn && !init_given {
+        cfg.map_init = MapInit::Random;
+    }
+    let solver: String = a.get_or("conjugate", "none".to_string())?;
+    cfg.conjugate.solver = solver_from_name(&solver)?;
+    cfg.conjugate.steps = a.get_or("conjugate-steps", base.conjugate.steps)?;
+    cfg.conjugate.tol = a.get_or("conjugate-tol", base.conjugate.tol)?;
+    let am: String = a.get_or("amortization", "objective".to_string())?;
+    cfg.conjugate.amortization = amortization_from_name(&am)?;
+    Ok(())
 }
 
 fn fit_sinkhorn<T: Real>(c: &Common, a: &mut Args) -> Result<Fitted<T>> {
@@ -703,7 +899,58 @@ fn fit_sinkhorn<T: Real>(c: &Common, a: &mut Args) -> Result<Fitted<T>> {
     Ok(Fitted::closed_form(map.to_saved(), out))
 }
 
+/// FNV-1a fingerprints of the data files (source, target, held-out files), recorded in a checkpoint.
+fn fingerprints(c: &Common) -> Result<Vec<(String, String)>> {
+    let mut files = vec![("source", c.source.as_str()), ("target", c.target.as_str())];
+    if let Some((s, t)) = &c.heldout_files {
+        files.push(("heldout-source", s.as_str()));
+        files.push(("heldout-target", t.as_str()));
+    }
+    files
+        .into_iter()
+        .map(|(k, p)| {
+            let bytes = std::fs::read(p).map_err(|e| Error::io(p, "read", e))?;
+            Ok((
+                format!("fingerprint.{k}"),
+                format!("{:016x}", monge::io::model::fnv1a64(&bytes)),
+            ))
+        })
+        .collect()
+}
+
+/// A loaded checkpoint in the training type (its own type: the stored options give the same --dtype,
+/// and f32 → f64 → f32 is exact).
+fn as_type<T: Real>(m: &LoadedModel) -> SavedModel<T> {
+    fn conv<A: Real, B: Real>(m: &SavedModel<A>) -> SavedModel<B> {
+        SavedModel {
+            method: m.method.clone(),
+            dim: m.dim,
+            hyper: m.hyper.clone(),
+            tensors: m
+                .tensors
+                .iter()
+                .map(|(n, s, v)| {
+                    (
+                        n.clone(),
+                        s.clone(),
+                        v.iter().map(|x| B::from_f64(x.to_f64())).collect(),
+                    )
+                })
+                .collect(),
+        }
+    }
+    match m {
+        LoadedModel::F32(m) => conv(m),
+        LoadedModel::F64(m) => conv(m),
+    }
+}
+
 fn fit_w1<T: Real>(c: &Common, a: &mut Args, progress: Ctl<'_>) -> Result<Fitted<T>> {
+    if c.checkpoint.is_some() || c.resume.is_some() {
+        return Err(Error::Usage(
+            "--checkpoint / --resume are available for --method w2 so far, not w1".into(),
+        ));
+    }
     use monge::nn::lipschitz::LipschitzConfig;
     use monge::ot::w1::{W1Config, W1Trainer};
     let d = W1Config::default();

@@ -112,6 +112,22 @@ impl<T: Real> Adam<T> {
         &self.cfg
     }
 
+    /// The moments (m, v) and the step count (the whole state, for checkpoints).
+    pub fn state(&self) -> (&[T], &[T], u64) {
+        (&self.m, &self.v, self.t)
+    }
+
+    /// Restores a [`Adam::state`]; false (and nothing changed) when the lengths differ.
+    pub fn restore(&mut self, m: &[T], v: &[T], t: u64) -> bool {
+        if m.len() != self.m.len() || v.len() != self.v.len() {
+            return false;
+        }
+        self.m.copy_from_slice(m);
+        self.v.copy_from_slice(v);
+        self.t = t;
+        true
+    }
+
     /// One update of `params` with gradient `grads` at learning rate `lr`.
     pub fn step(&mut self, params: &mut [T], grads: &[T], lr: f64) {
         assert!(

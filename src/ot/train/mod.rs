@@ -9,6 +9,7 @@
 //! A solver owns one [`select::Selector`], one [`guard::Guard`] and one [`select::HeldoutEval`], and
 //! implements [`run::Phase`] for each of its phases; the loop and the report are the harness's.
 
+pub mod checkpoint;
 pub mod criterion;
 pub mod guard;
 pub mod run;

@@ -105,6 +105,9 @@ pub struct Schedule {
     pub eval_every: usize,
     /// Progress interval (0 = only at the end).
     pub progress_every: usize,
+    /// Whether to evaluate the final iterate when the loop ends at the cap or by patience (false for a
+    /// segment of a longer run, e.g. between checkpoints).
+    pub final_eval: bool,
 }
 
 /// What the run loop needs from a solver phase.
@@ -170,7 +173,8 @@ pub fn run_phase<P: Phase + ?Sized>(
             break;
         }
     }
-    if matches!(stopped, Stopped::Cap | Stopped::Patience)
+    if sched.final_eval
+        && matches!(stopped, Stopped::Cap | Stopped::Patience)
         && sched.eval_every > 0
         && phase.iteration() > 0
         && last_eval_at != Some(phase.iteration())

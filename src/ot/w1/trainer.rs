@@ -445,6 +445,7 @@ impl<T: Real> W1Trainer<T> {
             cap: self.cfg.potential_iters,
             eval_every: 0,
             progress_every: self.cfg.progress_every,
+            final_eval: true,
         };
         let (mut stopped, mut err) = run_phase(&mut PotentialPhase(self), &sched1, progress);
         self.report.seconds_potential += t0.elapsed().as_secs_f64();
@@ -463,6 +464,7 @@ impl<T: Real> W1Trainer<T> {
                     0
                 },
                 progress_every: self.cfg.progress_every,
+                final_eval: true,
             };
             (stopped, err) = run_phase(self, &sched2, progress);
             self.report.seconds_gan += t1.elapsed().as_secs_f64();

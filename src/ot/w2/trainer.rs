@@ -6,6 +6,7 @@ use super::{f_step_worker, g_step_worker, Shared, Sums, W2Config, W2Map, Worker}
 use crate::linalg::{gather_rows, Mat, MatMut, MatRef, Real};
 use crate::nn::icnn::{Icnn, IcnnWorkspace};
 use crate::nn::{Adam, AdamConfig, LrSchedule};
+use crate::ot::conjugate::{Amortization, ConjugateWorkspace};
 use crate::ot::train::{
     run_phase, Control, Guard, Heldout, HeldoutEval, HeldoutReport, HeldoutSets, Losses, Offer,
     Phase, Schedule, Selector, Stopped,
@@ -15,6 +16,8 @@ use crate::parallel::Pool;
 use crate::random::{streams, BatchSampler, Stream};
 use crate::{Error, Result};
 use std::ops::ControlFlow;
+
+mod checkpoint;
 
 /// What one outer iteration measured.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -167,9 +170,14 @@ impl<T: Real> W2Trainer<T> {
             ..
         } = sets.clone();
         let b = cfg.batch.min(src.rows()).min(tgt.rows());
-        let icfg = cfg.icnn();
-        let f = Icnn::<T>::new(d, &icfg, &mut Stream::new(cfg.seed, streams::INIT_A));
-        let g = Icnn::<T>::new(d, &icfg, &mut Stream::new(cfg.seed, streams::INIT_B));
+        let (f, g) = crate::ot::potentials::build(
+            &cfg.icnn(),
+            cfg.potential,
+            cfg.map_init,
+            cfg.seed,
+            &src,
+            &tgt,
+        )?;
         let adam = AdamConfig {
             beta1: cfg.betas.0,
             beta2: cfg.betas.1,
@@ -193,6 +201,15 @@ impl<T: Real> W2Trainer<T> {
                 wpos: vec![inv_b; c],
                 wneg: vec![-inv_b; c],
                 sums: Sums::default(),
+                conj: ConjugateWorkspace::new(&cfg.conjugate, c, d),
+                ystar: Mat::zeros(
+                    if cfg.conjugate.amortization == Amortization::Regression {
+                        c
+                    } else {
+                        0
+                    },
+                    d,
+                ),
             });
         }
         let eval_ws = g.workspace(b.max(1));
@@ -283,6 +300,7 @@ impl<T: Real> W2Trainer<T> {
                 penalty: self.cfg.penalty,
                 lambda: T::from_f64(self.lambda),
                 inv_b: T::ONE / T::from_f64(b),
+                conj: &self.cfg.conjugate,
             };
             self.pool
                 .for_each_mut(&mut self.workers, |_, w| g_step_worker(&shared, w));
@@ -315,6 +333,7 @@ impl<T: Real> W2Trainer<T> {
             penalty: self.cfg.penalty,
             lambda: T::from_f64(self.lambda),
             inv_b: T::ONE / T::from_f64(b),
+            conj: &self.cfg.conjugate,
         };
         self.pool
             .for_each_mut(&mut self.workers, |_, w| f_step_worker(&shared, w));
@@ -407,9 +426,19 @@ impl<T: Real> W2Trainer<T> {
     }
 
     /// Runs until `cap` outer iterations in all, early stopping, a divergence, an interrupt or a stop
-    /// requested by `progress` (the harness's run loop, [`crate::ot::train::run`]); then computes the
-    /// held-out report of the returned map. Returns why it stopped and the error of a divergence.
+    /// requested by `progress` (the harness's run loop, [`crate::ot::train::run`]); then evaluates the
+    /// final iterate (when the run ended at the cap or by patience) and computes the held-out report of
+    /// the returned map. Returns why it stopped and the error of a divergence.
     pub fn run_until(&mut self, cap: usize, progress: Control<'_>) -> (Stopped, Option<Error>) {
+        let (stopped, err) = self.run_segment(cap, progress);
+        self.finalize(stopped);
+        (stopped, err)
+    }
+
+    /// One segment of a run: as [`W2Trainer::run_until`] without the final evaluation and report, so
+    /// that segments (e.g. between checkpoints) followed by [`W2Trainer::finalize`] train and select
+    /// exactly as one uninterrupted run.
+    pub fn run_segment(&mut self, cap: usize, progress: Control<'_>) -> (Stopped, Option<Error>) {
         let t0 = std::time::Instant::now();
         let sched = Schedule {
             cap,
@@ -419,12 +448,27 @@ impl<T: Real> W2Trainer<T> {
                 0
             },
             progress_every: self.cfg.progress_every,
+            final_eval: false,
         };
         let (stopped, err) = run_phase(self, &sched, progress);
         self.stopped = stopped;
         self.seconds += t0.elapsed().as_secs_f64();
-        self.finish_heldout();
         (stopped, err)
+    }
+
+    /// Ends a run that stopped with `stopped`: the final iterate is evaluated when the run ended at the
+    /// cap or by patience and it was not evaluated yet, then the held-out report.
+    pub fn finalize(&mut self, stopped: Stopped) {
+        self.stopped = stopped;
+        if matches!(stopped, Stopped::Cap | Stopped::Patience)
+            && self.heldout.is_some()
+            && self.cfg.eval_every > 0
+            && self.iter > 0
+            && self.selector.last().map(|e| e.0) != Some(self.iter)
+        {
+            self.evaluate();
+        }
+        self.finish_heldout();
     }
 
     /// Computes the held-out report of the map [`W2Trainer::best_map`] returns (criterion of the map,

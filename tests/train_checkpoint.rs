@@ -1,0 +1,73 @@
+//! Checkpoint and resume: a W2 run stopped after k iterations, written to a file, read back into a new
+//! trainer and continued ends with the same bits as the run that was never stopped (1 and 2 threads).
+
+use monge::data::toys::Toy;
+use monge::io::{load_model, save_model, LoadedModel};
+use monge::linalg::Mat;
+use monge::ot::train::Stopped;
+use monge::ot::w2::{W2Config, W2Trainer};
+use monge::random::{streams, Stream};
+use std::ops::ControlFlow;
+
+fn go(_: &monge::ot::Progress) -> ControlFlow<()> {
+    ControlFlow::Continue(())
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+#[test]
+fn w2_resumed_from_a_checkpoint_file_is_bit_identical_at_1_and_2_threads() {
+    let t = Toy::from_name("moons").unwrap();
+    let x: Mat<f32> = t.sample_source(300, &mut Stream::new(1, streams::DATA));
+    let y: Mat<f32> = t.sample_target(300, &mut Stream::new(1, streams::DATA_2));
+    for threads in [1, 2] {
+        let cfg = W2Config {
+            hidden: vec![16, 16],
+            batch: 64,
+            lr_f: 1e-3,
+            lr_g: 1e-3,
+            cosine_lr: true,
+            iterations: 60,
+            eval_every: 10,
+            threads,
+            ..W2Config::default()
+        };
+        let mut whole = W2Trainer::new(&x, &y, &cfg).unwrap();
+        assert_eq!(whole.run_until(60, &mut go).0, Stopped::Cap);
+        // stopped at 25 (between evaluations), written, read back into a fresh trainer, continued
+        let mut first = W2Trainer::new(&x, &y, &cfg).unwrap();
+        assert_eq!(first.run_segment(25, &mut go).0, Stopped::Cap);
+        let path =
+            std::env::temp_dir().join(format!("monge-ckpt-{}-{threads}.monge", std::process::id()));
+        save_model(&path, &first.checkpoint(&[])).unwrap();
+        drop(first);
+        let saved = match load_model(&path).unwrap() {
+            LoadedModel::F32(m) => m,
+            LoadedModel::F64(_) => panic!("f32 checkpoint read as f64"),
+        };
+        std::fs::remove_file(&path).unwrap();
+        let mut resumed = W2Trainer::new(&x, &y, &cfg).unwrap();
+        resumed.restore(&saved).unwrap();
+        assert_eq!(resumed.iteration(), 25);
+        assert_eq!(resumed.run_until(60, &mut go).0, Stopped::Cap);
+        assert_eq!(
+            bits(whole.best_map().potential().params()),
+            bits(resumed.best_map().potential().params()),
+            "threads {threads}: the returned map differs"
+        );
+        assert_eq!(bits(whole.f().params()), bits(resumed.f().params()));
+        assert_eq!(whole.report().evals, resumed.report().evals);
+        assert_eq!(whole.report().heldout, resumed.report().heldout);
+        // a checkpoint of another kind or shape is refused
+        let other = W2Config {
+            hidden: vec![8],
+            ..cfg.clone()
+        };
+        assert!(W2Trainer::new(&x, &y, &other)
+            .unwrap()
+            .restore(&saved)
+            .is_err());
+    }
+}
