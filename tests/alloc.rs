@@ -65,6 +65,7 @@ use monge::linalg::kernel::has_own_kernel;
 use monge::linalg::{gemm, Mat, Op};
 use monge::nn::lipschitz::LipschitzConfig;
 use monge::nn::mlp::MlpConfig;
+use monge::ot::conjugate::{Amortization, ConjugateConfig, ConjugateSolver};
 use monge::ot::penalty::Penalty;
 use monge::ot::w1::{W1Config, W1Trainer};
 use monge::ot::w2::{W2Config, W2Trainer};
@@ -154,6 +155,37 @@ fn training_steps_allocate_nothing() {
             let mut tr = W2Trainer::new(&x, &y, &cfg).unwrap();
             let n = steady_allocations(|| tr.step());
             report.push((format!("W2Trainer::step {pname} threads {threads}"), n));
+        }
+        // issue 13: quadratic-ICNN potentials at the Gaussian start, with each conjugate solver and
+        // regression amortisation
+        for (cname, solver, amortization) in [
+            ("quadratic", ConjugateSolver::None, Amortization::Objective),
+            (
+                "quadratic+lbfgs",
+                ConjugateSolver::Lbfgs,
+                Amortization::Objective,
+            ),
+            (
+                "quadratic+adam+regression",
+                ConjugateSolver::Adam,
+                Amortization::Regression,
+            ),
+        ] {
+            let cfg = W2Config {
+                hidden: vec![16, 16],
+                batch: 64,
+                eval_every: 0,
+                threads,
+                conjugate: ConjugateConfig {
+                    solver,
+                    amortization,
+                    ..ConjugateConfig::default()
+                },
+                ..W2Config::monge()
+            };
+            let mut tr = W2Trainer::new(&x, &y, &cfg).unwrap();
+            let n = steady_allocations(|| tr.step());
+            report.push((format!("W2Trainer::step {cname} threads {threads}"), n));
         }
         for (oname, potential) in [
             ("cayley", LipschitzConfig::default()),

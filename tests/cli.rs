@@ -390,6 +390,8 @@ fn bench_quick_json_lists_every_workload() {
     for name in [
         "w2_outer",
         "w2_outer_l0",
+        "w2_outer_quad",
+        "w2_outer_lbfgs",
         "w1_potential",
         "w1_gan",
         "sinkhorn_l1_map",
@@ -411,7 +413,7 @@ fn bench_quick_json_lists_every_workload() {
     ] {
         assert!(js.contains(key), "{key}");
     }
-    // 4 solver workloads × 3 dimensions + Sinkhorn + 6 gemm shapes, every median positive
-    assert_eq!(js.matches("\"name\":").count(), 19);
+    // 6 solver workloads × 3 dimensions + Sinkhorn + 6 gemm shapes, every median positive
+    assert_eq!(js.matches("\"name\":").count(), 25);
     assert!(!js.contains("\"ms_median\":0,"));
 }

@@ -169,7 +169,7 @@ fn bjorck_spectral_norm_stays_at_most_one_before_convergence() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
     #[test]
     fn bjorck_output_is_orthonormal_for_random_shapes(r in 1usize..24, c in 1usize..24, seed in 0u64..1000) {
         let q = q_of(Bjorck { order: BjorckOrder::Four, iters: 40, scale: BjorckScale::Frobenius }, &random(r, c, seed));

@@ -229,6 +229,21 @@ impl Args {
         Ok(val)
     }
 
+    /// Every value of `--name`, in the order given (an option that may be repeated).
+    pub fn strings(&mut self, name: &str) -> Result<Vec<String>> {
+        let mut vals = Vec::new();
+        for o in self.opts.iter_mut() {
+            if o.0 == name {
+                o.2 = true;
+                match &o.1 {
+                    Some(v) => vals.push(v.clone()),
+                    None => return Err(Error::Usage(format!("option --{name} needs a value"))),
+                }
+            }
+        }
+        Ok(vals)
+    }
+
     /// The value of `--name` parsed as `V`, or `None`.
     pub fn get<V: ArgValue>(&mut self, name: &str) -> Result<Option<V>> {
         match self.string(name)? {

@@ -4,6 +4,7 @@ use super::args::Args;
 use super::fit::default_threads;
 use super::json::Json;
 use monge::linalg::{count_flops, gemm, Mat, Op};
+use monge::ot::conjugate::{ConjugateConfig, ConjugateSolver};
 use monge::ot::penalty::Penalty;
 use monge::ot::sinkhorn::{ElasticCost, ElasticSinkhornMap, SinkhornConfig};
 use monge::ot::w1::{W1Config, W1Trainer};
@@ -21,7 +22,8 @@ USAGE:
     monge bench [--json] [--threads N] [--quick]
 
 Workloads (batch 256, f32): w2_outer (10 g + 1 f steps, ICNN [64]×4), w2_outer_l0 (with the smoothed-L0
-penalty), w1_potential (Cayley, GroupSort), w1_gan (step size + discriminator), each at d = 2, 50, 1000;
+penalty), w2_outer_quad (quadratic-ICNN potentials, rank ≤ 64), w2_outer_lbfgs (and 5 L-BFGS steps of
+conjugate refinement before the f step), w1_potential (Cayley, GroupSort), w1_gan (step size + discriminator), each at d = 2, 50, 1000;
 sinkhorn_l1_map (elastic L1, n = d = 1000, fit + map); gemm at the SPEC shapes. Each: warm-up, then the
 median of repeated runs; GFLOP/s counts the gemm FLOPs of one step as issued (2·m·k·n per product).
 --quick uses fewer repetitions (under a minute).";
@@ -91,9 +93,29 @@ pub fn run(mut a: Args) -> Result<()> {
     for d in [2usize, 50, 1000] {
         let x = data(2048, d, 0.0, streams::DATA);
         let y = data(2048, d, 1.0, streams::DATA_2);
-        for (name, penalty, lambda) in [
-            ("w2_outer", Penalty::None, 0.0),
-            ("w2_outer_l0", Penalty::SmoothedL0 { sigma: 1.0 }, 0.1),
+        let lbfgs = ConjugateConfig {
+            solver: ConjugateSolver::Lbfgs,
+            ..ConjugateConfig::default()
+        };
+        for (name, penalty, lambda, base) in [
+            ("w2_outer", Penalty::None, 0.0, W2Config::default()),
+            (
+                "w2_outer_l0",
+                Penalty::SmoothedL0 { sigma: 1.0 },
+                0.1,
+                W2Config::default(),
+            ),
+            // issue 13: quadratic-ICNN potentials at the Gaussian start, and with L-BFGS refinement
+            ("w2_outer_quad", Penalty::None, 0.0, W2Config::monge()),
+            (
+                "w2_outer_lbfgs",
+                Penalty::None,
+                0.0,
+                W2Config {
+                    conjugate: lbfgs,
+                    ..W2Config::monge()
+                },
+            ),
         ] {
             let cfg = W2Config {
                 penalty,
@@ -101,7 +123,7 @@ pub fn run(mut a: Args) -> Result<()> {
                 eval_every: 0,
                 heldout_fraction: 0.0,
                 threads,
-                ..W2Config::default()
+                ..base
             };
             let mut tr = W2Trainer::new(&x, &y, &cfg)?;
             let t = time_it(2, reps(d), || tr.step().map(|_| ()))?;

@@ -66,6 +66,11 @@ fn csv_header() -> Option<bool> {
 /// Reads a data file (`.npy`, `.csv`, `.tsv`, `.txt`) as `T`, checking it is non-empty. When the first
 /// line of a CSV was detected as a header, says so on stderr (it is not data).
 pub fn load<T: Real>(path: &str) -> Result<Mat<T>> {
+    load_named(path).map(|(m, _)| m)
+}
+
+/// [`load`], also returning the feature names of a CSV header (`None` without a header).
+pub fn load_named<T: Real>(path: &str) -> Result<(Mat<T>, Option<Vec<String>>)> {
     let opts = monge::io::CsvOptions {
         header: csv_header(),
         ..Default::default()
@@ -80,7 +85,7 @@ pub fn load<T: Real>(path: &str) -> Result<Mat<T>> {
     if m.rows() == 0 || m.cols() == 0 {
         return Err(Error::data(path, None, None, "the data set is empty"));
     }
-    Ok(m)
+    Ok((m, rep.names))
 }
 
 /// Warns on stderr when `m`'s values are so large that training in `T` will likely overflow (squared

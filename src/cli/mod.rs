@@ -66,6 +66,7 @@ const FLAGS: &[&str] = &[
     "quiet",
     "anneal",
     "log",
+    "baselines",
     "quick",
     "positive",
     "reduced",

@@ -1,9 +1,10 @@
-//! `monge plot`: SVG of source/target/mapped sets (PCA-projected when d > 2) with displacement arrows, or
-//! of training curves from a fit history.
+//! `monge plot`: SVG of source/target/mapped sets on one plane shared by every panel (with displacement
+//! arrows), or of training curves from a fit history, one panel per quantity.
 
 use super::args::Args;
 use super::common::{check_ext, check_paths, load, same_dim};
-use monge::io::svg::{write_curves_svg, write_scatter_svg, CurveOptions, ScatterOptions, Series};
+use monge::io::panels::{write_scatter_panels_svg, PanelOptions, Plane, ScatterPanel};
+use monge::io::svg::{write_curve_panels_svg, CurveOptions, CurvePanel, Series};
 use monge::linalg::Mat;
 use monge::{Error, Result};
 use std::path::Path;
@@ -13,13 +14,25 @@ pub const HELP: &str = "\
 monge plot — SVG plots
 
 USAGE:
-    monge plot --source A --target B [--mapped Y] --out plot.svg [--title T]
+    monge plot --source A --target B [--mapped Y]… --out plot.svg [OPTIONS]
     monge plot --history H.csv --out curves.svg [--log] [--title T]
 
-The first form draws source, target and mapped points with a sample of displacement arrows (sets with
-more than 2 features are projected on the top-2 principal axes of their union). The second draws the
-training curves of a history file written by `monge fit --history H.csv` (one curve per column after the
-first, which is the iteration).";
+The first form draws source, target and mapped points with a sample of displacement arrows. Each
+--mapped file (repeat the option) gets its own panel, side by side, all on the same plane and the same
+axes, so the methods can be compared by eye. Sets with more than 2 features are projected on the top-2
+principal axes of the union of every set drawn, or on a plane you fix:
+    --basis FILE         the plane: a 3 × d matrix (.npy/.csv): row 1 the centre, rows 2 and 3 the axes
+                         (normalised here); e.g. the mean and PCs of the control cells, the same for
+                         every figure of a paper
+    --save-basis FILE    write the plane used in that form (give it to --basis in the next plots)
+    --labels L1,L2,…     panel titles, one per --mapped file (otherwise the file names)
+    --title T            title of the figure
+The second form draws the curves of a history file written by `monge fit --history H.csv`, one panel per
+quantity on a common iteration axis: the losses, the held-out selection criterion (columns heldout…) and
+λ (column lambda); columns without values are left out, a history without any value is an error.
+--log draws the values on log axes and says on stderr what it could not draw (values ≤ 0; a panel with
+no positive value stays linear).
+Output: SVG only (the name must end in .svg).";
 
 /// Runs `monge plot`.
 pub fn run(mut a: Args) -> Result<()> {
@@ -35,52 +48,181 @@ pub fn run(mut a: Args) -> Result<()> {
         let log_y = a.flag("log");
         a.finish()?;
         check_paths(&[("history", &h)], &[("out", &out)])?;
-        let series = read_history(&h)?;
+        let panels = history_panels(read_history(&h)?);
         let opts = CurveOptions {
             title,
             log_y,
+            height: if panels.len() > 1 { 260 } else { 400 },
             ..CurveOptions::default()
         };
-        write_curves_svg(Path::new(&out), &series, &opts)?;
+        let notes = write_curve_panels_svg(Path::new(&out), &panels, &opts)?;
+        for n in notes {
+            say!("monge: note: --log: {n}");
+        }
         super::common::say(&format!("wrote {out}"));
         return Ok(());
     }
     let source_path: String = a.required("source")?;
     let target_path: String = a.required("target")?;
-    let mapped_path: Option<String> = a.get("mapped")?;
+    let mapped_paths = a.strings("mapped")?;
+    let labels: Option<String> = a.get("labels")?;
+    let basis_path: Option<String> = a.get("basis")?;
+    let save_basis: Option<String> = a.get("save-basis")?;
     a.finish()?;
+    let labels: Vec<String> = match labels {
+        Some(l) => {
+            let l: Vec<String> = l.split(',').map(|s| s.trim().to_string()).collect();
+            if l.len() != mapped_paths.len() {
+                return Err(Error::Usage(format!(
+                    "--labels names {} panels but {} --mapped files are given",
+                    l.len(),
+                    mapped_paths.len()
+                )));
+            }
+            l
+        }
+        None => mapped_paths
+            .iter()
+            .map(|p| {
+                Path::new(p)
+                    .file_stem()
+                    .map_or(p.clone(), |s| s.to_string_lossy().into_owned())
+            })
+            .collect(),
+    };
     let mut inputs = vec![
         ("source", source_path.as_str()),
         ("target", target_path.as_str()),
     ];
-    if let Some(p) = &mapped_path {
-        inputs.push(("mapped", p.as_str()));
+    inputs.extend(mapped_paths.iter().map(|p| ("mapped", p.as_str())));
+    if let Some(b) = &basis_path {
+        inputs.push(("basis", b.as_str()));
     }
-    check_paths(&inputs, &[("out", &out)])?;
+    let mut outputs = vec![("out", out.as_str())];
+    if let Some(s) = &save_basis {
+        monge::io::MatrixFormat::from_path(Path::new(s))?;
+        outputs.push(("save-basis", s.as_str()));
+    }
+    check_paths(&inputs, &outputs)?;
     let source: Mat<f64> = load(&source_path)?;
     let target: Mat<f64> = load(&target_path)?;
     same_dim(&source_path, source.cols(), &target_path, target.cols())?;
-    let mapped: Option<Mat<f64>> = match &mapped_path {
-        Some(p) => {
-            let m: Mat<f64> = load(p)?;
-            if m.shape() != source.shape() {
-                return Err(Error::Shape(format!(
-                    "{p} must have the source's shape {}×{} (row i is the image of source row i)",
-                    source.rows(),
-                    source.cols()
-                )));
-            }
-            Some(m)
+    let mut mapped = Vec::with_capacity(mapped_paths.len());
+    for p in &mapped_paths {
+        let m: Mat<f64> = load(p)?;
+        if m.shape() != source.shape() {
+            return Err(Error::Shape(format!(
+                "{p} must have the source's shape {}×{} (row i is the image of source row i)",
+                source.rows(),
+                source.cols()
+            )));
         }
-        None => None,
+        mapped.push(m);
+    }
+    let mut sets: Vec<&Mat<f64>> = vec![&source, &target];
+    sets.extend(mapped.iter());
+    let plane = match &basis_path {
+        Some(b) => read_basis(b, source.cols())?,
+        None => Plane::of_sets(&sets)?,
     };
-    let opts = ScatterOptions {
+    let [x_label, y_label] = plane.labels(&sets);
+    let (ps, pt) = (plane.project(&source), plane.project(&target));
+    let panels: Vec<ScatterPanel> = if mapped.is_empty() {
+        vec![ScatterPanel {
+            title: String::new(),
+            source: ps,
+            target: pt,
+            mapped: None,
+        }]
+    } else {
+        mapped
+            .iter()
+            .zip(&labels)
+            .map(|(m, l)| ScatterPanel {
+                title: if mapped.len() > 1 || !l.is_empty() {
+                    l.clone()
+                } else {
+                    String::new()
+                },
+                source: ps.clone(),
+                target: pt.clone(),
+                mapped: Some(plane.project(m)),
+            })
+            .collect()
+    };
+    let opts = PanelOptions {
         title,
-        ..ScatterOptions::default()
+        panel_width: if panels.len() > 1 { 480 } else { 640 },
+        height: if panels.len() > 1 { 440 } else { 520 },
+        x_label,
+        y_label,
+        ..PanelOptions::default()
     };
-    write_scatter_svg(Path::new(&out), &source, &target, mapped.as_ref(), &opts)?;
+    if let Some(s) = &save_basis {
+        let d = plane.dim();
+        let m = Mat::from_fn(3, d, |i, j| match i {
+            0 => plane.centre[j],
+            k => plane.axes[k - 1][j],
+        });
+        monge::io::write_matrix(Path::new(s), &m)?;
+        say!("wrote {s} (the plane: centre, axis 1, axis 2 as 3 rows of {d})");
+    }
+    write_scatter_panels_svg(Path::new(&out), &panels, &opts)?;
     super::common::say(&format!("wrote {out}"));
     Ok(())
+}
+
+/// Reads a `--basis` file: 3 rows of `d` values (centre, axis 1, axis 2).
+fn read_basis(path: &str, d: usize) -> Result<Plane> {
+    let b: Mat<f64> = load(path)?;
+    if b.shape() != (3, d) {
+        return Err(Error::Shape(format!(
+            "{path} is {}×{}: a plot basis is 3×{d} (row 1 the centre, rows 2 and 3 the axes, one column \
+             per feature of the data)",
+            b.rows(),
+            b.cols()
+        )));
+    }
+    Plane::from_basis(
+        b.row(0).to_vec(),
+        [b.row(1).to_vec(), b.row(2).to_vec()],
+        ["basis axis 1".into(), "basis axis 2".into()],
+    )
+    .map_err(|e| Error::data(path, None, None, e.to_string()))
+}
+
+/// Groups the columns of a history into one panel per quantity: the losses, the held-out selection
+/// criterion (columns whose name starts with `heldout`), λ (`lambda`); panels without any value are left
+/// out.
+pub fn history_panels(series: Vec<Series>) -> Vec<CurvePanel> {
+    let mut losses = CurvePanel {
+        y_label: "loss".into(),
+        series: vec![],
+    };
+    let mut heldout = CurvePanel {
+        y_label: "held-out criterion".into(),
+        series: vec![],
+    };
+    let mut lambda = CurvePanel {
+        y_label: "λ (penalty weight)".into(),
+        series: vec![],
+    };
+    for s in series.into_iter().filter(|s| !s.points.is_empty()) {
+        if s.name == "lambda" {
+            lambda.series.push(s);
+        } else if s.name.starts_with("heldout") {
+            if s.name == "heldout_mmd" {
+                heldout.y_label = "held-out MMD".into();
+            }
+            heldout.series.push(s);
+        } else {
+            losses.series.push(s);
+        }
+    }
+    [losses, heldout, lambda]
+        .into_iter()
+        .filter(|p| !p.series.is_empty())
+        .collect()
 }
 
 /// Largest history file read (a fit writes a few hundred bytes per progress report).
@@ -150,12 +292,20 @@ pub fn read_history(path: &str) -> Result<Vec<Series>> {
         }
     }
     if series.iter().all(|s| s.points.is_empty()) {
+        let no_losses = series
+            .iter()
+            .all(|s| s.name == "lambda" || s.name.starts_with("heldout"));
         return Err(Error::data(
             path,
             None,
             None,
-            "the history has a header but no values to plot (was the fit stopped before its first \
-             progress report?)",
+            if no_losses && !series.is_empty() {
+                "the history has no values to plot: it has no loss column (a Sinkhorn fit solves for \
+                 its potential without training iterations, so it records no curve)"
+            } else {
+                "the history has a header but no values to plot (was the fit stopped before its first \
+                 progress report?)"
+            },
         ));
     }
     Ok(series)

@@ -50,6 +50,8 @@ pub const MAX_LINE: usize = 1 << 26;
 pub struct CsvReport {
     /// The line detected as a header: (1-based line number, its text, quoted and cut).
     pub header: Option<(usize, String)>,
+    /// The header's fields (trimmed, one pair of double quotes removed): the feature names.
+    pub names: Option<Vec<String>>,
 }
 
 /// Parses one field as `T`; `Err` holds the message.
@@ -159,6 +161,7 @@ fn read_delimited<T: Real, R: BufRead>(
         if is_header {
             header = Some(false);
             report.header = Some((lineno, quote(text, 80)));
+            report.names = Some(text.split(d).map(|f| clean(f).to_string()).collect());
             width = Some((text.split(d).count(), lineno, "the header"));
             continue;
         }

@@ -4,6 +4,9 @@
 //! - [`csv`]: comma/tab separated text with optional header and `#` comments, line-by-line reader + writer;
 //! - [`model`]: the versioned, checksummed binary model format (byte layout in its module doc);
 //! - [`svg`]: hand-written SVG scatter plots (with PCA for d > 2) and training curves;
+//! - [`curves`]: training curves, one panel per quantity on a common iteration axis;
+//! - [`panels`]: scatter plots of projected sets, one panel per method on common axes, and the plane
+//!   they are projected on;
 //! - [`atomic`]: every write goes through a temp file in the same directory, fsync, rename.
 //!
 //! Every reader also has a byte-slice entry point (`parse_…`) sharing its code, used by the fuzz targets.
@@ -12,8 +15,10 @@
 
 pub mod atomic;
 pub mod csv;
+pub mod curves;
 pub mod model;
 pub mod npy;
+pub mod panels;
 pub mod svg;
 
 pub use atomic::write_atomic;

@@ -5,16 +5,19 @@
 //! - [`mmd`]: biased RBF maximum mean discrepancy averaged over bandwidths (CellOT / w1ot `eval.py`);
 //! - [`wasserstein`]: sliced W2 (random projections) and exact W2² by an assignment solver;
 //! - [`summary`]: feature-mean r² / Pearson / ℓ2, displacement dimensionality, L2-UVP, moved-gene
-//!   precision and recall.
+//!   precision and recall;
+//! - [`changes`]: the features that changed most (top-k genes) and r²/Pearson of the mean changes.
 //!
 //! On expression data the metrics are also reported on a user-given subset of features (SPEC §7.7, e.g.
 //! the top-50 marker genes): [`feature_subset`] extracts those columns, and any metric applies to the
 //! result.
 
+pub mod changes;
 pub mod mmd;
 pub mod summary;
 pub mod wasserstein;
 
+pub use changes::{mean_change, pearson_delta, r2_delta, top_changed_features};
 pub use mmd::{mmd, mmd_gammas_eval, MMD_GAMMAS_TRAIN};
 pub use summary::{
     displacement_dim, l2_means, l2_uvp, moved_genes_precision_recall, pearson_means, r2_means,

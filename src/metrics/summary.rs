@@ -18,7 +18,7 @@
 use crate::linalg::{MatRef, Real};
 
 /// Column means of a view, in f64.
-fn feature_means<T: Real>(x: MatRef<'_, T>) -> Vec<f64> {
+pub(crate) fn feature_means<T: Real>(x: MatRef<'_, T>) -> Vec<f64> {
     let mut m = vec![0.0f64; x.cols()];
     for i in 0..x.rows() {
         for (a, v) in m.iter_mut().zip(x.row(i)) {
@@ -30,7 +30,7 @@ fn feature_means<T: Real>(x: MatRef<'_, T>) -> Vec<f64> {
     m
 }
 
-fn check_pair<T: Real>(what: &str, p: &MatRef<'_, T>, t: &MatRef<'_, T>) {
+pub(crate) fn check_pair<T: Real>(what: &str, p: &MatRef<'_, T>, t: &MatRef<'_, T>) {
     assert!(p.rows() > 0 && t.rows() > 0, "{what}: empty sample");
     assert_eq!(p.cols(), t.cols(), "{what}: feature counts differ");
 }
@@ -63,7 +63,7 @@ pub fn l2_means<T: Real>(pred: MatRef<'_, T>, target: MatRef<'_, T>) -> f64 {
 }
 
 /// Pearson correlation of two equal-length vectors (two-pass: centred sums).
-fn pearson(a: &[f64], b: &[f64]) -> f64 {
+pub(crate) fn pearson(a: &[f64], b: &[f64]) -> f64 {
     let n = a.len() as f64;
     let ma = a.iter().sum::<f64>() / n;
     let mb = b.iter().sum::<f64>() / n;

@@ -60,12 +60,20 @@
 //! `ė0 = a0 ⊙ q''(u0) ⊙ u̇0 = ū0`. So `∇²g(x) v = ū0 A0` — the Hessian is `A0ᵀ diag(a0 ⊙ q''(u0)) A0`,
 //! positive semi-definite when every W ≥ 0 (then a0 ≥ 0): the map ∇g is monotone.
 //!
+//! # Quadratic path ([`Icnn::with_quadratic`])
+//! Optionally the potential is `φ(x) = g(x) + q(x)`, `q(x) = ½ xᵀ(LLᵀ + diag(softplus(s)))x + βᵀx`, convex
+//! for every (L, s, β); its blocks follow W_L in the buffer. Every pass above adds the matching pass of q,
+//! derived in [`crate::nn::quadratic`]: F adds q(x) to the value (outside ρ), B stores the seed, B4 adds
+//! `w_i ∇q(x_i)`, B5 and D add q's parameter gradients, J adds `(LLᵀ + diag(softplus(s))) v`. The W
+//! constraint below does not touch q.
+//!
 //! # Convexity constraint
 //! [`Icnn::clamp_nonneg`]: `Wl ← max(Wl, 0)` (l = 1..L). [`Icnn::w_penalty`]: `P = Σ_l ‖relu(−Wl)‖_F`
 //! (not squared, as [B23]); `∂P/∂Wl = −relu(−Wl)/‖relu(−Wl)‖_F` where the norm is positive, 0 otherwise.
 
 use crate::linalg::simd::simd_dispatch;
 use crate::linalg::{gemm, Mat, MatMut, MatRef, Op, Real};
+use crate::nn::quadratic::Quadratic;
 use crate::random::Stream;
 
 /// Negative slope of the LeakyReLU σ.
@@ -162,6 +170,8 @@ pub struct Icnn<T> {
     off_b: usize,
     /// Offset of W_l in `params`, index l − 1 for l = 1..L.
     off_w: Vec<usize>,
+    /// The optional quadratic path `½ xᵀ(LLᵀ + diag(softplus(s)))x + βᵀx` (its blocks follow W_L).
+    quad: Option<Quadratic>,
 }
 
 /// Per-batch scratch of an [`Icnn`] (sized once for at most `capacity` rows; no allocation per call).
@@ -187,6 +197,15 @@ pub struct IcnnWorkspace<T> {
     zd: Vec<T>,
     /// Ū0, `cap × h0`.
     ub0: Vec<T>,
+    /// Quadratic path: the batch X (cap × d; step Q-B needs it), K = X L and K̃ = diag(w) K (cap × r),
+    /// scratch for V L (cap × r), the seed w (cap). Empty without the path.
+    qx: Vec<T>,
+    qk: Vec<T>,
+    qkw: Vec<T>,
+    qj: Vec<T>,
+    qw: Vec<T>,
+    /// softplus(s) of the last forward (d).
+    qsp: Vec<T>,
     /// 0 = nothing, 1 = forward done, 2 = backward done (seed 1), 3 = backward done (other seed).
     state: u8,
 }
@@ -256,7 +275,45 @@ impl<T: Real> Icnn<T> {
             h_off,
             off_b,
             off_w,
+            quad: None,
         }
+    }
+
+    /// The potential `φ(x) = ICNN(x) + ½ xᵀ(LLᵀ + diag(softplus(s)))x + βᵀx` with L of rank
+    /// `r = min(rank, d)` (module [`crate::nn::quadratic`]): the quadratic blocks are appended to the
+    /// parameter buffer and start at `LLᵀ + diag(softplus(s)) = I`, β = 0 (the path is ½‖x‖², the identity
+    /// map), split as `L = √½ [I_r; 0]`, `softplus(s_j) = ½` for j < r and 1 beyond. L = 0 would also give I
+    /// but is a saddle: every gradient in L is linear in L (`Xᵀ K̃`, `Vᵀ K + Xᵀ J`) and would stay 0.
+    /// A network that already has the path is returned unchanged.
+    pub fn with_quadratic(mut self, rank: usize) -> Self {
+        if self.quad.is_some() {
+            return self;
+        }
+        let q = Quadratic {
+            dim: self.dim,
+            rank: rank.min(self.dim),
+            off: self.params.len(),
+        };
+        self.params.resize(q.off + q.n_params(), T::ZERO);
+        let (half, one) = (
+            T::from_f64(crate::nn::quadratic::softplus_inv(0.5)),
+            T::from_f64(crate::nn::quadratic::softplus_inv(1.0)),
+        );
+        let l0 = q.l_range().start;
+        for k in 0..q.rank {
+            self.params[l0 + k * q.rank + k] = T::from_f64(0.5f64.sqrt());
+        }
+        let s0 = q.s_range().start;
+        for j in 0..q.dim {
+            self.params[s0 + j] = if j < q.rank { half } else { one };
+        }
+        self.quad = Some(q);
+        self
+    }
+
+    /// The quadratic path, if the potential has one.
+    pub fn quadratic(&self) -> Option<&Quadratic> {
+        self.quad.as_ref()
     }
 
     /// Input dimension d.
@@ -328,9 +385,9 @@ impl<T: Real> Icnn<T> {
         let (r, o, i) = self.w_range(l);
         MatRef::from_slice(&self.params[r], o, i).unwrap()
     }
-    /// Range of all W blocks (W_1 … W_L are contiguous at the end of the buffer).
+    /// Range of all W blocks (W_1 … W_L are contiguous, followed by the quadratic path if any).
     pub fn w_all_range(&self) -> core::ops::Range<usize> {
-        self.off_w[0]..self.params.len()
+        self.off_w[0]..self.quad.map_or(self.params.len(), |q| q.off)
     }
 
     /// A workspace for batches of at most `capacity` rows.
@@ -340,6 +397,8 @@ impl<T: Real> Icnn<T> {
         let h0 = self.hidden[0];
         let hmax = *self.hidden.iter().max().unwrap();
         let z = |n: usize| vec![T::ZERO; capacity * n];
+        let (qd, qr) = self.quad.map_or((0, 0), |q| (q.dim, q.rank));
+        let qn = usize::from(self.quad.is_some());
         IcnnWorkspace {
             cap: capacity,
             rows: 0,
@@ -352,19 +411,40 @@ impl<T: Real> Icnn<T> {
             ud: z(h1),
             zd: z(h),
             ub0: z(h0),
+            qx: z(qd),
+            qk: z(qr),
+            qkw: z(qr),
+            qj: z(qr),
+            qw: z(qn),
+            qsp: vec![T::ZERO; qd],
             state: 0,
         }
     }
 
     /// Step F: forward pass over the rows of `x` (≤ capacity), caching what the other passes need.
     pub fn forward(&self, x: MatRef<'_, T>, ws: &mut IcnnWorkspace<T>) {
-        forward_simd(self, x, ws)
+        forward_simd(self, x, ws);
+        if let Some(q) = &self.quad {
+            let (b, d) = (x.rows(), self.dim);
+            for i in 0..b {
+                ws.qx[i * d..(i + 1) * d].copy_from_slice(x.row(i));
+            }
+            q.forward(&self.params, x, &mut ws.qsp, &mut ws.qk, &mut ws.val);
+        }
     }
 
     /// Step B (B1–B3): backward pass of the last forward with per-row seed `w` (`None` = all ones),
     /// filling the adjoints E.
     pub fn backward(&self, ws: &mut IcnnWorkspace<T>, seed: Option<&[T]>) {
-        backward_simd(self, ws, seed)
+        backward_simd(self, ws, seed);
+        if let Some(q) = &self.quad {
+            let b = ws.rows;
+            match seed {
+                Some(w) => ws.qw[..b].copy_from_slice(w),
+                None => ws.qw[..b].fill(T::ONE),
+            }
+            q.seed_rows(b, &ws.qk, &ws.qw, &mut ws.qkw);
+        }
     }
 
     /// Step B4: `out ← E A` — row i is ∇_x (w_i g(x_i)) for the seed of the last backward.
@@ -373,12 +453,20 @@ impl<T: Real> Icnn<T> {
         let b = ws.rows;
         let h1 = self.h_total() + 1;
         let e = MatRef::from_slice(&ws.e[..b * h1], b, h1).unwrap();
-        gemm(T::ONE, e, Op::N, self.a_all(), Op::N, T::ZERO, out);
+        let mut out = out;
+        gemm(T::ONE, e, Op::N, self.a_all(), Op::N, T::ZERO, out.rb_mut());
+        if let Some(q) = &self.quad {
+            let x = MatRef::from_slice(&ws.qx[..b * self.dim], b, self.dim).unwrap();
+            q.input_grad_add(&self.params, &ws.qsp, x, &ws.qkw, &ws.qw, out);
+        }
     }
 
     /// Step B5: `grads += ∂/∂θ Σ_i w_i g(x_i)` for the seed w of the last backward on the same `x`.
     pub fn value_param_grad(&self, x: MatRef<'_, T>, ws: &IcnnWorkspace<T>, grads: &mut [T]) {
-        value_param_grad_simd(self, x, ws, grads)
+        value_param_grad_simd(self, x, ws, grads);
+        if let Some(q) = &self.quad {
+            q.value_param_grad(&self.params, x, &ws.qkw, &ws.qw, grads);
+        }
     }
 
     /// `∂Wl += E_lᵀ Y_{l−1}` for l = 1..L, with `y` = Z (value) or Ż (map).
@@ -408,7 +496,10 @@ impl<T: Real> Icnn<T> {
         ws: &mut IcnnWorkspace<T>,
         grads: &mut [T],
     ) {
-        map_param_grad_simd(self, x, v, ws, grads)
+        map_param_grad_simd(self, x, v, ws, grads);
+        if let Some(q) = &self.quad {
+            q.map_param_grad(&self.params, x, v, &ws.qk, &mut ws.qj, grads);
+        }
     }
 
     /// g(x_i) for every row of `x` into `out` (length = rows).
@@ -484,7 +575,11 @@ impl<T: Real> Icnn<T> {
             }
         }
         let ub0 = MatRef::from_slice(&ws.ub0[..b * h0], b, h0).unwrap();
-        gemm(T::ONE, ub0, Op::N, a0, Op::N, T::ZERO, out);
+        let mut out = out;
+        gemm(T::ONE, ub0, Op::N, a0, Op::N, T::ZERO, out.rb_mut());
+        if let Some(q) = &self.quad {
+            q.hvp_add(&self.params, &ws.qsp, v, &mut ws.qj, out);
+        }
     }
 
     /// ∇g for every row of a set of any size (in chunks of the workspace capacity). Not a hot path.

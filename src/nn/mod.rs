@@ -13,3 +13,4 @@ pub mod groupsort;
 pub mod icnn;
 pub mod lipschitz;
 pub mod mlp;
+pub mod quadratic;

@@ -10,8 +10,11 @@
 
 pub mod anneal;
 pub mod baselines;
+pub mod conjugate;
 pub mod fit;
+pub mod gaussian;
 pub mod penalty;
+pub mod potentials;
 pub mod sinkhorn;
 pub mod train;
 pub mod w1;

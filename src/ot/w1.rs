@@ -242,6 +242,9 @@ fn normalise_rows<T: Real>(g: &mut Mat<T>) -> f64 {
     }
 }
 
+/// Rows per chunk of [`W1Map`]'s `transport` (its workspaces hold this many rows).
+pub const W1_MAP_CHUNK: usize = 1024;
+
 /// A fitted W1 map `T(x) = x − η(x)·∇f(x)/(‖∇f(x)‖ + 1e-6)` (then `relu` when `positive`).
 #[derive(Clone, Debug)]
 pub struct W1Map<T: Real> {
@@ -437,14 +440,29 @@ impl<T: Real> TransportMap<T> for W1Map<T> {
 
     fn transport(&self, x: &Mat<T>) -> Mat<T> {
         assert_eq!(x.cols(), self.dim(), "W1Map: input dimension");
-        let mut d = self.potential.gradients(x);
-        normalise_rows(&mut d);
-        let eta = self.step.outputs(x);
+        // Rows in chunks of W1_MAP_CHUNK (as the W2 map): the workspaces hold one chunk, not every row;
+        // each row's arithmetic does not depend on its chunk, so the result does not either.
+        let (n, dim) = x.shape();
         let mut out = x.clone();
-        for (i, &e) in eta.iter().enumerate() {
-            for (o, &dv) in out.row_mut(i).iter_mut().zip(d.row(i)) {
-                let v = *o - e * dv;
-                *o = if self.positive { v.max(T::ZERO) } else { v };
+        let chunk = W1_MAP_CHUNK.min(n).max(1);
+        let (mut pw, mut sw) = (self.potential.work(chunk), self.step.work(chunk));
+        let mut d = Mat::zeros(chunk, dim);
+        for r0 in (0..n).step_by(chunk) {
+            let r1 = (r0 + chunk).min(n);
+            if r1 - r0 != chunk {
+                (pw, sw) = (self.potential.work(r1 - r0), self.step.work(r1 - r0));
+                d.resize(r1 - r0, dim);
+            }
+            let xv = x.view().rows_range(r0, r1);
+            self.potential.grad_x(xv, &mut pw);
+            d.as_mut_slice().copy_from_slice(pw.grad_x().as_slice());
+            normalise_rows(&mut d);
+            self.step.forward(xv, &mut sw);
+            for (i, &e) in sw.outputs().iter().enumerate() {
+                for (o, &dv) in out.row_mut(r0 + i).iter_mut().zip(d.row(i)) {
+                    let v = *o - e * dv;
+                    *o = if self.positive { v.max(T::ZERO) } else { v };
+                }
             }
         }
         out

@@ -56,6 +56,7 @@ pub use trainer::{fit, StepStats, W2Report, W2Trainer, SAMPLE_ROWS};
 
 use crate::linalg::{Mat, Real};
 use crate::nn::icnn::{Icnn, IcnnWorkspace};
+use crate::ot::conjugate::{refine, Amortization, ConjugateConfig, ConjugateWorkspace};
 use crate::ot::penalty::Penalty;
 use crate::ot::{SavedModel, TransportMap};
 use crate::Result;
@@ -122,13 +123,36 @@ impl<T: Real> W2Map<T> {
                 l,
             ));
         }
+        // the quadratic path (issue 13): `potential = quadratic-icnn`, rank `quad_rank` ≤ d
+        let rank = if m.hyper("potential") == Some("quadratic-icnn") {
+            let r: usize = m.hyper_parse("quad_rank")?;
+            if r > m.dim {
+                return Err(SavedModel::<T>::fail(format!(
+                    "quad_rank {r} exceeds the dimension {}",
+                    m.dim
+                )));
+            }
+            blocks.push((index.shaped("QL", &[m.dim, r])?, 'L', 0));
+            blocks.push((index.shaped("Qs", &[m.dim])?, 's', 0));
+            blocks.push((index.shaped("Qbeta", &[m.dim])?, 'q', 0));
+            Some(r)
+        } else {
+            None
+        };
         index.finish()?;
         // every size is now paid for by values in the file: allocate once
         let mut g = Icnn::<T>::zeros(m.dim, &hidden, out_act);
+        if let Some(r) = rank {
+            g = g.with_quadratic(r);
+        }
+        let quad = g.quadratic().copied();
         for (v, kind, l) in blocks {
-            let range = match kind {
-                'A' => g.a_range(l).0,
-                'b' => g.b_range(l),
+            let range = match (kind, quad) {
+                ('A', _) => g.a_range(l).0,
+                ('b', _) => g.b_range(l),
+                ('L', Some(q)) => q.l_range(),
+                ('s', Some(q)) => q.s_range(),
+                ('q', Some(q)) => q.beta_range(),
                 _ => g.w_range(l).0,
             };
             g.params_mut()[range].copy_from_slice(v);
@@ -164,11 +188,26 @@ impl<T: Real> TransportMap<T> for W2Map<T> {
             let (rw, o, i) = g.w_range(l);
             tensors.push((format!("W{l}"), vec![o, i], p[rw].to_vec()));
         }
+        let mut quad = Vec::new();
+        if let Some(q) = g.quadratic() {
+            tensors.push(("QL".into(), vec![q.dim, q.rank], p[q.l_range()].to_vec()));
+            tensors.push(("Qs".into(), vec![q.dim], p[q.s_range()].to_vec()));
+            tensors.push(("Qbeta".into(), vec![q.dim], p[q.beta_range()].to_vec()));
+            quad.push(("quad_rank".to_string(), q.rank.to_string()));
+        }
         SavedModel {
             method: "w2".into(),
             dim: g.dim(),
             hyper: vec![
-                ("potential".into(), "icnn".into()),
+                (
+                    "potential".into(),
+                    if quad.is_empty() {
+                        "icnn"
+                    } else {
+                        "quadratic-icnn"
+                    }
+                    .into(),
+                ),
                 ("hidden".into(), hidden),
                 (
                     "activation".into(),
@@ -178,7 +217,10 @@ impl<T: Real> TransportMap<T> for W2Map<T> {
                     "output_activation".into(),
                     g.output_activation().to_string(),
                 ),
-            ],
+            ]
+            .into_iter()
+            .chain(quad)
+            .collect(),
             tensors,
         }
     }
@@ -201,6 +243,9 @@ struct Worker<T> {
     wneg: Vec<T>,
     /// Loss sums over the chunk (f64).
     sums: Sums,
+    /// Conjugate solve scratch, and the refined maximisers y* of the regression g loss (chunk × d).
+    conj: ConjugateWorkspace<T>,
+    ystar: Mat<T>,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -233,6 +278,7 @@ struct Shared<'a, T> {
     penalty: Penalty,
     lambda: T,
     inv_b: T,
+    conj: &'a ConjugateConfig,
 }
 
 /// Step G (G1–G4) on one worker's rows; gradient into `w.grad_g` (overwritten), sums into `w.sums`.
@@ -241,6 +287,9 @@ fn g_step_worker<T: Real>(s: &Shared<'_, T>, w: &mut Worker<T>) {
     w.grad_g.fill(T::ZERO);
     // G1
     s.g.grad_x(x, &mut w.gws, w.tx.view_mut());
+    if s.conj.amortization == Amortization::Regression {
+        return g_regression_worker(s, w);
+    }
     // G2
     s.f.forward(w.tx.view(), &mut w.fws);
     s.f.backward(&mut w.fws, None);
@@ -271,6 +320,36 @@ fn g_step_worker<T: Real>(s: &Shared<'_, T>, w: &mut Worker<T>) {
     w.sums = sums;
 }
 
+/// The g step under regression amortisation ([`crate::ot::conjugate`]): y* refined from ∇g(x),
+/// `V_i = (∇g(x_i) − y*_i + λ∇τ(∇g(x_i) − x_i))/B`, then G4. The sums carry `Σ ½‖∇g(x_i) − y*_i‖²` in
+/// `f_tx` (and `x_tx = 0`), so the reported L_g is the regression loss.
+fn g_regression_worker<T: Real>(s: &Shared<'_, T>, w: &mut Worker<T>) {
+    let x = s.x.view().rows_range(w.r0, w.r1);
+    w.ystar.as_mut_slice().copy_from_slice(w.tx.as_slice());
+    refine(s.conj, s.f, x, w.ystar.view_mut(), &mut w.fws, &mut w.conj);
+    let mut sums = Sums::default();
+    for i in 0..x.rows() {
+        let (xr, tr, yr) = (x.row(i), w.tx.row(i), w.ystar.row(i));
+        let d = xr.len();
+        let vr = &mut w.v.as_mut_slice()[i * d..(i + 1) * d];
+        let mut r2 = T::ZERO;
+        for j in 0..d {
+            vr[j] = tr[j] - yr[j];
+            r2 += vr[j] * vr[j];
+        }
+        sums.f_tx += 0.5 * r2.to_f64();
+        sums.tau += s
+            .penalty
+            .add_displacement_grad(xr, tr, s.lambda, vr)
+            .to_f64();
+        for vj in vr.iter_mut() {
+            *vj *= s.inv_b;
+        }
+    }
+    s.g.map_param_grad(x, w.v.view(), &mut w.gws, &mut w.grad_g);
+    w.sums = sums;
+}
+
 /// Step F (F1–F2) on one worker's rows; gradient into `w.grad_f` (overwritten), sums into `w.sums`.
 fn f_step_worker<T: Real>(s: &Shared<'_, T>, w: &mut Worker<T>) {
     let x = s.x.view().rows_range(w.r0, w.r1);
@@ -278,6 +357,10 @@ fn f_step_worker<T: Real>(s: &Shared<'_, T>, w: &mut Worker<T>) {
     w.grad_f.fill(T::ZERO);
     // F1
     s.g.grad_x(x, &mut w.gws, w.tx.view_mut());
+    // F1': the conjugate refined from the amortised guess (no-op without a solver)
+    if s.conj.active() {
+        refine(s.conj, s.f, x, w.tx.view_mut(), &mut w.fws, &mut w.conj);
+    }
     // F2
     s.f.param_grad_of_value(y, &w.wpos, &mut w.fws, &mut w.grad_f);
     let f_y = values_sum(&w.fws);
@@ -324,6 +407,8 @@ fn single_worker<T: Real>(f: &Icnn<T>, g: &Icnn<T>, b: usize) -> Worker<T> {
         wpos: vec![inv_b; b],
         wneg: vec![-inv_b; b],
         sums: Sums::default(),
+        conj: ConjugateWorkspace::new(&ConjugateConfig::default(), b, g.dim()),
+        ystar: Mat::zeros(0, g.dim()),
     }
 }
 
@@ -348,6 +433,7 @@ pub fn g_loss_and_grad<T: Real>(
         penalty,
         lambda: T::from_f64(lambda),
         inv_b: T::ONE / T::from_usize(b),
+        conj: &ConjugateConfig::default(),
     };
     g_step_worker(&shared, &mut w);
     grads.copy_from_slice(&w.grad_g);
@@ -380,6 +466,7 @@ pub fn f_loss_and_grad<T: Real>(
         penalty: Penalty::None,
         lambda: T::ZERO,
         inv_b: T::ONE / T::from_usize(b),
+        conj: &ConjugateConfig::default(),
     };
     f_step_worker(&shared, &mut w);
     grads.copy_from_slice(&w.grad_f);

@@ -6,6 +6,7 @@ use super::{f_step_worker, g_step_worker, Shared, Sums, W2Config, W2Map, Worker}
 use crate::linalg::{gather_rows, Mat, MatMut, MatRef, Real};
 use crate::nn::icnn::{Icnn, IcnnWorkspace};
 use crate::nn::{Adam, AdamConfig, LrSchedule};
+use crate::ot::conjugate::{Amortization, ConjugateWorkspace};
 use crate::ot::train::{
     run_phase, Control, Guard, Heldout, HeldoutEval, HeldoutReport, HeldoutSets, Losses, Offer,
     Phase, Schedule, Selector, Stopped,
@@ -169,9 +170,14 @@ impl<T: Real> W2Trainer<T> {
             ..
         } = sets.clone();
         let b = cfg.batch.min(src.rows()).min(tgt.rows());
-        let icfg = cfg.icnn();
-        let f = Icnn::<T>::new(d, &icfg, &mut Stream::new(cfg.seed, streams::INIT_A));
-        let g = Icnn::<T>::new(d, &icfg, &mut Stream::new(cfg.seed, streams::INIT_B));
+        let (f, g) = crate::ot::potentials::build(
+            &cfg.icnn(),
+            cfg.potential,
+            cfg.map_init,
+            cfg.seed,
+            &src,
+            &tgt,
+        )?;
         let adam = AdamConfig {
             beta1: cfg.betas.0,
             beta2: cfg.betas.1,
@@ -195,6 +201,15 @@ impl<T: Real> W2Trainer<T> {
                 wpos: vec![inv_b; c],
                 wneg: vec![-inv_b; c],
                 sums: Sums::default(),
+                conj: ConjugateWorkspace::new(&cfg.conjugate, c, d),
+                ystar: Mat::zeros(
+                    if cfg.conjugate.amortization == Amortization::Regression {
+                        c
+                    } else {
+                        0
+                    },
+                    d,
+                ),
             });
         }
         let eval_ws = g.workspace(b.max(1));
@@ -285,6 +300,7 @@ impl<T: Real> W2Trainer<T> {
                 penalty: self.cfg.penalty,
                 lambda: T::from_f64(self.lambda),
                 inv_b: T::ONE / T::from_f64(b),
+                conj: &self.cfg.conjugate,
             };
             self.pool
                 .for_each_mut(&mut self.workers, |_, w| g_step_worker(&shared, w));
@@ -317,6 +333,7 @@ impl<T: Real> W2Trainer<T> {
             penalty: self.cfg.penalty,
             lambda: T::from_f64(self.lambda),
             inv_b: T::ONE / T::from_f64(b),
+            conj: &self.cfg.conjugate,
         };
         self.pool
             .for_each_mut(&mut self.workers, |_, w| f_step_worker(&shared, w));
