@@ -2,51 +2,12 @@
 //! issue 6 answered with a precise message and the right exit code (0 ok, 1 runtime failure, 2 usage),
 //! never a panic and never a half-written output.
 
+mod common;
+
+use common::{monge, scratch, stderr, stdout, synth_toy};
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn monge(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_monge"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the binary runs")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("monge-cli-{}-{name}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// `monge synth toy` into `dir`, asserting success.
-#[track_caller]
-fn synth_toy(dir: &Path, dataset: &str, n: &str, source: &str, target: &str) {
-    let args = [
-        "synth",
-        "toy",
-        "--dataset",
-        dataset,
-        "--n",
-        n,
-        "--out-source",
-        source,
-        "--out-target",
-        target,
-    ];
-    let o = monge(&args, dir);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use std::process::Output;
 
 /// Asserts exit code `code`, that stderr mentions every needle, and that nothing panicked.
 #[track_caller]

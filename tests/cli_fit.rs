@@ -1,53 +1,13 @@
 //! `monge fit` end to end through the training harness: the held-out report and stop reason in the JSON,
 //! the warning against the mean shift, a divergence that keeps and writes the best model, SIGTERM.
 
+mod common;
+
+use common::{monge, scratch, stderr, stdout};
 use std::fs;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-fn monge(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_monge"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the binary runs")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("monge-clifit-{}-{name}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-#[track_caller]
-fn synth_toy(dir: &Path, dataset: &str, n: &str) {
-    let o = monge(
-        &[
-            "synth",
-            "toy",
-            "--dataset",
-            dataset,
-            "--n",
-            n,
-            "--out-source",
-            "s.csv",
-            "--out-target",
-            "t.csv",
-        ],
-        dir,
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-}
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 /// The files of `dir` (names).
 fn files(dir: &Path) -> Vec<String> {
@@ -62,7 +22,7 @@ fn files(dir: &Path) -> Vec<String> {
 #[test]
 fn fit_json_reports_the_heldout_comparison_and_why_it_stopped() {
     let d = scratch("json");
-    synth_toy(&d, "8gaussians", "100");
+    common::synth_toy(&d, "8gaussians", "100", "s.csv", "t.csv");
     // a 100-cell group with every default but the cap: the batch (256) is cut to the 90 training cells
     let o = monge(
         &[
@@ -150,7 +110,7 @@ fn fit_json_reports_the_heldout_comparison_and_why_it_stopped() {
 #[test]
 fn a_divergence_after_an_evaluation_writes_the_best_model() {
     let d = scratch("diverge");
-    synth_toy(&d, "8gaussians", "300");
+    common::synth_toy(&d, "8gaussians", "300", "s.csv", "t.csv");
     // measured: this phase-2 rate overflows the discriminator a few GAN iterations in
     let o = monge(
         &[
@@ -210,7 +170,7 @@ fn a_divergence_after_an_evaluation_writes_the_best_model() {
 #[test]
 fn sigterm_during_a_fit_leaves_the_best_model_and_no_temp_file() {
     let d = scratch("sigterm");
-    synth_toy(&d, "8gaussians", "400");
+    common::synth_toy(&d, "8gaussians", "400", "s.csv", "t.csv");
     let mut child = Command::new(env!("CARGO_BIN_EXE_monge"))
         .args([
             "fit",
@@ -281,7 +241,7 @@ fn sigterm_during_a_fit_leaves_the_best_model_and_no_temp_file() {
 #[test]
 fn a_resumed_fit_writes_the_same_model_as_an_uninterrupted_one() {
     let d = scratch("resume");
-    synth_toy(&d, "8gaussians", "400");
+    common::synth_toy(&d, "8gaussians", "400", "s.csv", "t.csv");
     for (method, threads) in [("w2", "1"), ("w2", "2"), ("w1", "1"), ("w1", "2")] {
         let base = [
             "fit",
