@@ -146,12 +146,14 @@ pub fn run_phase<P: Phase + ?Sized>(
     // (0) the start — W2's initial map (e.g. the Gaussian start), W1's step size at the start of its
     // step-size phase — is a candidate like every later iterate, so a fit never returns a map worse on
     // the held-out cells than the one it started from. Evaluating draws from no training stream.
-    if sched.eval_every > 0 && phase.iteration() == 0 && phase.selector().evals().is_empty() {
-        if phase.evaluate().is_some() {
-            last_eval_at = Some(0);
-            if progress(&progress_of(phase, Losses::default(), sched.cap)).is_break() {
-                return (Stopped::Interrupted, None);
-            }
+    if sched.eval_every > 0
+        && phase.iteration() == 0
+        && phase.selector().evals().is_empty()
+        && phase.evaluate().is_some()
+    {
+        last_eval_at = Some(0);
+        if progress(&progress_of(phase, Losses::default(), sched.cap)).is_break() {
+            return (Stopped::Interrupted, None);
         }
     }
     while phase.iteration() < sched.cap {
