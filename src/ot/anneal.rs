@@ -53,6 +53,7 @@
 //! Each Alg. 1 step records E₀, E₁, the temperature and the uniform draw of its acceptance rule.
 
 use crate::linalg::{MatRef, Real};
+use crate::ot::fit::LambdaSchedule;
 use crate::ot::train::{Control, Stopped};
 use crate::ot::w2::W2Trainer;
 use crate::ot::{Progress, ProgressFn};
@@ -168,6 +169,10 @@ impl<'a, 'b, T: Real> ReportingTrainee<'a, 'b, T> {
     /// Outer iterations trained through this wrapper.
     pub fn done(&self) -> usize {
         self.done
+    }
+    /// The wrapped trainer (e.g. for a checkpoint between two runs of an annealer).
+    pub fn inner(&self) -> &W2Trainer<T> {
+        self.inner
     }
     /// Continues the count at `done` iterations (an annealer resumed from a checkpoint, which had trained
     /// that many through the wrapper of the first run): the cap and the progress count on from there.
@@ -327,6 +332,13 @@ pub enum Annealer {
 }
 
 impl Annealer {
+    /// The annealer of `schedule`, at its start.
+    pub fn new(schedule: &LambdaSchedule) -> Self {
+        match schedule {
+            LambdaSchedule::Anneal(c) => Annealer::Alg1(Alg1::new(c)),
+            LambdaSchedule::MaxDim(c) => Annealer::Alg2(Alg2::new(c)),
+        }
+    }
     /// Runs until the schedule completes, the trainee asks to stop, or `until` outer iterations in all
     /// have been trained ([`Flow::Paused`]).
     pub fn run<T: Real>(&mut self, s: &mut impl LambdaTrainee<T>, until: usize) -> Result<Flow> {
