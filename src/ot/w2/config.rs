@@ -33,6 +33,9 @@ pub struct W2Config {
     pub lr_f: f64,
     /// Adam learning rate of g (default 1e-4).
     pub lr_g: f64,
+    /// Learning rate of the quadratic path (L, s, β) of both potentials as a fraction of the network's
+    /// rate (parameter groups; default 1 = one rate for all parameters).
+    pub lr_quadratic_factor: f64,
     /// Cosine annealing of both learning rates over `iterations` outer iterations, down to
     /// `lr · lr_min_factor` (SPEC §0 schedule; default off = constant, as the papers). Steps beyond
     /// `iterations` (e.g. driven by a λ annealer) use the final rate.
@@ -79,6 +82,7 @@ impl Default for W2Config {
             g_iters: 10,
             lr_f: 1e-4,
             lr_g: 1e-4,
+            lr_quadratic_factor: 1.0,
             cosine_lr: false,
             lr_min_factor: 0.01,
             betas: (0.5, 0.9),
@@ -168,6 +172,12 @@ impl W2Config {
             if !(lr.is_finite() && lr > 0.0) {
                 return bad(format!("{name} must be positive and finite, got {lr}"));
             }
+        }
+        if !(self.lr_quadratic_factor.is_finite() && self.lr_quadratic_factor >= 0.0) {
+            return bad(format!(
+                "lr_quadratic_factor must be ≥ 0 and finite, got {}",
+                self.lr_quadratic_factor
+            ));
         }
         if !(self.lr_min_factor.is_finite() && self.lr_min_factor >= 0.0) {
             return bad(format!(

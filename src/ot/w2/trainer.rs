@@ -110,6 +110,12 @@ pub struct W2Trainer<T> {
     heldout_report: Option<HeldoutReport>,
 }
 
+/// Where a potential's quadratic path starts in its parameter buffer (its length without one): the
+/// split of the two Adam parameter groups.
+fn quadratic_offset<T: Real>(net: &Icnn<T>) -> usize {
+    net.quadratic().map_or(net.n_params(), |q| q.off)
+}
+
 fn check_finite<T: Real>(m: &Mat<T>, what: &str) -> Result<()> {
     for i in 0..m.rows() {
         if let Some(j) = m.row(i).iter().position(|v| !v.is_finite()) {
@@ -318,7 +324,10 @@ impl<T: Real> W2Trainer<T> {
             self.guard
                 .grad(&self.grad_g, "the g gradient", self.iter + 1)?;
             let lr = self.lr_at(self.cfg.lr_g);
-            self.opt_g.step(self.g.params_mut(), &self.grad_g, lr);
+            let split = quadratic_offset(&self.g);
+            let lr_q = lr * self.cfg.lr_quadratic_factor;
+            self.opt_g
+                .step_split(self.g.params_mut(), &self.grad_g, lr, split, lr_q);
             stats.loss_g = loss;
             stats.penalty = tau;
             stats.fnorm = fnorm;
@@ -344,7 +353,10 @@ impl<T: Real> W2Trainer<T> {
         self.guard
             .grad(&self.grad_f, "the f gradient", self.iter + 1)?;
         let lr = self.lr_at(self.cfg.lr_f);
-        self.opt_f.step(self.f.params_mut(), &self.grad_f, lr);
+        let split = quadratic_offset(&self.f);
+        let lr_q = lr * self.cfg.lr_quadratic_factor;
+        self.opt_f
+            .step_split(self.f.params_mut(), &self.grad_f, lr, split, lr_q);
         self.f.clamp_nonneg();
         let d = self.tx.cols();
         for w in &self.workers {

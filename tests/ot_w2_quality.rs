@@ -1,0 +1,99 @@
+//! Issue 13's accuracy table on known-map pairs ([`monge::experiments::known_map`]), as an ignored test
+//! that prints it:
+//!
+//! ```text
+//! nice -n 10 cargo test --release --test ot_w2_quality -- --ignored --nocapture known_map_table
+//! ```
+//!
+//! Environment (all optional): `MONGE_KM_DIMS` (default `2,8,32,64`), `MONGE_KM_SEEDS` (`0,1,2`),
+//! `MONGE_KM_N` (points per side, 4096), `MONGE_KM_CONFIGS` (comma-separated, default `plain,default`),
+//! `MONGE_KM_TRACE=1` (L2-UVP of the current iterate at every evaluation). A configuration is a base —
+//! `plain` (the CellOT ICNN of `--preset cellot`, 10 000 iterations), `default` (`W2Config::monge()`) —
+//! followed by `+key=value` overrides: `it`, `lr` (both networks), `lrf`, `lrg`, `g` (g steps),
+//! `batch`, `eval`, `cos` (0/1), `min` (lr_min_factor), `b1`, `b2`, `fnorm`, `lrq` (the quadratic path's rate factor).
+
+use monge::experiments::known_map::known_map_rows;
+use monge::ot::w2::W2Config;
+
+fn env(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+fn list<T: std::str::FromStr>(s: &str) -> Vec<T> {
+    s.split(',')
+        .filter(|t| !t.is_empty())
+        .map(|t| t.trim().parse().ok().expect("a list of numbers"))
+        .collect()
+}
+
+/// A configuration from its spec (module doc).
+fn config(spec: &str) -> W2Config {
+    let mut parts = spec.split('+');
+    let mut cfg = match parts.next().unwrap() {
+        "plain" => W2Config {
+            iterations: 10_000,
+            ..W2Config::default()
+        },
+        "default" => W2Config::monge(),
+        other => panic!("unknown base {other}"),
+    };
+    for kv in parts {
+        let (k, v) = kv.split_once('=').expect("key=value");
+        let f: f64 = v.parse().expect("a number");
+        match k {
+            "it" => cfg.iterations = f as usize,
+            "lr" => (cfg.lr_f, cfg.lr_g) = (f, f),
+            "lrf" => cfg.lr_f = f,
+            "lrg" => cfg.lr_g = f,
+            "g" => cfg.g_iters = f as usize,
+            "batch" => cfg.batch = f as usize,
+            "eval" => cfg.eval_every = f as usize,
+            "cos" => cfg.cosine_lr = f != 0.0,
+            "min" => cfg.lr_min_factor = f,
+            "b1" => cfg.betas.0 = f,
+            "b2" => cfg.betas.1 = f,
+            "fnorm" => cfg.fnorm_penalty = f,
+            "lrq" => cfg.lr_quadratic_factor = f,
+            other => panic!("unknown key {other}"),
+        }
+    }
+    cfg.threads = 1;
+    cfg.progress_every = 0;
+    cfg
+}
+
+#[test]
+#[ignore = "minutes per pair: the issue 13 table (run with --ignored --nocapture)"]
+fn known_map_table() {
+    let dims: Vec<usize> = list(&env("MONGE_KM_DIMS", "2,8,32,64"));
+    let seeds: Vec<u64> = list(&env("MONGE_KM_SEEDS", "0,1,2"));
+    let n: usize = env("MONGE_KM_N", "4096").parse().unwrap();
+    let trace = env("MONGE_KM_TRACE", "0") == "1";
+    let configs: Vec<(String, W2Config)> = env("MONGE_KM_CONFIGS", "plain,default")
+        .split(',')
+        .map(|s| (s.to_string(), config(s)))
+        .collect();
+    println!("L2-UVP (%) on 2048 fresh source points, n = {n} per side; seconds to reach each row");
+    for &d in &dims {
+        for &seed in &seeds {
+            let rows = known_map_rows(d, seed, n, &configs, trace).unwrap();
+            for r in rows {
+                let it = r
+                    .best_iteration
+                    .map_or(String::new(), |b| format!(" best it {b}"));
+                println!(
+                    "D={d:<3} seed={seed} {:<40} {:>8.3} %  {:>7.1} s{it}",
+                    r.name, r.l2_uvp, r.seconds
+                );
+                if !r.trace.is_empty() {
+                    let t: Vec<String> = r
+                        .trace
+                        .iter()
+                        .map(|(i, u)| format!("{i}:{u:.3}"))
+                        .collect();
+                    println!("      trace {}", t.join(" "));
+                }
+            }
+        }
+    }
+}
