@@ -10,7 +10,7 @@
 //! `MONGE_KM_TRACE=1` (L2-UVP of the current iterate at every evaluation). A configuration is a base —
 //! `plain` (the CellOT ICNN of `--preset cellot`, 10 000 iterations), `default` (`W2Config::monge()`) —
 //! followed by `+key=value` overrides: `it`, `lr` (both networks), `lrf`, `lrg`, `g` (g steps),
-//! `batch`, `eval`, `cos` (0/1), `min` (lr_min_factor), `b1`, `b2`, `fnorm`, `lrq` (the quadratic path's rate factor).
+//! `batch`, `eval`, `cos` (0/1), `min` (lr_min_factor), `b1`, `b2`, `fnorm`, `lrq` (the quadratic path's rate factor), `ema` (the decay of g's parameter average).
 
 use monge::experiments::known_map::known_map_rows;
 use monge::ot::w2::W2Config;
@@ -54,6 +54,7 @@ fn config(spec: &str) -> W2Config {
             "b2" => cfg.betas.1 = f,
             "fnorm" => cfg.fnorm_penalty = f,
             "lrq" => cfg.lr_quadratic_factor = f,
+            "ema" => cfg.ema = f,
             other => panic!("unknown key {other}"),
         }
     }
@@ -76,24 +77,35 @@ fn known_map_table() {
     println!("L2-UVP (%) on 2048 fresh source points, n = {n} per side; seconds to reach each row");
     for &d in &dims {
         for &seed in &seeds {
-            let rows = known_map_rows(d, seed, n, &configs, trace).unwrap();
-            for r in rows {
-                let it = r
-                    .best_iteration
-                    .map_or(String::new(), |b| format!(" best it {b}"));
-                println!(
-                    "D={d:<3} seed={seed} {:<40} {:>8.3} %  {:>7.1} s{it}",
-                    r.name, r.l2_uvp, r.seconds
-                );
-                if !r.trace.is_empty() {
-                    let t: Vec<String> = r
-                        .trace
-                        .iter()
-                        .map(|(i, u)| format!("{i}:{u:.3}"))
-                        .collect();
-                    println!("      trace {}", t.join(" "));
-                }
+            // one configuration at a time, so each row prints as soon as it is measured (the
+            // identity, affine and Gaussian rows are recomputed: milliseconds)
+            let mut first = true;
+            for one in std::iter::once(&[][..]).chain(configs.chunks(1)) {
+                let rows = known_map_rows(d, seed, n, one, trace).unwrap();
+                let skip = if first { 0 } else { 3 };
+                first = false;
+                print_rows(d, seed, &rows[skip..]);
             }
+        }
+    }
+}
+
+fn print_rows(d: usize, seed: u64, rows: &[monge::experiments::known_map::KnownMapRow]) {
+    for r in rows {
+        let it = r
+            .best_iteration
+            .map_or(String::new(), |b| format!(" best it {b}"));
+        println!(
+            "D={d:<3} seed={seed} {:<40} {:>8.3} %  {:>7.1} s{it}",
+            r.name, r.l2_uvp, r.seconds
+        );
+        if !r.trace.is_empty() {
+            let t: Vec<String> = r
+                .trace
+                .iter()
+                .map(|(i, u)| format!("{i}:{u:.3}"))
+                .collect();
+            println!("      trace {}", t.join(" "));
         }
     }
 }

@@ -36,6 +36,10 @@ pub struct W2Config {
     /// Learning rate of the quadratic path (L, s, β) of both potentials as a fraction of the network's
     /// rate (parameter groups; default 1 = one rate for all parameters).
     pub lr_quadratic_factor: f64,
+    /// Decay ρ of the exponential moving average of g's parameters, `ḡ ← ρ ḡ + (1 − ρ) g` after each
+    /// outer iteration (from g's start): the averaged g is what is evaluated, selected and returned
+    /// (Polyak–Ruppert averaging of the stochastic minimax iterates; default 0 = off, the last iterate).
+    pub ema: f64,
     /// Cosine annealing of both learning rates over `iterations` outer iterations, down to
     /// `lr · lr_min_factor` (SPEC §0 schedule; default off = constant, as the papers). Steps beyond
     /// `iterations` (e.g. driven by a λ annealer) use the final rate.
@@ -83,6 +87,7 @@ impl Default for W2Config {
             lr_f: 1e-4,
             lr_g: 1e-4,
             lr_quadratic_factor: 1.0,
+            ema: 0.0,
             cosine_lr: false,
             lr_min_factor: 0.01,
             betas: (0.5, 0.9),
@@ -178,6 +183,9 @@ impl W2Config {
                 "lr_quadratic_factor must be ≥ 0 and finite, got {}",
                 self.lr_quadratic_factor
             ));
+        }
+        if !(0.0..1.0).contains(&self.ema) {
+            return bad(format!("ema must lie in [0, 1), got {}", self.ema));
         }
         if !(self.lr_min_factor.is_finite() && self.lr_min_factor >= 0.0) {
             return bad(format!(
