@@ -352,6 +352,7 @@ fn bench_quick_json_lists_every_workload() {
         "w2_outer",
         "w2_outer_l0",
         "w2_outer_quad",
+        "w2_outer_quad_ema",
         "w2_outer_lbfgs",
         "w1_potential",
         "w1_gan",

@@ -100,12 +100,72 @@ fn print_rows(d: usize, seed: u64, rows: &[monge::experiments::known_map::KnownM
             r.name, r.l2_uvp, r.seconds
         );
         if !r.trace.is_empty() {
-            let t: Vec<String> = r
-                .trace
-                .iter()
-                .map(|(i, u)| format!("{i}:{u:.3}"))
-                .collect();
+            let t: Vec<String> = r.trace.iter().map(|(i, u)| format!("{i}:{u:.3}")).collect();
             println!("      trace {}", t.join(" "));
         }
+    }
+}
+
+mod averaging {
+    use monge::data::known_map::known_map_pair;
+    use monge::ot::w2::{W2Config, W2Trainer};
+
+    fn cfg(ema: f64) -> W2Config {
+        W2Config {
+            ema,
+            batch: 64,
+            iterations: 6,
+            g_iters: 2,
+            eval_every: 2,
+            hidden: vec![8, 8],
+            ..W2Config::monge()
+        }
+    }
+
+    /// With `ema = ρ` the map the trainer gives is ḡ, replayed here from g's parameters after each
+    /// outer iteration (same operations in the same order: equal bits); without it, the current g.
+    #[test]
+    fn the_returned_map_is_the_moving_average_of_g() {
+        let p = known_map_pair::<f32>(300, 300, 3, 2, 4).unwrap();
+        let rho = 0.7f32;
+        let mut tr = W2Trainer::new(&p.source, &p.target, &cfg(rho as f64)).unwrap();
+        let mut avg = tr.g().params().to_vec();
+        for _ in 0..5 {
+            tr.step().unwrap();
+            for (a, &q) in avg.iter_mut().zip(tr.g().params()) {
+                *a = rho * *a + (1.0 - rho) * q;
+            }
+        }
+        assert_ne!(
+            avg.as_slice(),
+            tr.g().params(),
+            "the average is the last iterate"
+        );
+        assert_eq!(tr.map().potential().params(), avg.as_slice());
+        tr.evaluate();
+        assert_eq!(tr.best_map().potential().params(), avg.as_slice());
+        let mut off = W2Trainer::new(&p.source, &p.target, &cfg(0.0)).unwrap();
+        off.step().unwrap();
+        assert_eq!(off.map().potential().params(), off.g().params());
+    }
+
+    /// A run checkpointed at iteration 3 and restored into a new trainer continues to the same average
+    /// as the run that was never stopped.
+    #[test]
+    fn the_average_survives_a_checkpoint() {
+        let p = known_map_pair::<f32>(300, 300, 3, 2, 5).unwrap();
+        let c = cfg(0.8);
+        let mut a = W2Trainer::new(&p.source, &p.target, &c).unwrap();
+        for _ in 0..3 {
+            a.step().unwrap();
+        }
+        let saved = a.checkpoint(&[]);
+        let mut b = W2Trainer::new(&p.source, &p.target, &c).unwrap();
+        b.restore(&saved).unwrap();
+        for _ in 0..3 {
+            a.step().unwrap();
+            b.step().unwrap();
+        }
+        assert_eq!(a.map().potential().params(), b.map().potential().params());
     }
 }

@@ -137,7 +137,14 @@ impl<T: Real> Adam<T> {
     /// One update (one step count) with learning rate `lr` on `params[..split]` and `lr_tail` on
     /// `params[split..]` (parameter groups with their own rates, as PyTorch's `param_groups`; `split`
     /// is clamped to the length). With `lr_tail = lr` this is [`Adam::step`].
-    pub fn step_split(&mut self, params: &mut [T], grads: &[T], lr: f64, split: usize, lr_tail: f64) {
+    pub fn step_split(
+        &mut self,
+        params: &mut [T],
+        grads: &[T],
+        lr: f64,
+        split: usize,
+        lr_tail: f64,
+    ) {
         assert!(
             params.len() == self.m.len() && grads.len() == self.m.len(),
             "Adam: buffer lengths differ from the state"
