@@ -133,7 +133,12 @@ impl W2Config {
     /// iterations and then drifts (L2-UVP up by 20–50 % from its best), so the evaluation interval
     /// matters more than the budget; conjugate refinement, regression amortisation, smaller networks,
     /// batch 512, betas (0.9, 0.999), 5 g steps and a 10× smaller f rate were measured and did not
-    /// improve it (issue 13 report).
+    /// improve it (issue 13 report). Session of 2026-12-01 (`tests/ot_w2_quality.rs`'s table): with
+    /// held-out sliced-W2 selection the returned map is worse than its own Gaussian start at D = 32 and
+    /// 64 on every seed tried (e.g. D = 64: 0.58 / 0.70 / 1.01 % against 0.42 / 0.40 / 0.43 %); a 10×
+    /// smaller rate of the quadratic path (`lr_quadratic_factor` 0.1: D = 2 0.35 / 0.68 % against
+    /// 0.086 / 0.19 %) and g's parameter average (`ema` 0.99: D = 8 0.57 vs 0.53 %, D = 32 0.63 vs
+    /// 0.51 %, D = 64 0.46 vs 0.58 % on seed 0) were measured and stay off.
     pub fn monge() -> Self {
         W2Config {
             potential: Potential::QuadraticIcnn { rank: 64 },
