@@ -25,6 +25,7 @@ pub mod fit;
 pub mod json;
 pub mod map;
 pub mod plot;
+pub mod resume;
 pub mod synth;
 
 use monge::{Error, Result};
