@@ -1,8 +1,8 @@
 //! `monge fit`: learn a map from a source set to a target set and save it as a model file.
 //!
 //! The options become a [`Method`] in the library ([`monge::ot::options`], shared with the Python
-//! package); this file keeps the files, the printing and the JSON. The λ schedules, Sinkhorn, mean shift
-//! and identity run through the front door [`monge::fit`]; W2 and W1 run in checkpointed segments
+//! package); this file keeps the files, the printing and the JSON. Sinkhorn, mean shift and identity run
+//! through the front door [`monge::fit`]; W2, W2 under a λ schedule and W1 run in checkpointed segments
 //! ([`super::resume`]).
 
 use super::args::Args;
@@ -13,7 +13,6 @@ use super::json::Json;
 use monge::io::LoadedModel;
 use monge::linalg::{Mat, Real};
 use monge::ot::anneal::AnnealReport;
-use monge::ot::fit::LambdaSchedule;
 use monge::ot::options::{self, CommonOptions, Dtype, FitOptions, HeldoutChoice};
 use monge::ot::penalty::Penalty;
 use monge::ot::train::{Heldout, HeldoutReport, Stopped};
@@ -59,7 +58,7 @@ COMMON OPTIONS:
                                    500–1000 cells per side when the set is large enough; 0 = none
     --heldout-source FILE, --heldout-target FILE
                                    your own held-out cells (then the inputs are all training data)
-    --checkpoint FILE              w2/w1 (not --anneal/--max-dim): write the whole training state
+    --checkpoint FILE              w2/w1 (with --anneal/--max-dim too): write the whole training state
                                    atomically, periodically and on SIGINT/SIGTERM
     --checkpoint-every N           iterations between checkpoints (default 1000)
     --resume FILE                  continue a checkpoint to the same bits as an uninterrupted run (its
@@ -306,25 +305,11 @@ pub(super) fn json_head<T: Real>(method: &str, x: &Mat<T>, y: &Mat<T>) -> Json {
         .with("d", x.cols())
 }
 
-/// The λ schedules, Sinkhorn, mean shift and identity: through the front door.
-fn fit_front<T: Real>(
-    f: &Files,
-    c: &CommonOptions,
-    method: &Method,
-    progress: Ctl<'_>,
-) -> Result<Fitted<T>> {
+/// Sinkhorn, mean shift and identity: through the front door.
+fn fit_front<T: Real>(f: &Files, method: &Method, progress: Ctl<'_>) -> Result<Fitted<T>> {
     let (x, y) = load_pair::<T>(f)?;
     let mut out = json_head(method.name(), &x, &y);
-    let mut heldout = Heldout::None;
-    if let Method::W2Schedule(_) = method {
-        heldout = heldout_option::<T>(c)?;
-        if f.checkpoint.is_some() || f.resume.is_some() {
-            return Err(Error::Usage(
-                "--checkpoint / --resume are available for w2 without --anneal / --max-dim so far"
-                    .into(),
-            ));
-        }
-    }
+    let heldout = Heldout::None;
     if let Method::Sinkhorn(cfg) = method {
         super::args::check_memory(
             &format!(
@@ -337,51 +322,9 @@ fn fit_front<T: Real>(
         out.set("cost", cfg.cost.name())
             .set("gamma", cfg.cost.gamma());
     }
-    let fitted = match monge::fit(&x, &y, method, &heldout, Some(progress)) {
-        Ok(fitted) => fitted,
-        // a divergence under a λ schedule: no model is kept across λ
-        Err(e @ Error::Diverged { .. }) => {
-            return Ok(Fitted {
-                saved: None,
-                out,
-                stopped: Some(Stopped::Diverged),
-                iteration: 0,
-                heldout: None,
-                what: String::new(),
-                error: Some(e),
-            })
-        }
-        Err(e) => return Err(e),
-    };
+    let fitted = monge::fit(&x, &y, method, &heldout, Some(progress))?;
     let rep = fitted.report;
     let saved = Some(fitted.map.to_saved());
-    if let (Some(s), Some(w)) = (&rep.schedule, &rep.w2) {
-        out.set("iterations", rep.iterations)
-            .set("batch", w.batch)
-            .set("lambda", s.final_lambda)
-            .set("half_w2sq_estimate", w.last.half_w2sq)
-            .set(
-                match method {
-                    Method::W2Schedule(w) if matches!(w.schedule, LambdaSchedule::MaxDim(_)) => {
-                        "max_dim"
-                    }
-                    _ => "anneal",
-                },
-                anneal_json(s),
-            );
-        return Ok(Fitted {
-            saved,
-            out,
-            stopped: rep.stopped,
-            iteration: rep.iterations,
-            heldout: rep.heldout,
-            what: format!(
-                "the model at iteration {} (λ = {})",
-                rep.iterations, s.final_lambda
-            ),
-            error: None,
-        });
-    }
     if let Some(r) = &rep.sinkhorn {
         out.set("epsilon", r.epsilon)
             .set("iterations", r.iterations)
@@ -420,7 +363,8 @@ fn fit_typed<T: Real>(f: &Files, opts: &FitOptions) -> Result<()> {
     let fitted: Fitted<T> = match &opts.method {
         Method::W2(cfg) => super::resume::fit_w2::<T>(f, c, cfg, &mut on_progress)?,
         Method::W1(cfg) => super::resume::fit_w1::<T>(f, c, cfg, &mut on_progress)?,
-        other => fit_front::<T>(f, c, other, &mut on_progress)?,
+        Method::W2Schedule(s) => super::resume::fit_w2_schedule::<T>(f, c, s, &mut on_progress)?,
+        other => fit_front::<T>(f, other, &mut on_progress)?,
     };
     let signal = monge::signal::interrupted();
     let Fitted {

@@ -23,9 +23,7 @@ use std::ops::ControlFlow;
 use std::time::Instant;
 
 use crate::linalg::{Mat, Real};
-use crate::ot::anneal::{
-    anneal_lambda, dim_budget, AnnealConfig, AnnealReport, DimBudgetConfig, ReportingTrainee,
-};
+use crate::ot::anneal::{AnnealConfig, AnnealReport, Annealer, DimBudgetConfig, ReportingTrainee};
 use crate::ot::baselines::{Identity, MeanShift};
 use crate::ot::sinkhorn::{ElasticSinkhornMap, SinkhornConfig, SinkhornReport};
 use crate::ot::train::{Control, Heldout, HeldoutReport, Stopped};
@@ -82,6 +80,18 @@ pub enum LambdaSchedule {
     Anneal(AnnealConfig),
     /// Alg. 2: raise λ until the displacement dimensionality meets a budget.
     MaxDim(DimBudgetConfig),
+}
+
+impl W2Schedule {
+    /// The trainer's settings under the schedule: λ starts at λ₀, and no held-out selection (the map
+    /// returned is the one at the final λ; module doc).
+    pub fn trainer_config(&self) -> W2Config {
+        W2Config {
+            eval_every: 0,
+            lambda: self.schedule.lambda0(),
+            ..self.w2.clone()
+        }
+    }
 }
 
 impl LambdaSchedule {
@@ -170,9 +180,7 @@ pub fn fit<T: Real>(
             Box::new(tr.best_map())
         }
         Method::W2Schedule(s) => {
-            let mut cfg = s.w2.clone();
-            cfg.eval_every = 0;
-            cfg.lambda = s.schedule.lambda0();
+            let cfg = s.trainer_config();
             let mut tr = W2Trainer::with_heldout(source, target, heldout, &cfg)?;
             let rep = {
                 let mut rt = ReportingTrainee::controlled(
@@ -182,10 +190,9 @@ pub fn fit<T: Real>(
                     s.schedule.estimated_iterations(),
                     s.cap,
                 );
-                match &s.schedule {
-                    LambdaSchedule::Anneal(a) => anneal_lambda(&mut rt, a)?,
-                    LambdaSchedule::MaxDim(b) => dim_budget(&mut rt, b)?,
-                }
+                let mut a = Annealer::new(&s.schedule);
+                let flow = a.run(&mut rt, usize::MAX)?;
+                a.report(rt.inner().lambda(), flow)
             };
             let w2rep = tr.finish();
             report.iterations = tr.iteration();
