@@ -1,0 +1,667 @@
+//! `monge fit-many`: one map per perturbation — source = the cells labelled `--source-label`, target =
+//! the cells of each other label — fitted through the library's front door [`monge::fit`], several
+//! groups at once, one model file per group plus a summary table, resumable.
+//!
+//! Threads: `--threads N` is the whole budget; each group's solver runs on `--group-threads K` (default
+//! 1) and ⌊N/K⌋ groups run at once. A model depends on K (as `monge fit --threads K` does: parallel
+//! sums change the last bits) and never on N, so a group fitted alone or among others, at any N, is the
+//! same file.
+//!
+//! Completion is recorded in `DIR/summary.tsv`, rewritten atomically each time a group ends: a group is
+//! complete when its row says `ok`, and a resumed run skips it only when that row's fingerprint (FNV-1a
+//! of monge's version, the group's fit options, dtype, labels and the bits of its source and target
+//! cells) matches the new run's and its model file still hashes to the recorded `model_fnv1a`. Every
+//! other group (interrupted, diverged, failed, never started, changed options or data) is fitted again.
+
+mod summary;
+
+use super::args::Args;
+use super::common::{check_paths, fmt_num, load, warn_scale, ProgressPrinter};
+use monge::io::labels::{file_stem, read_labels, stems_collide};
+use monge::io::model::{encode_model, fnv1a64};
+use monge::linalg::{Mat, Real};
+use monge::ot::train::split::heldout_size;
+use monge::ot::train::{Heldout, Stopped};
+use monge::{Error, Method, Result};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+use summary::{Cells, Row, Status};
+
+/// Help text of `monge fit-many`.
+pub const HELP: &str = "\
+monge fit-many — one map per perturbation label, several at once, resumable
+
+USAGE:
+    monge fit-many --data X --labels L --source-label control [--targets a,b,…] --out DIR
+                   --method METHOD [the options of `monge fit`]
+
+For each target label t: source = the rows of X labelled control, target = the rows labelled t; the
+map is fitted exactly as `monge fit --method METHOD … --threads K` fits it on those two sets (the same
+options, defaults, held-out split and selection; the same model file, bit for bit).
+
+OPTIONS:
+    --data FILE            all cells, one per row (.npy f32/f64, .csv, .tsv, .txt)
+    --labels FILE          one label per row of --data: a text file with one label per line (no
+                           header), or with --label-column a CSV/TSV table with a header
+    --label-column NAME    the column of --labels holding the labels (e.g. an exported adata.obs)
+    --source-label NAME    the control cells' label (required)
+    --targets A,B,…        the labels to fit (default: every label but the source, sorted)
+    --out DIR              output directory (created if needed): DIR/<label>.monge per group,
+                           DIR/summary.tsv (and DIR/summary.json with --json)
+    --threads N            the whole thread budget (default: the machine's cores, at most 2)
+    --group-threads K      threads of each group's solver (default 1); ⌊N/K⌋ groups run at once.
+                           A model depends on K, never on N
+    --json                 also write DIR/summary.json and print it on stdout
+    --quiet                no progress on stderr
+
+Labels: leading/trailing blanks are trimmed; empty labels and labels with control characters are
+errors naming the line. Model file names escape every byte outside A-Z a-z 0-9 _ - . (and a leading .)
+as %XX, so any label is a safe, distinct name (`a/b` → a%2Fb.monge, `..` → %2E..monge).
+
+Summary (one row per group): label, status (ok, interrupted, diverged, failed, pending), cells per
+side (all, training, held-out), method, iterations, stopped, the held-out criterion of the map, the
+identity and the mean shift, best_iteration, seconds, model, fingerprint, model_fnv1a,
+from_earlier_run, note.
+
+Resume: run the same command again. A group is skipped when its summary row says ok with the same
+fingerprint (monge's version, the fit options, dtype, labels and the group's cells) and its model file
+is unchanged; every other group is fitted again. Rows of labels not in --targets are kept, so one
+DIR can be filled by successive runs (not by concurrent ones: give each job its own DIR).
+
+Not taken here: --source/--target/--model (given by the groups), --heldout-source/--heldout-target,
+--checkpoint/--resume (a group is the unit of resumption), --history.
+SIGINT/SIGTERM: the groups in flight stop at their next iteration and write their best model so far,
+the summary records what finished, monge exits 1; the same command then completes the rest.
+Exit codes: 0 when every group is ok, 1 otherwise (see the summary), 2 usage error.";
+
+/// One group to fit.
+struct Group {
+    label: String,
+    /// Rows of `--data` (ascending).
+    rows: Vec<usize>,
+    model: PathBuf,
+    fingerprint: String,
+    cells: Cells,
+}
+
+/// The fit-many options (the per-group fit options are in `method` and `heldout_fraction`).
+struct Opts {
+    data: String,
+    labels: String,
+    label_column: Option<String>,
+    source_label: String,
+    targets: Option<String>,
+    out: String,
+    threads: usize,
+    group_threads: usize,
+    json: bool,
+    quiet: bool,
+    dtype: String,
+    method: Method,
+    heldout_fraction: f64,
+}
+
+/// Options of `monge fit` that fit-many takes no value for, and why.
+const NOT_HERE: [(&str, &str); 9] = [
+    ("source", "the source set is the rows of --source-label"),
+    ("target", "each target set is the rows of one label"),
+    ("model", "the models are DIR/<label>.monge"),
+    ("heldout-source", "held-out cells come from --heldout-fraction per group"),
+    ("heldout-target", "held-out cells come from --heldout-fraction per group"),
+    ("checkpoint", "a group is the unit of resumption: rerun the command"),
+    ("checkpoint-every", "a group is the unit of resumption: rerun the command"),
+    ("resume", "rerun the same command to resume"),
+    ("history", "not written per group yet"),
+];
+
+/// Runs `monge fit-many`.
+pub fn run(mut a: Args) -> Result<()> {
+    if a.flag("help") {
+        super::common::print_help(HELP);
+        return Ok(());
+    }
+    for (k, why) in NOT_HERE {
+        if a.given(k) {
+            return Err(Error::Usage(format!(
+                "fit-many takes no --{k} ({why})"
+            )));
+        }
+    }
+    let threads = a.threads(super::fit::default_threads())?;
+    let group_threads: usize = a.get_or("group-threads", 1)?;
+    if group_threads == 0 || group_threads > threads {
+        return Err(Error::Usage(format!(
+            "--group-threads {group_threads}: must lie in 1..=--threads ({threads})"
+        )));
+    }
+    let (dtype, method, heldout_fraction) = group_options(&mut a, group_threads)?;
+    let o = Opts {
+        data: a.required("data")?,
+        labels: a.required("labels")?,
+        label_column: a.get("label-column")?,
+        source_label: a.required("source-label")?,
+        targets: a.get("targets")?,
+        out: a.required("out")?,
+        threads,
+        group_threads,
+        json: a.flag("json"),
+        quiet: a.flag("quiet"),
+        dtype,
+        method,
+        heldout_fraction,
+    };
+    a.finish()?;
+    match o.dtype.as_str() {
+        "f32" => run_typed::<f32>(&o),
+        "f64" => run_typed::<f64>(&o),
+        other => Err(Error::Usage(format!(
+            "--dtype: unknown '{other}' (expected f32 or f64)"
+        ))),
+    }
+}
+
+/// The per-group fit options → (dtype, method with `threads` set, held-out fraction).
+///
+/// A stand-in until the library's options module lands (then `monge fit`'s own parser is used); it
+/// reads `--method --dtype --seed --iters --batch --eval-every --patience --criterion --lr
+/// --heldout-fraction` with `monge fit`'s defaults.
+fn group_options(a: &mut Args, threads: usize) -> Result<(String, Method, f64)> {
+    use monge::ot::train::{Criterion, DEFAULT_PATIENCE};
+    use monge::ot::w1::W1Config;
+    use monge::ot::w2::W2Config;
+    let method: String = a.required("method")?;
+    let dtype: String = a.get_or("dtype", "f32".to_string())?;
+    let seed: u64 = a.get_or("seed", 0)?;
+    let iters: Option<usize> = a.get("iters")?;
+    let batch: usize = a.get_or("batch", 256)?;
+    let eval_every: usize = a.get_or("eval-every", W2Config::default().eval_every)?;
+    let patience: usize = a.get_or("patience", DEFAULT_PATIENCE)?;
+    let crit: String = a.get_or("criterion", Criterion::default().name().to_string())?;
+    let criterion = Criterion::from_name(&crit)
+        .ok_or_else(|| Error::Usage(format!("--criterion: unknown '{crit}'")))?;
+    let frac: f64 = a.get_or("heldout-fraction", 0.1)?;
+    if !(0.0..1.0).contains(&frac) {
+        return Err(Error::Usage(format!(
+            "--heldout-fraction must lie in [0, 1), got {frac}"
+        )));
+    }
+    let m = match method.as_str() {
+        "w2" => {
+            let d = W2Config::monge();
+            let lr: f64 = a.get_or("lr", d.lr_f)?;
+            Method::W2(W2Config {
+                batch,
+                iterations: iters.unwrap_or(d.iterations),
+                lr_f: lr,
+                lr_g: lr,
+                eval_every,
+                patience,
+                criterion,
+                threads,
+                seed,
+                ..d
+            })
+        }
+        "w1" => {
+            let d = W1Config::default();
+            Method::W1(W1Config {
+                potential_iters: iters.unwrap_or(d.potential_iters),
+                gan_iters: iters.unwrap_or(d.gan_iters),
+                batch,
+                eval_every,
+                patience,
+                criterion,
+                seed,
+                threads,
+                ..d
+            })
+        }
+        "sinkhorn" => Method::Sinkhorn(monge::ot::sinkhorn::SinkhornConfig {
+            threads,
+            ..Default::default()
+        }),
+        "mean-shift" => Method::MeanShift,
+        "identity" => Method::Identity,
+        other => {
+            return Err(Error::Usage(format!(
+                "--method: unknown '{other}' (expected w2, w1, sinkhorn, mean-shift or identity)"
+            )))
+        }
+    };
+    Ok((dtype, m, frac))
+}
+
+/// The held-out cell counts of a set of n cells.
+fn split_counts(n: usize, frac: f64, label: &str, iterative: bool) -> Result<(usize, usize)> {
+    if frac == 0.0 || !iterative {
+        return Ok((n, 0));
+    }
+    let h = heldout_size(n, frac).map_err(|_| {
+        Error::Usage(format!(
+            "group {}: {n} cell(s), too few to split into training and held-out cells \
+             (at least 2; or --heldout-fraction 0, or leave the label out of --targets)",
+            monge::io::quote(label, 40)
+        ))
+    })?;
+    Ok((n - h, h))
+}
+
+/// FNV-1a of what determines a group's model (module doc).
+fn fingerprint<T: Real>(o: &Opts, x: &Mat<T>, source: &[usize], label: &str, rows: &[usize]) -> String {
+    let mut buf = format!(
+        "monge {}\n{:?}\nheldout_fraction {:?}\ndtype {}\nsource {}\ntarget {}\n",
+        env!("CARGO_PKG_VERSION"),
+        o.method,
+        o.heldout_fraction,
+        T::NAME,
+        o.source_label,
+        label
+    )
+    .into_bytes();
+    let mut row = Vec::with_capacity(8 * x.cols());
+    for set in [source, rows] {
+        for &i in set {
+            row.clear();
+            for v in x.row(i) {
+                row.extend_from_slice(&v.to_f64().to_bits().to_le_bytes());
+            }
+            buf.extend_from_slice(&fnv1a64(&row).to_le_bytes());
+        }
+        buf.push(b'|');
+    }
+    format!("{:016x}", fnv1a64(&buf))
+}
+
+fn run_typed<T: Real>(o: &Opts) -> Result<()> {
+    let t0 = Instant::now();
+    let x = load::<T>(&o.data)?;
+    warn_scale(&o.data, &x);
+    let labels = read_labels(Path::new(&o.labels), o.label_column.as_deref())?;
+    if labels.len() != x.rows() {
+        return Err(Error::data(
+            &o.labels,
+            None,
+            None,
+            format!(
+                "{} labels, but --data '{}' has {} rows: one label per row of the data is needed{}",
+                labels.len(),
+                o.data,
+                x.rows(),
+                if o.label_column.is_none() && labels.len() == x.rows() + 1 {
+                    " (if the first line is a header, give --label-column NAME)"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    // rows per label
+    let mut by_label: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+    for (i, l) in labels.iter().enumerate() {
+        by_label.entry(l.as_str()).or_default().push(i);
+    }
+    let known = || {
+        let mut s: Vec<String> = by_label.keys().take(12).map(|l| monge::io::quote(l, 40)).collect();
+        if by_label.len() > 12 {
+            s.push(format!("… {} in all", by_label.len()));
+        }
+        s.join(", ")
+    };
+    let Some(source_rows) = by_label.get(o.source_label.as_str()) else {
+        return Err(Error::data(
+            &o.labels,
+            None,
+            None,
+            format!(
+                "no cell has the source label {} (labels: {})",
+                monge::io::quote(&o.source_label, 40),
+                known()
+            ),
+        ));
+    };
+    let targets: Vec<String> = match &o.targets {
+        None => by_label
+            .keys()
+            .filter(|l| **l != o.source_label)
+            .map(|l| l.to_string())
+            .collect(),
+        Some(list) => {
+            let mut v: Vec<String> = Vec::new();
+            for t in list.split(',').map(|t| t.trim_matches([' ', '\t'])) {
+                let q = monge::io::quote(t, 40);
+                if t.is_empty() {
+                    return Err(Error::Usage("--targets: an empty label in the list".into()));
+                }
+                if t == o.source_label {
+                    return Err(Error::Usage(format!(
+                        "--targets: {q} is the source label"
+                    )));
+                }
+                if !by_label.contains_key(t) {
+                    return Err(Error::Usage(format!(
+                        "--targets: no cell in '{}' has the label {q} (labels: {})",
+                        o.labels,
+                        known()
+                    )));
+                }
+                if v.iter().any(|s| s == t) {
+                    return Err(Error::Usage(format!("--targets: {q} is given twice")));
+                }
+                v.push(t.to_string());
+            }
+            v
+        }
+    };
+    if targets.is_empty() {
+        return Err(Error::data(
+            &o.labels,
+            None,
+            None,
+            format!("no label besides the source {}", monge::io::quote(&o.source_label, 40)),
+        ));
+    }
+    let iterative = matches!(o.method, Method::W2(_) | Method::W1(_));
+    let (s_train, s_held) = split_counts(source_rows.len(), o.heldout_fraction, &o.source_label, iterative)?;
+    let dir = PathBuf::from(&o.out);
+    let mut groups = Vec::with_capacity(targets.len());
+    for t in &targets {
+        let rows = by_label[t.as_str()].clone();
+        let (t_train, t_held) = split_counts(rows.len(), o.heldout_fraction, t, iterative)?;
+        groups.push(Group {
+            model: dir.join(format!("{}.monge", file_stem(t))),
+            fingerprint: fingerprint(o, &x, source_rows, t, &rows),
+            cells: Cells {
+                source: source_rows.len(),
+                target: rows.len(),
+                source_train: s_train,
+                source_heldout: s_held,
+                target_train: t_train,
+                target_heldout: t_held,
+            },
+            label: t.clone(),
+            rows,
+        });
+    }
+    let refs: Vec<&str> = targets.iter().map(String::as_str).collect();
+    if let Some((a, b)) = stems_collide(&refs) {
+        say!(
+            "monge: warning: labels {} and {} differ only in case: on a case-insensitive file system \
+             their models would share one file",
+            monge::io::quote(a, 40),
+            monge::io::quote(b, 40)
+        );
+    }
+    // outputs: checked (distinct from the inputs, writable) before any fit
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "create", e))?;
+    let tsv_path = dir.join("summary.tsv");
+    let json_path = dir.join("summary.json");
+    let paths: Vec<String> = [&tsv_path, &json_path]
+        .into_iter()
+        .chain(groups.iter().map(|g| &g.model))
+        .map(|p| p.display().to_string())
+        .collect();
+    let outputs: Vec<(&str, &str)> = paths.iter().map(|p| ("out", p.as_str())).collect();
+    check_paths(&[("data", &o.data), ("labels", &o.labels)], &outputs)?;
+
+    // the record of an earlier run
+    let earlier: Vec<Row> = if tsv_path.exists() {
+        match summary::read_tsv(&tsv_path) {
+            Ok(r) => r,
+            Err(e) => {
+                say!("monge: warning: {e}: every group is fitted again");
+                Vec::new()
+            }
+        }
+    } else {
+        Vec::new()
+    };
+    let mut rows: Vec<Row> = Vec::new();
+    let mut todo: Vec<usize> = Vec::new();
+    for (gi, g) in groups.iter().enumerate() {
+        let done = earlier.iter().find(|r| {
+            r.label == g.label
+                && r.status == Status::Ok
+                && r.fingerprint == g.fingerprint
+                && r.model_fnv1a.as_deref() == file_hash(&g.model).as_deref()
+        });
+        match done {
+            Some(r) => rows.push(Row {
+                from_earlier_run: true,
+                ..r.clone()
+            }),
+            None => {
+                todo.push(gi);
+                rows.push(pending(o, g));
+            }
+        }
+    }
+    // rows of other labels (an earlier run's --targets) are kept
+    rows.extend(earlier.into_iter().filter(|r| !targets.contains(&r.label)));
+    let workers = (o.threads / o.group_threads).clamp(1, todo.len().max(1));
+    if !o.quiet {
+        say!(
+            "monge fit-many: {} groups ({} done earlier, {} to fit), {} at once × {} thread(s) each",
+            groups.len(),
+            groups.len() - todo.len(),
+            todo.len(),
+            workers,
+            o.group_threads
+        );
+    }
+    let source = x.select_rows(source_rows);
+    let state = Mutex::new(rows);
+    let write_err: Mutex<Option<Error>> = Mutex::new(None);
+    let save = |rows: &[Row]| {
+        let mut r = write_summary(o, &tsv_path, &json_path, rows);
+        if let Err(e) = r.as_mut() {
+            let mut w = write_err.lock().unwrap_or_else(|p| p.into_inner());
+            if w.is_none() {
+                *w = Some(std::mem::replace(e, Error::Usage(String::new())));
+            }
+        }
+    };
+    save(&state.lock().unwrap_or_else(|p| p.into_inner()));
+    // SIGINT/SIGTERM are recorded while the groups train: the solvers stop at an iteration boundary
+    let deferral = monge::signal::Deferral::new();
+    let next = AtomicUsize::new(0);
+    let finished = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            let work = || loop {
+                if monge::signal::interrupted().is_some() {
+                    break;
+                }
+                let k = next.fetch_add(1, Ordering::SeqCst);
+                let Some(&gi) = todo.get(k) else { break };
+                let g = &groups[gi];
+                let row = fit_group(o, &x, &source, g);
+                let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
+                if !o.quiet {
+                    say!("monge fit-many: [{n}/{}] {}", todo.len(), describe(&row));
+                }
+                let mut rows = state.lock().unwrap_or_else(|p| p.into_inner());
+                rows[gi] = row;
+                save(&rows);
+            };
+            // the solvers' own pools and kernels expect a main-thread-sized stack
+            let spawned = std::thread::Builder::new()
+                .stack_size(8 << 20)
+                .spawn_scoped(s, work);
+            if let Err(e) = spawned {
+                say!("monge: warning: could not start a worker thread: {e}");
+            }
+        }
+    });
+    let signal = monge::signal::interrupted();
+    drop(deferral);
+    let rows = state.into_inner().unwrap_or_else(|p| p.into_inner());
+    if let Some(e) = write_err.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    if o.json {
+        out!("{}", summary::json(&rows).render());
+    }
+    let count = |st: Status| {
+        rows.iter()
+            .filter(|r| r.status == st && targets.contains(&r.label))
+            .count()
+    };
+    let (ok, bad) = (count(Status::Ok), groups.len() - count(Status::Ok));
+    if let Some(sig) = signal {
+        say!(
+            "monge: interrupted by {}: {ok} of {} groups complete, {} stopped midway (their best \
+             models written; a rerun fits them again), {} not started; summary in {}; run the same \
+             command again to complete the rest",
+            monge::signal::name(sig),
+            groups.len(),
+            count(Status::Interrupted),
+            count(Status::Pending),
+            tsv_path.display()
+        );
+        std::process::exit(1);
+    }
+    if !o.quiet {
+        say!(
+            "monge fit-many: {ok} of {} groups ok in {:.1} s; summary in {}",
+            groups.len(),
+            t0.elapsed().as_secs_f64(),
+            tsv_path.display()
+        );
+    }
+    if bad > 0 {
+        return Err(Error::data(
+            tsv_path.display().to_string(),
+            None,
+            None,
+            format!(
+                "{bad} of {} groups are not ok ({} diverged, {} failed): see their rows' status and note",
+                groups.len(),
+                count(Status::Diverged),
+                count(Status::Failed)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The row of a group not fitted yet.
+fn pending(o: &Opts, g: &Group) -> Row {
+    Row {
+        label: g.label.clone(),
+        status: Status::Pending,
+        cells: g.cells,
+        method: o.method.name().into(),
+        iterations: None,
+        stopped: None,
+        heldout: None,
+        seconds: None,
+        model: None,
+        fingerprint: g.fingerprint.clone(),
+        model_fnv1a: None,
+        from_earlier_run: false,
+        note: String::new(),
+    }
+}
+
+/// FNV-1a (hex) of a file's bytes, None when it cannot be read.
+fn file_hash(p: &Path) -> Option<String> {
+    std::fs::read(p)
+        .ok()
+        .map(|b| format!("{:016x}", fnv1a64(&b)))
+}
+
+/// Fits one group and writes its model; every failure becomes the row's status and note.
+fn fit_group<T: Real>(o: &Opts, x: &Mat<T>, source: &Mat<T>, g: &Group) -> Row {
+    let t0 = Instant::now();
+    let mut row = pending(o, g);
+    let target = x.select_rows(&g.rows);
+    let heldout: Heldout<T> = if o.heldout_fraction == 0.0 {
+        Heldout::None
+    } else {
+        Heldout::Fraction(o.heldout_fraction)
+    };
+    let mut printer = ProgressPrinter::labelled(o.quiet, format!("{}: ", g.label), 10.0);
+    let mut progress = |p: &monge::ot::Progress| {
+        printer.report(p);
+        ControlFlow::Continue(())
+    };
+    let res = monge::fit(source, &target, &o.method, &heldout, Some(&mut progress));
+    let fitted = match res {
+        Ok(f) => f,
+        Err(e) => {
+            row.status = Status::Failed;
+            row.note = e.to_string();
+            row.seconds = Some(t0.elapsed().as_secs_f64());
+            return row;
+        }
+    };
+    let rep = &fitted.report;
+    row.iterations = Some(rep.iterations);
+    row.stopped = rep.stopped.map(|s| s.name().to_string());
+    row.heldout = rep.heldout.clone();
+    row.status = match (&rep.divergence, rep.stopped) {
+        (Some(e), _) => {
+            row.note = e.to_string();
+            Status::Diverged
+        }
+        (None, Some(Stopped::Interrupted)) => Status::Interrupted,
+        _ => Status::Ok,
+    };
+    let saved = fitted.map.to_saved();
+    let written = monge::io::save_model(&g.model, &saved).and_then(|()| {
+        encode_model(&saved).map_err(|msg| Error::Model {
+            file: g.model.display().to_string(),
+            msg,
+        })
+    });
+    match written {
+        Ok(bytes) => {
+            row.model = Some(g.model.display().to_string());
+            row.model_fnv1a = Some(format!("{:016x}", fnv1a64(&bytes)));
+        }
+        Err(e) => {
+            row.status = Status::Failed;
+            row.note = e.to_string();
+        }
+    }
+    row.seconds = Some(t0.elapsed().as_secs_f64());
+    row
+}
+
+/// One line about a finished group.
+fn describe(r: &Row) -> String {
+    let mut s = format!("{}: {}", r.label, r.status.name());
+    if let Some(sec) = r.seconds {
+        s.push_str(&format!(" in {sec:.1} s"));
+    }
+    if let (Some(it), Some(st)) = (r.iterations, &r.stopped) {
+        s.push_str(&format!(", {it} iterations (stopped: {st})"));
+    }
+    if let Some(h) = &r.heldout {
+        s.push_str(&format!(
+            ", held-out {}: map {}, identity {}, mean shift {}",
+            h.criterion,
+            fmt_num(h.map),
+            fmt_num(h.identity),
+            fmt_num(h.mean_shift)
+        ));
+    }
+    if !r.note.is_empty() {
+        s.push_str(&format!(" — {}", r.note));
+    }
+    s
+}
+
+/// Writes the summary (TSV; JSON too with `--json`), each atomically.
+fn write_summary(o: &Opts, tsv: &Path, json: &Path, rows: &[Row]) -> Result<()> {
+    monge::io::atomic::write_bytes_atomic(tsv, summary::tsv(rows).as_bytes())?;
+    if o.json {
+        let mut text = summary::json(rows).render();
+        text.push('\n');
+        monge::io::atomic::write_bytes_atomic(json, text.as_bytes())?;
+    }
+    Ok(())
+}
