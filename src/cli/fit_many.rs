@@ -440,17 +440,6 @@ fn run_typed<T: Real>(o: &Opts) -> Result<()> {
     }
     // rows of other labels (an earlier run's --targets) are kept
     rows.extend(earlier.into_iter().filter(|r| !targets.contains(&r.label)));
-    let workers = (o.threads / o.group_threads).clamp(1, todo.len().max(1));
-    if !o.quiet {
-        say!(
-            "monge fit-many: {} groups ({} done earlier, {} to fit), {} at once × {} thread(s) each",
-            groups.len(),
-            groups.len() - todo.len(),
-            todo.len(),
-            workers,
-            o.group_threads
-        );
-    }
     let source = x.select_rows(source_rows);
     let state = Mutex::new(rows);
     let write_err: Mutex<Option<Error>> = Mutex::new(None);
@@ -466,6 +455,17 @@ fn run_typed<T: Real>(o: &Opts) -> Result<()> {
     save(&state.lock().unwrap_or_else(|p| p.into_inner()));
     // SIGINT/SIGTERM are recorded while the groups train: the solvers stop at an iteration boundary
     let deferral = monge::signal::Deferral::new();
+    let workers = (o.threads / o.group_threads).clamp(1, todo.len().max(1));
+    if !o.quiet {
+        say!(
+            "monge fit-many: {} groups ({} done earlier, {} to fit), {} at once × {} thread(s) each",
+            groups.len(),
+            groups.len() - todo.len(),
+            todo.len(),
+            workers,
+            o.group_threads
+        );
+    }
     let next = AtomicUsize::new(0);
     let finished = AtomicUsize::new(0);
     std::thread::scope(|s| {
