@@ -2,8 +2,8 @@
 //! the cells of each other label — fitted through the library's front door [`monge::fit`], several
 //! groups at once, one model file per group plus a summary table, resumable.
 //!
-//! Threads: `--threads N` is the whole budget; each group's solver runs on `--group-threads K` (default
-//! 1) and ⌊N/K⌋ groups run at once. A model depends on K (as `monge fit --threads K` does: parallel
+//! Threads: `--threads N` is the whole budget; each group's solver runs on `--group-threads K` threads
+//! (default one) and ⌊N/K⌋ groups run at once. A model depends on K (as `monge fit --threads K` does: parallel
 //! sums change the last bits) and never on N, so a group fitted alone or among others, at any N, is the
 //! same file.
 //!
@@ -13,22 +13,20 @@
 //! cells) matches the new run's and its model file still hashes to the recorded `model_fnv1a`. Every
 //! other group (interrupted, diverged, failed, never started, changed options or data) is fitted again.
 
+mod groups;
 mod summary;
 
 use super::args::Args;
-use super::common::{check_paths, fmt_num, load, warn_scale, ProgressPrinter};
-use monge::io::labels::{file_stem, read_labels, stems_collide};
-use monge::io::model::{encode_model, fnv1a64};
-use monge::linalg::{Mat, Real};
-use monge::ot::train::split::heldout_size;
-use monge::ot::train::{Heldout, Stopped};
+use super::common::{check_paths, load, warn_scale};
+use groups::{describe, file_hash, fit_group, pending};
+use monge::io::labels::read_labels;
+use monge::linalg::Real;
 use monge::{Error, Method, Result};
-use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
-use summary::{Cells, Row, Status};
+use summary::{Row, Status};
 
 /// Help text of `monge fit-many`.
 pub const HELP: &str = "\
@@ -40,7 +38,7 @@ USAGE:
 
 For each target label t: source = the rows of X labelled control, target = the rows labelled t; the
 map is fitted exactly as `monge fit --method METHOD … --threads K` fits it on those two sets (the same
-options, defaults, held-out split and selection; the same model file, bit for bit).
+options and values, held-out split and selection; the same model file, bit for bit).
 
 OPTIONS:
     --data FILE            all cells, one per row (.npy f32/f64, .csv, .tsv, .txt)
@@ -77,16 +75,6 @@ SIGINT/SIGTERM: the groups in flight stop at their next iteration and write thei
 the summary records what finished, monge exits 1; the same command then completes the rest.
 Exit codes: 0 when every group is ok, 1 otherwise (see the summary), 2 usage error.";
 
-/// One group to fit.
-struct Group {
-    label: String,
-    /// Rows of `--data` (ascending).
-    rows: Vec<usize>,
-    model: PathBuf,
-    fingerprint: String,
-    cells: Cells,
-}
-
 /// The fit-many options (the per-group fit options are in `method` and `heldout_fraction`).
 struct Opts {
     data: String,
@@ -109,10 +97,22 @@ const NOT_HERE: [(&str, &str); 9] = [
     ("source", "the source set is the rows of --source-label"),
     ("target", "each target set is the rows of one label"),
     ("model", "the models are DIR/<label>.monge"),
-    ("heldout-source", "held-out cells come from --heldout-fraction per group"),
-    ("heldout-target", "held-out cells come from --heldout-fraction per group"),
-    ("checkpoint", "a group is the unit of resumption: rerun the command"),
-    ("checkpoint-every", "a group is the unit of resumption: rerun the command"),
+    (
+        "heldout-source",
+        "held-out cells come from --heldout-fraction per group",
+    ),
+    (
+        "heldout-target",
+        "held-out cells come from --heldout-fraction per group",
+    ),
+    (
+        "checkpoint",
+        "a group is the unit of resumption: rerun the command",
+    ),
+    (
+        "checkpoint-every",
+        "a group is the unit of resumption: rerun the command",
+    ),
     ("resume", "rerun the same command to resume"),
     ("history", "not written per group yet"),
 ];
@@ -125,9 +125,7 @@ pub fn run(mut a: Args) -> Result<()> {
     }
     for (k, why) in NOT_HERE {
         if a.given(k) {
-            return Err(Error::Usage(format!(
-                "fit-many takes no --{k} ({why})"
-            )));
+            return Err(Error::Usage(format!("fit-many takes no --{k} ({why})")));
         }
     }
     let threads = a.threads(super::fit::default_threads())?;
@@ -234,47 +232,6 @@ fn group_options(a: &mut Args, threads: usize) -> Result<(String, Method, f64)> 
     Ok((dtype, m, frac))
 }
 
-/// The held-out cell counts of a set of n cells.
-fn split_counts(n: usize, frac: f64, label: &str, iterative: bool) -> Result<(usize, usize)> {
-    if frac == 0.0 || !iterative {
-        return Ok((n, 0));
-    }
-    let h = heldout_size(n, frac).map_err(|_| {
-        Error::Usage(format!(
-            "group {}: {n} cell(s), too few to split into training and held-out cells \
-             (at least 2; or --heldout-fraction 0, or leave the label out of --targets)",
-            monge::io::quote(label, 40)
-        ))
-    })?;
-    Ok((n - h, h))
-}
-
-/// FNV-1a of what determines a group's model (module doc).
-fn fingerprint<T: Real>(o: &Opts, x: &Mat<T>, source: &[usize], label: &str, rows: &[usize]) -> String {
-    let mut buf = format!(
-        "monge {}\n{:?}\nheldout_fraction {:?}\ndtype {}\nsource {}\ntarget {}\n",
-        env!("CARGO_PKG_VERSION"),
-        o.method,
-        o.heldout_fraction,
-        T::NAME,
-        o.source_label,
-        label
-    )
-    .into_bytes();
-    let mut row = Vec::with_capacity(8 * x.cols());
-    for set in [source, rows] {
-        for &i in set {
-            row.clear();
-            for v in x.row(i) {
-                row.extend_from_slice(&v.to_f64().to_bits().to_le_bytes());
-            }
-            buf.extend_from_slice(&fnv1a64(&row).to_le_bytes());
-        }
-        buf.push(b'|');
-    }
-    format!("{:016x}", fnv1a64(&buf))
-}
-
 fn run_typed<T: Real>(o: &Opts) -> Result<()> {
     let t0 = Instant::now();
     let x = load::<T>(&o.data)?;
@@ -298,102 +255,9 @@ fn run_typed<T: Real>(o: &Opts) -> Result<()> {
             ),
         ));
     }
-    // rows per label
-    let mut by_label: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
-    for (i, l) in labels.iter().enumerate() {
-        by_label.entry(l.as_str()).or_default().push(i);
-    }
-    let known = || {
-        let mut s: Vec<String> = by_label.keys().take(12).map(|l| monge::io::quote(l, 40)).collect();
-        if by_label.len() > 12 {
-            s.push(format!("… {} in all", by_label.len()));
-        }
-        s.join(", ")
-    };
-    let Some(source_rows) = by_label.get(o.source_label.as_str()) else {
-        return Err(Error::data(
-            &o.labels,
-            None,
-            None,
-            format!(
-                "no cell has the source label {} (labels: {})",
-                monge::io::quote(&o.source_label, 40),
-                known()
-            ),
-        ));
-    };
-    let targets: Vec<String> = match &o.targets {
-        None => by_label
-            .keys()
-            .filter(|l| **l != o.source_label)
-            .map(|l| l.to_string())
-            .collect(),
-        Some(list) => {
-            let mut v: Vec<String> = Vec::new();
-            for t in list.split(',').map(|t| t.trim_matches([' ', '\t'])) {
-                let q = monge::io::quote(t, 40);
-                if t.is_empty() {
-                    return Err(Error::Usage("--targets: an empty label in the list".into()));
-                }
-                if t == o.source_label {
-                    return Err(Error::Usage(format!(
-                        "--targets: {q} is the source label"
-                    )));
-                }
-                if !by_label.contains_key(t) {
-                    return Err(Error::Usage(format!(
-                        "--targets: no cell in '{}' has the label {q} (labels: {})",
-                        o.labels,
-                        known()
-                    )));
-                }
-                if v.iter().any(|s| s == t) {
-                    return Err(Error::Usage(format!("--targets: {q} is given twice")));
-                }
-                v.push(t.to_string());
-            }
-            v
-        }
-    };
-    if targets.is_empty() {
-        return Err(Error::data(
-            &o.labels,
-            None,
-            None,
-            format!("no label besides the source {}", monge::io::quote(&o.source_label, 40)),
-        ));
-    }
-    let iterative = matches!(o.method, Method::W2(_) | Method::W1(_));
-    let (s_train, s_held) = split_counts(source_rows.len(), o.heldout_fraction, &o.source_label, iterative)?;
+    let (source_rows, groups, targets) = groups::build(o, &x, &labels)?;
+    let source_rows = &source_rows;
     let dir = PathBuf::from(&o.out);
-    let mut groups = Vec::with_capacity(targets.len());
-    for t in &targets {
-        let rows = by_label[t.as_str()].clone();
-        let (t_train, t_held) = split_counts(rows.len(), o.heldout_fraction, t, iterative)?;
-        groups.push(Group {
-            model: dir.join(format!("{}.monge", file_stem(t))),
-            fingerprint: fingerprint(o, &x, source_rows, t, &rows),
-            cells: Cells {
-                source: source_rows.len(),
-                target: rows.len(),
-                source_train: s_train,
-                source_heldout: s_held,
-                target_train: t_train,
-                target_heldout: t_held,
-            },
-            label: t.clone(),
-            rows,
-        });
-    }
-    let refs: Vec<&str> = targets.iter().map(String::as_str).collect();
-    if let Some((a, b)) = stems_collide(&refs) {
-        say!(
-            "monge: warning: labels {} and {} differ only in case: on a case-insensitive file system \
-             their models would share one file",
-            monge::io::quote(a, 40),
-            monge::io::quote(b, 40)
-        );
-    }
     // outputs: checked (distinct from the inputs, writable) before any fit
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "create", e))?;
     let tsv_path = dir.join("summary.tsv");
@@ -545,114 +409,6 @@ fn run_typed<T: Real>(o: &Opts) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// The row of a group not fitted yet.
-fn pending(o: &Opts, g: &Group) -> Row {
-    Row {
-        label: g.label.clone(),
-        status: Status::Pending,
-        cells: g.cells,
-        method: o.method.name().into(),
-        iterations: None,
-        stopped: None,
-        heldout: None,
-        seconds: None,
-        model: None,
-        fingerprint: g.fingerprint.clone(),
-        model_fnv1a: None,
-        from_earlier_run: false,
-        note: String::new(),
-    }
-}
-
-/// FNV-1a (hex) of a file's bytes, None when it cannot be read.
-fn file_hash(p: &Path) -> Option<String> {
-    std::fs::read(p)
-        .ok()
-        .map(|b| format!("{:016x}", fnv1a64(&b)))
-}
-
-/// Fits one group and writes its model; every failure becomes the row's status and note.
-fn fit_group<T: Real>(o: &Opts, x: &Mat<T>, source: &Mat<T>, g: &Group) -> Row {
-    let t0 = Instant::now();
-    let mut row = pending(o, g);
-    let target = x.select_rows(&g.rows);
-    let heldout: Heldout<T> = if o.heldout_fraction == 0.0 {
-        Heldout::None
-    } else {
-        Heldout::Fraction(o.heldout_fraction)
-    };
-    let mut printer = ProgressPrinter::labelled(o.quiet, format!("{}: ", g.label), 10.0);
-    let mut progress = |p: &monge::ot::Progress| {
-        printer.report(p);
-        ControlFlow::Continue(())
-    };
-    let res = monge::fit(source, &target, &o.method, &heldout, Some(&mut progress));
-    let fitted = match res {
-        Ok(f) => f,
-        Err(e) => {
-            row.status = Status::Failed;
-            row.note = e.to_string();
-            row.seconds = Some(t0.elapsed().as_secs_f64());
-            return row;
-        }
-    };
-    let rep = &fitted.report;
-    row.iterations = Some(rep.iterations);
-    row.stopped = rep.stopped.map(|s| s.name().to_string());
-    row.heldout = rep.heldout.clone();
-    row.status = match (&rep.divergence, rep.stopped) {
-        (Some(e), _) => {
-            row.note = e.to_string();
-            Status::Diverged
-        }
-        (None, Some(Stopped::Interrupted)) => Status::Interrupted,
-        _ => Status::Ok,
-    };
-    let saved = fitted.map.to_saved();
-    let written = monge::io::save_model(&g.model, &saved).and_then(|()| {
-        encode_model(&saved).map_err(|msg| Error::Model {
-            file: g.model.display().to_string(),
-            msg,
-        })
-    });
-    match written {
-        Ok(bytes) => {
-            row.model = Some(g.model.display().to_string());
-            row.model_fnv1a = Some(format!("{:016x}", fnv1a64(&bytes)));
-        }
-        Err(e) => {
-            row.status = Status::Failed;
-            row.note = e.to_string();
-        }
-    }
-    row.seconds = Some(t0.elapsed().as_secs_f64());
-    row
-}
-
-/// One line about a finished group.
-fn describe(r: &Row) -> String {
-    let mut s = format!("{}: {}", r.label, r.status.name());
-    if let Some(sec) = r.seconds {
-        s.push_str(&format!(" in {sec:.1} s"));
-    }
-    if let (Some(it), Some(st)) = (r.iterations, &r.stopped) {
-        s.push_str(&format!(", {it} iterations (stopped: {st})"));
-    }
-    if let Some(h) = &r.heldout {
-        s.push_str(&format!(
-            ", held-out {}: map {}, identity {}, mean shift {}",
-            h.criterion,
-            fmt_num(h.map),
-            fmt_num(h.identity),
-            fmt_num(h.mean_shift)
-        ));
-    }
-    if !r.note.is_empty() {
-        s.push_str(&format!(" — {}", r.note));
-    }
-    s
 }
 
 /// Writes the summary (TSV; JSON too with `--json`), each atomically.

@@ -48,7 +48,10 @@ pub fn read_labels(path: &Path, column: Option<&str>) -> Result<Vec<String>> {
     }
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, "read", e))?;
     let tab = matches!(
-        path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(),
+        path.extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
         Some("tsv" | "tab")
     );
     parse_labels(&bytes, &name, column, if tab { b'\t' } else { b',' })
@@ -62,13 +65,21 @@ pub fn parse_labels(
     delimiter: u8,
 ) -> Result<Vec<String>> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = 1 + bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count();
+        let line = 1 + bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
         Error::data(name, Some(line), None, "not valid UTF-8")
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let body = text.strip_suffix('\n').unwrap_or(text);
     if body.is_empty() {
-        return Err(Error::data(name, None, None, "no labels (the file is empty)"));
+        return Err(Error::data(
+            name,
+            None,
+            None,
+            "no labels (the file is empty)",
+        ));
     }
     let lines = body.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
     let Some(column) = column else {
@@ -80,8 +91,15 @@ pub fn parse_labels(
     let mut lines = lines.enumerate();
     let header = lines.next().map(|(_, l)| l).unwrap_or("");
     let fields = split_fields(header, delimiter, name, 1)?;
-    let Some(at) = fields.iter().position(|f| f.trim_matches([' ', '\t']) == column) else {
-        let shown: Vec<String> = fields.iter().take(20).map(|f| super::quote(f, 40)).collect();
+    let Some(at) = fields
+        .iter()
+        .position(|f| f.trim_matches([' ', '\t']) == column)
+    else {
+        let shown: Vec<String> = fields
+            .iter()
+            .take(20)
+            .map(|f| super::quote(f, 40))
+            .collect();
         return Err(Error::data(
             name,
             Some(1),
@@ -120,7 +138,12 @@ fn checked(raw: &str, name: &str, line: usize) -> Result<String> {
         return Err(Error::data(name, Some(line), None, "empty label"));
     }
     check_label(l).map_err(|why| {
-        Error::data(name, Some(line), None, format!("label {}: {why}", super::quote(l, 40)))
+        Error::data(
+            name,
+            Some(line),
+            None,
+            format!("label {}: {why}", super::quote(l, 40)),
+        )
     })?;
     Ok(l.to_string())
 }
@@ -238,7 +261,9 @@ mod tests {
         let t = b"cell,\"dose, uM\",condition\nc1,1,\"dr\"\"ug\"\nc2,2,control\n";
         let l = parse_labels(t, "obs", Some("condition"), b',').unwrap();
         assert_eq!(l, ["dr\"ug", "control"]);
-        let e = parse_labels(b"a\n\nb\n", "l", None, b',').unwrap_err().to_string();
+        let e = parse_labels(b"a\n\nb\n", "l", None, b',')
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 2") || e.contains("row 2"), "{e}");
         assert!(parse_labels(b"a\nb\x1b[31m\n", "l", None, b',').is_err());
         assert!(parse_labels(t, "obs", Some("nope"), b',').is_err());

@@ -249,7 +249,9 @@ pub fn read_tsv(path: &Path) -> Result<Vec<Row>> {
         let heldout = match f[11] {
             "" => None,
             c => Some(HeldoutReport {
-                criterion: Criterion::from_name(c).ok_or_else(|| bad("criterion"))?.name(),
+                criterion: Criterion::from_name(c)
+                    .ok_or_else(|| bad("criterion"))?
+                    .name(),
                 description: String::new(),
                 map: x(12)?,
                 identity: x(13)?,
