@@ -47,6 +47,7 @@ OPTIONS:
     --label-column NAME    the column of --labels holding the labels (e.g. an exported adata.obs)
     --source-label NAME    the control cells' label (required)
     --targets A,B,…        the labels to fit (default: every label but the source, sorted)
+    --targets-file FILE    the labels to fit, one per line (for labels holding a comma)
     --out DIR              output directory (created if needed): DIR/<label>.monge per group,
                            DIR/summary.tsv (and DIR/summary.json with --json)
     --threads N            the whole thread budget (default: the machine's cores, at most 2)
@@ -81,7 +82,8 @@ struct Opts {
     labels: String,
     label_column: Option<String>,
     source_label: String,
-    targets: Option<String>,
+    /// `--targets` split at commas, or the labels of `--targets-file` (with the option's name).
+    targets: Option<(&'static str, Vec<String>)>,
     out: String,
     threads: usize,
     group_threads: usize,
@@ -141,7 +143,19 @@ pub fn run(mut a: Args) -> Result<()> {
         labels: a.required("labels")?,
         label_column: a.get("label-column")?,
         source_label: a.required("source-label")?,
-        targets: a.get("targets")?,
+        targets: match (
+            a.get::<String>("targets")?,
+            a.get::<String>("targets-file")?,
+        ) {
+            (Some(_), Some(_)) => {
+                return Err(Error::Usage(
+                    "--targets and --targets-file: give one of them".into(),
+                ))
+            }
+            (Some(t), None) => Some(("targets", t.split(',').map(String::from).collect())),
+            (None, Some(f)) => Some(("targets-file", read_labels(Path::new(&f), None)?)),
+            (None, None) => None,
+        },
         out: a.required("out")?,
         threads,
         group_threads,

@@ -66,25 +66,25 @@ pub(super) fn build<T: Real>(
             .filter(|l| **l != o.source_label)
             .map(|l| l.to_string())
             .collect(),
-        Some(list) => {
+        Some((opt, list)) => {
             let mut v: Vec<String> = Vec::new();
-            for t in list.split(',').map(|t| t.trim_matches([' ', '\t'])) {
+            for t in list.iter().map(|t| t.trim_matches([' ', '\t'])) {
                 let q = monge::io::quote(t, 40);
                 if t.is_empty() {
-                    return Err(Error::Usage("--targets: an empty label in the list".into()));
+                    return Err(Error::Usage(format!("--{opt}: an empty label in the list")));
                 }
                 if t == o.source_label {
-                    return Err(Error::Usage(format!("--targets: {q} is the source label")));
+                    return Err(Error::Usage(format!("--{opt}: {q} is the source label")));
                 }
                 if !by_label.contains_key(t) {
                     return Err(Error::Usage(format!(
-                        "--targets: no cell in '{}' has the label {q} (labels: {})",
+                        "--{opt}: no cell in '{}' has the label {q} (labels: {})",
                         o.labels,
                         known()
                     )));
                 }
                 if v.iter().any(|s| s == t) {
-                    return Err(Error::Usage(format!("--targets: {q} is given twice")));
+                    return Err(Error::Usage(format!("--{opt}: {q} is given twice")));
                 }
                 v.push(t.to_string());
             }
