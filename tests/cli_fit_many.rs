@@ -161,11 +161,11 @@ fn each_group_is_monge_fit_on_that_group() {
         args.extend(FIT);
         let f = monge(&args, &d);
         assert_eq!(f.status.code(), Some(0), "{}", stderr(&f));
-        assert_eq!(
+        let (a, b) = (
             fs::read(d.join(&model)).unwrap(),
             fs::read(d.join("out").join(file)).unwrap(),
-            "{label}: fit-many's model differs from monge fit's"
         );
+        assert!(a == b, "{label}: fit-many's model differs from monge fit's");
         let fj = stdout(&f);
         let r = row(&rows, label);
         assert_eq!(r["status"], "ok");
