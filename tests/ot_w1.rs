@@ -381,7 +381,9 @@ fn w1_model_selection_keeps_the_best_heldout_criterion() {
         .filter(|s| s.0 == "gan")
         .map(|s| (s.1, s.2.expect("held-out criterion at every evaluation")))
         .collect();
-    assert_eq!(mmds.len(), 6);
+    // the start of phase 2 (iteration 0), then every 25 iterations
+    assert_eq!(mmds.len(), 7);
+    assert_eq!(mmds[0].0, 0);
     let (best, at) = rep.best_heldout.expect("model selection ran");
     assert_eq!(rep.evals, mmds);
     assert!(mmds.contains(&(at, best)));

@@ -1,7 +1,9 @@
 //! The run loop every solver phase goes through: steps up to a cap, held-out evaluations, early stopping,
 //! progress, interrupts, and the reason training ended.
 //!
-//! Per iteration of a [`Phase`]: (1) stop if a SIGINT/SIGTERM was recorded ([`crate::signal::interrupted`],
+//! Before the first iteration of a phase with held-out evaluations (iteration 0, nothing evaluated
+//! yet) the starting model is evaluated and offered to the selector: `best_iteration` 0 is a legal
+//! answer (the fit returns its start when no iterate beats it). Per iteration of a [`Phase`]: (1) stop if a SIGINT/SIGTERM was recorded ([`crate::signal::interrupted`],
 //! polled at the iteration boundary); (2) one step — the [`super::guard::Guard`] inside it returns
 //! `Error::Diverged` before any update a non-finite loss or gradient would drive; (3) every `eval_every`
 //! iterations a held-out evaluation ([`Phase::evaluate`], which offers the value to the phase's
@@ -141,6 +143,19 @@ pub fn run_phase<P: Phase + ?Sized>(
     let mut err = None;
     let mut last;
     let mut last_eval_at = None;
+    // (0) the start — W2's initial map (e.g. the Gaussian start), W1's step size at the start of its
+    // step-size phase — is a candidate like every later iterate, so a fit never returns a map worse on
+    // the held-out cells than the one it started from. Evaluating draws from no training stream.
+    if sched.eval_every > 0
+        && phase.iteration() == 0
+        && phase.selector().evals().is_empty()
+        && phase.evaluate().is_some()
+    {
+        last_eval_at = Some(0);
+        if progress(&progress_of(phase, Losses::default(), sched.cap)).is_break() {
+            return (Stopped::Interrupted, None);
+        }
+    }
     while phase.iteration() < sched.cap {
         if crate::signal::interrupted().is_some() {
             stopped = Stopped::Interrupted;
