@@ -57,4 +57,4 @@ pub mod random;
 pub mod signal;
 
 pub use error::{Error, Result};
-pub use ot::fit::{fit, FitReport, Fitted, Method};
+pub use ot::fit::{fit, FitReport, Fitted, LambdaSchedule, Method, W2Schedule};

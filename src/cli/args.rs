@@ -8,6 +8,7 @@
 //! (`--quiet=no`) is a usage error. [`Args::threads`] and [`check_memory`] bound the options that size
 //! threads or allocations, before anything is spawned or allocated.
 
+use monge::ot::options::{OptValue, OptionSource};
 use monge::{Error, Result};
 
 /// A type an option value parses into (a usage error naming the option otherwise).
@@ -106,12 +107,8 @@ impl ArgValue for u32 {
     }
 }
 
-/// The cores this process may use.
-pub fn available_cores() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-}
+#[cfg(test)]
+pub use monge::ot::options::available_cores;
 
 /// The memory available to this process, in bytes (`MemAvailable` of /proc/meminfo; 8 GiB when it cannot
 /// be read).
@@ -271,20 +268,9 @@ impl Args {
     }
 
     /// `--threads N` (default: `default`): at least 1, and capped at the cores available with a warning
-    /// on stderr (a thread per requested core beyond those only costs memory and time).
+    /// on stderr ([`monge::ot::options::threads`]).
     pub fn threads(&mut self, default: usize) -> Result<usize> {
-        let t: usize = self.get_or("threads", default)?;
-        if t == 0 {
-            return Err(Error::Usage("--threads must be at least 1".into()));
-        }
-        let cores = available_cores();
-        if t > cores {
-            super::common::say(&format!(
-                "monge: warning: --threads {t} capped at the {cores} cores available"
-            ));
-            return Ok(cores);
-        }
-        Ok(t)
+        monge::ot::options::threads(self, default)
     }
 
     /// The value of `--name`, which must be given.
@@ -309,5 +295,42 @@ impl Args {
             return Err(Error::Usage(format!("unexpected argument '{}'", p.0)));
         }
         Ok(())
+    }
+}
+
+/// The command line as a source of `monge fit`'s options (the library reads them by name).
+impl OptionSource for Args {
+    fn given(&self, name: &str) -> bool {
+        Args::given(self, name)
+    }
+    fn flag(&mut self, name: &str) -> Result<bool> {
+        Ok(Args::flag(self, name))
+    }
+    fn text(&mut self, name: &str) -> Result<Option<String>> {
+        self.get(name)
+    }
+    fn count(&mut self, name: &str) -> Result<Option<u64>> {
+        self.get(name)
+    }
+    fn real(&mut self, name: &str) -> Result<Option<f64>> {
+        self.get(name)
+    }
+    fn finish(&mut self) -> Result<()> {
+        Args::finish(self)
+    }
+    fn warn(&mut self, message: &str) {
+        super::common::say(&format!("monge: warning: {message}"));
+    }
+    #[cfg_attr(not(test), allow(unused_variables))]
+    fn defaulted(&mut self, name: &str, value: OptValue<'_>) {
+        #[cfg(test)]
+        {
+            let spellings = match value {
+                OptValue::Count(v) => v.spellings(),
+                OptValue::Real(v) => v.spellings(),
+                OptValue::Text(v) => v.to_string().spellings(),
+            };
+            DEFAULTS_USED.with(|d| d.borrow_mut().push((name.to_string(), spellings)));
+        }
     }
 }

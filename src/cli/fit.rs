@@ -1,4 +1,9 @@
 //! `monge fit`: learn a map from a source set to a target set and save it as a model file.
+//!
+//! The options become a [`Method`] in the library ([`monge::ot::options`], shared with the Python
+//! package); this file keeps the files, the printing and the JSON. The λ schedules, Sinkhorn, mean shift
+//! and identity run through the front door [`monge::fit`]; W2 and W1 run in checkpointed segments
+//! ([`super::resume`]).
 
 use super::args::Args;
 use super::common::{
@@ -6,20 +11,19 @@ use super::common::{
 };
 use super::json::Json;
 use monge::io::LoadedModel;
-use monge::linalg::Real;
-use monge::ot::anneal::{
-    anneal_lambda, dim_budget, AnnealConfig, AnnealReport, DimBudgetConfig, ReportingTrainee,
-};
-use monge::ot::baselines::{Identity, MeanShift};
+use monge::linalg::{Mat, Real};
+use monge::ot::anneal::AnnealReport;
+use monge::ot::fit::LambdaSchedule;
+use monge::ot::options::{self, CommonOptions, Dtype, FitOptions, HeldoutChoice};
 use monge::ot::penalty::Penalty;
-use monge::ot::sinkhorn::{ElasticCost, ElasticSinkhornMap, SinkhornConfig};
-use monge::ot::train::{Criterion, Heldout, HeldoutReport, Stopped, DEFAULT_PATIENCE};
-use monge::ot::w2::{W2Config, W2Trainer};
-use monge::ot::{Progress, SavedModel, TransportMap};
-use monge::{Error, Result};
+use monge::ot::train::{Heldout, HeldoutReport, Stopped};
+use monge::ot::{Progress, SavedModel};
+use monge::{Error, Method, Result};
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::Instant;
+
+pub use monge::ot::options::default_threads;
 
 /// Help text of `monge fit`.
 pub const HELP: &str = "\
@@ -107,75 +111,26 @@ Every w2/w1 fit ends with the held-out criterion of the returned map, the identi
 diverged, interrupted). SIGINT/SIGTERM stop at the next iteration: the best model so far is written to
 --model (and --history), and monge exits with code 1.";
 
-/// Options shared by every method.
-struct Common {
-    source: String,
-    target: String,
-    model: String,
-    seed: u64,
-    threads: usize,
-    iters: Option<usize>,
-    batch: usize,
-    history: Option<String>,
-    quiet: bool,
-    json: bool,
-    eval_every: Option<usize>,
-    patience: usize,
-    criterion: Criterion,
-    heldout_fraction: f64,
-    heldout_files: Option<(String, String)>,
+/// The options of `monge fit` that are the CLI's own (files, printing, checkpoints).
+pub(super) struct Files {
+    pub source: String,
+    pub target: String,
+    pub model: String,
+    pub history: Option<String>,
+    pub quiet: bool,
+    pub json: bool,
     /// `--checkpoint FILE` and its interval.
-    checkpoint: Option<String>,
-    checkpoint_every: usize,
+    pub checkpoint: Option<String>,
+    pub checkpoint_every: usize,
     /// The options as given (stored in a checkpoint; a resume re-reads them).
-    argv: Vec<String>,
+    pub argv: Vec<String>,
     /// `--resume FILE`: the checkpoint read.
-    resume: Option<(String, LoadedModel)>,
+    pub resume: Option<(String, LoadedModel)>,
 }
 
-/// The default thread count: the machine's cores, at most 2 (the measured sweet spot; see the README).
-pub fn default_threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 2)
-}
-
-/// Parses `--penalty` with its parameters.
+/// Parses `--penalty` with its parameters (the library's [`options::penalty`]).
 pub fn parse_penalty(a: &mut Args) -> Result<Penalty> {
-    let name: String = a.get_or("penalty", "none".to_string())?;
-    for (knob, applies) in [("sigma", "l0"), ("gamma", "stvs"), ("lambda", "")] {
-        let ok = if applies.is_empty() {
-            name != "none"
-        } else {
-            name == applies
-        };
-        if a.given(knob) && !ok {
-            return Err(Error::Usage(format!(
-                "--{knob} has no effect with --penalty {name} (it applies to {})",
-                if applies.is_empty() {
-                    "--penalty l1, stvs or l0".to_string()
-                } else {
-                    format!("--penalty {applies}")
-                }
-            )));
-        }
-    }
-    let sigma: f64 = a.get_or("sigma", 1.0)?;
-    let gamma: f64 = a.get_or("gamma", 1.0)?;
-    let p = match name.as_str() {
-        "none" => Penalty::None,
-        "l1" => Penalty::L1,
-        "stvs" => Penalty::Stvs { gamma },
-        "l0" => Penalty::SmoothedL0 { sigma },
-        other => {
-            return Err(Error::Usage(format!(
-                "--penalty: unknown '{other}' (expected none, l1, stvs or l0)"
-            )))
-        }
-    };
-    p.validate()?;
-    Ok(p)
+    options::penalty(a)
 }
 
 /// The annealer's trajectory as JSON.
@@ -239,7 +194,7 @@ pub fn run(mut a: Args) -> Result<()> {
         return Ok(());
     }
     if let Some(ck) = a.get::<String>("resume")? {
-        return resume(ck, a);
+        return super::resume::resume(ck, a);
     }
     // the options as typed (after `fit`), for a checkpoint
     let argv: Vec<String> = std::env::args()
@@ -249,174 +204,210 @@ pub fn run(mut a: Args) -> Result<()> {
     run_with(a, argv, None)
 }
 
-/// Separator of the stored options in a checkpoint.
-const ARG_SEP: char = '\u{1f}';
-
-/// `monge fit --resume FILE [--model M] [--quiet] [--json]`: the options are the checkpoint's.
-fn resume(ck: String, mut a: Args) -> Result<()> {
-    let model: Option<String> = a.get("model")?;
-    let (quiet, json) = (a.flag("quiet"), a.flag("json"));
-    a.finish().map_err(|e| {
-        Error::Usage(format!(
-            "{e} (--resume takes only --model, --quiet and --json: the other options are the checkpoint's)"
-        ))
-    })?;
-    let loaded = monge::io::load_model(Path::new(&ck))?;
-    let stored = match &loaded {
-        LoadedModel::F32(m) => m.hyper("argv").map(str::to_string),
-        LoadedModel::F64(m) => m.hyper("argv").map(str::to_string),
-    };
-    let Some(stored) = stored.filter(|_| CHECKPOINT_KINDS.contains(&loaded.method())) else {
-        return Err(Error::Usage(format!(
-            "--resume: '{ck}' is not a monge fit checkpoint (method '{}')",
-            loaded.method()
-        )));
-    };
-    let mut argv: Vec<String> = stored.split(ARG_SEP).map(str::to_string).collect();
-    if let Some(m) = model {
-        match argv.iter().position(|s| s == "--model") {
-            Some(i) if i + 1 < argv.len() => argv[i + 1] = m,
-            _ => argv.extend(["--model".to_string(), m]),
-        }
-    }
-    for (on, f) in [(quiet, "--quiet"), (json, "--json")] {
-        if on && !argv.iter().any(|s| s == f) {
-            argv.push(f.into());
-        }
-    }
-    let a = Args::parse(&argv, super::FLAGS)?;
-    run_with(a, argv, Some((ck, loaded)))
-}
-
-/// The checkpoint kinds `monge fit` writes (W2, W1).
-const CHECKPOINT_KINDS: [&str; 2] = ["checkpoint-w2", "checkpoint-w1"];
-
-fn run_with(mut a: Args, argv: Vec<String>, resume: Option<(String, LoadedModel)>) -> Result<()> {
-    let method: String = a.required("method")?;
-    let dtype: String = a.get_or("dtype", "f32".to_string())?;
-    let criterion: String = a.get_or("criterion", Criterion::default().name().to_string())?;
-    let criterion = Criterion::from_name(&criterion).ok_or_else(|| {
-        Error::Usage(format!(
-            "--criterion: unknown '{criterion}' (expected sliced_w2, energy_distance, mmd_median or mmd_cellot)"
-        ))
-    })?;
-    let hs: Option<String> = a.get("heldout-source")?;
-    let ht: Option<String> = a.get("heldout-target")?;
-    let heldout_files = match (hs, ht) {
-        (Some(s), Some(t)) => Some((s, t)),
-        (None, None) => None,
-        _ => {
-            return Err(Error::Usage(
-                "--heldout-source and --heldout-target go together: give both or neither".into(),
-            ))
-        }
-    };
-    let c = Common {
+/// `monge fit` with the options `a` (typed as `argv`), resuming `resume` when given.
+pub(super) fn run_with(
+    mut a: Args,
+    argv: Vec<String>,
+    resume: Option<(String, LoadedModel)>,
+) -> Result<()> {
+    let common = options::read_common(&mut a)?;
+    let f = Files {
         source: a.required("source")?,
         target: a.required("target")?,
         model: a.required("model")?,
-        seed: a.get_or("seed", 0)?,
-        threads: a.threads(default_threads())?,
-        iters: a.get("iters")?,
-        batch: a.get_or("batch", 256)?,
         history: a.get("history")?,
         quiet: a.flag("quiet"),
         json: a.flag("json"),
-        // one default for both solvers (W2Config's and W1Config's agree)
-        eval_every: Some(a.get_or("eval-every", W2Config::default().eval_every)?),
-        patience: a.get_or("patience", DEFAULT_PATIENCE)?,
-        criterion,
-        heldout_fraction: a.get_or("heldout-fraction", 0.1)?,
-        heldout_files,
         checkpoint: a.get("checkpoint")?,
         checkpoint_every: a.get_or("checkpoint-every", 1000)?,
         argv,
         resume,
     };
-    if (c.checkpoint.is_some() || c.resume.is_some()) && method != "w2" && method != "w1" {
+    if (f.checkpoint.is_some() || f.resume.is_some()) && !common.iterative() {
         return Err(Error::Usage(format!(
-            "--checkpoint / --resume are for the iterative methods (w2, w1), not {method}"
+            "--checkpoint / --resume are for the iterative methods (w2, w1), not {}",
+            common.method
         )));
     }
-    if c.checkpoint_every == 0 {
+    if f.checkpoint_every == 0 {
         return Err(Error::Usage("--checkpoint-every must be at least 1".into()));
     }
     // every output checked (distinct from the inputs and each other, writable) before training starts
-    let mut outputs = vec![("model", c.model.as_str())];
-    if let Some(p) = &c.checkpoint {
+    let mut outputs = vec![("model", f.model.as_str())];
+    if let Some(p) = &f.checkpoint {
         outputs.push(("checkpoint", p.as_str()));
     }
-    if let Some(h) = &c.history {
+    if let Some(h) = &f.history {
         check_ext("history", h, &["csv", "txt"], "CSV text")?;
         outputs.push(("history", h.as_str()));
     }
-    if !(0.0..1.0).contains(&c.heldout_fraction) {
-        return Err(Error::Usage(format!(
-            "--heldout-fraction must lie in [0, 1), got {}",
-            c.heldout_fraction
-        )));
-    }
-    let mut inputs = vec![("source", c.source.as_str()), ("target", c.target.as_str())];
-    if let Some((hs, ht)) = &c.heldout_files {
-        inputs.push(("heldout-source", hs.as_str()));
-        inputs.push(("heldout-target", ht.as_str()));
+    let mut inputs = vec![("source", f.source.as_str()), ("target", f.target.as_str())];
+    if let HeldoutChoice::Files { source, target } = &common.heldout {
+        inputs.push(("heldout-source", source.as_str()));
+        inputs.push(("heldout-target", target.as_str()));
     }
     check_paths(&inputs, &outputs)?;
-    match dtype.as_str() {
-        "f32" => fit_typed::<f32>(&method, c, a),
-        "f64" => fit_typed::<f64>(&method, c, a),
-        other => Err(Error::Usage(format!(
-            "--dtype: unknown '{other}' (expected f32 or f64)"
-        ))),
+    let opts = options::resolve(common, &mut a)?;
+    match opts.dtype {
+        Dtype::F32 => fit_typed::<f32>(&f, &opts),
+        Dtype::F64 => fit_typed::<f64>(&f, &opts),
     }
 }
 
 /// What a method's fit hands back to [`fit_typed`].
-struct Fitted<T> {
+pub(super) struct Fitted<T> {
     /// The model to write (the best so far after a divergence or an interrupt; None when there is none).
-    saved: Option<SavedModel<T>>,
-    out: Json,
+    pub saved: Option<SavedModel<T>>,
+    pub out: Json,
     /// Why an iterative fit stopped (None for the closed-form methods).
-    stopped: Option<Stopped>,
+    pub stopped: Option<Stopped>,
     /// Iterations done when it stopped.
-    iteration: usize,
-    heldout: Option<HeldoutReport>,
+    pub iteration: usize,
+    pub heldout: Option<HeldoutReport>,
     /// What `saved` is, for the messages ("the best model (iteration 3000)", …).
-    what: String,
+    pub what: String,
     /// The divergence error.
-    error: Option<Error>,
+    pub error: Option<Error>,
 }
 
-impl<T> Fitted<T> {
-    fn closed_form(saved: SavedModel<T>, out: Json) -> Self {
-        Fitted {
-            saved: Some(saved),
-            out,
-            stopped: None,
-            iteration: 0,
-            heldout: None,
-            what: "the model".into(),
-            error: None,
-        }
-    }
-}
-
-/// The held-out option of the common flags (the files are read as `T`).
-fn heldout_option<T: Real>(c: &Common) -> Result<Heldout<T>> {
-    Ok(match &c.heldout_files {
-        Some((s, t)) => {
-            let hs = load::<T>(s)?;
-            let ht = load::<T>(t)?;
-            same_dim(s, hs.cols(), t, ht.cols())?;
+/// The held-out cells of the options (the files are read as `T`).
+pub(super) fn heldout_option<T: Real>(c: &CommonOptions) -> Result<Heldout<T>> {
+    Ok(match &c.heldout {
+        HeldoutChoice::Files { source, target } => {
+            let hs = load::<T>(source)?;
+            let ht = load::<T>(target)?;
+            same_dim(source, hs.cols(), target, ht.cols())?;
             Heldout::Given(hs, ht)
         }
-        None if c.heldout_fraction == 0.0 => Heldout::None,
-        None => Heldout::Fraction(c.heldout_fraction),
+        HeldoutChoice::Fraction(f) if *f == 0.0 => Heldout::None,
+        HeldoutChoice::Fraction(f) => Heldout::Fraction(*f),
     })
 }
 
-fn fit_typed<T: Real>(method: &str, c: Common, mut a: Args) -> Result<()> {
-    let mut printer = ProgressPrinter::new(c.quiet);
+/// Loads and checks the two sets.
+pub(super) fn load_pair<T: Real>(f: &Files) -> Result<(Mat<T>, Mat<T>)> {
+    let x = load::<T>(&f.source)?;
+    let y = load::<T>(&f.target)?;
+    same_dim(&f.source, x.cols(), &f.target, y.cols())?;
+    warn_scale(&f.source, &x);
+    warn_scale(&f.target, &y);
+    Ok((x, y))
+}
+
+/// The progress callback of a fit.
+pub(super) type Ctl<'a> = &'a mut dyn FnMut(&Progress) -> ControlFlow<()>;
+
+/// The JSON every fit starts with.
+pub(super) fn json_head<T: Real>(method: &str, x: &Mat<T>, y: &Mat<T>) -> Json {
+    Json::obj()
+        .with("method", method)
+        .with("n_source", x.rows())
+        .with("n_target", y.rows())
+        .with("d", x.cols())
+}
+
+/// The λ schedules, Sinkhorn, mean shift and identity: through the front door.
+fn fit_front<T: Real>(
+    f: &Files,
+    c: &CommonOptions,
+    method: &Method,
+    progress: Ctl<'_>,
+) -> Result<Fitted<T>> {
+    let (x, y) = load_pair::<T>(f)?;
+    let mut out = json_head(method.name(), &x, &y);
+    let mut heldout = Heldout::None;
+    if let Method::W2Schedule(_) = method {
+        heldout = heldout_option::<T>(c)?;
+        if f.checkpoint.is_some() || f.resume.is_some() {
+            return Err(Error::Usage(
+                "--checkpoint / --resume are available for w2 without --anneal / --max-dim so far"
+                    .into(),
+            ));
+        }
+    }
+    if let Method::Sinkhorn(cfg) = method {
+        super::args::check_memory(
+            &format!(
+                "the Sinkhorn cost matrix ({} source × {} target rows, f64)",
+                x.rows(),
+                y.rows()
+            ),
+            8.0 * x.rows() as f64 * y.rows() as f64,
+        )?;
+        out.set("cost", cfg.cost.name())
+            .set("gamma", cfg.cost.gamma());
+    }
+    let fitted = match monge::fit(&x, &y, method, &heldout, Some(progress)) {
+        Ok(fitted) => fitted,
+        // a divergence under a λ schedule: no model is kept across λ
+        Err(e @ Error::Diverged { .. }) => {
+            return Ok(Fitted {
+                saved: None,
+                out,
+                stopped: Some(Stopped::Diverged),
+                iteration: 0,
+                heldout: None,
+                what: String::new(),
+                error: Some(e),
+            })
+        }
+        Err(e) => return Err(e),
+    };
+    let rep = fitted.report;
+    let saved = Some(fitted.map.to_saved());
+    if let (Some(s), Some(w)) = (&rep.schedule, &rep.w2) {
+        out.set("iterations", rep.iterations)
+            .set("batch", w.batch)
+            .set("lambda", s.final_lambda)
+            .set("half_w2sq_estimate", w.last.half_w2sq)
+            .set(
+                match method {
+                    Method::W2Schedule(w) if matches!(w.schedule, LambdaSchedule::MaxDim(_)) => {
+                        "max_dim"
+                    }
+                    _ => "anneal",
+                },
+                anneal_json(s),
+            );
+        return Ok(Fitted {
+            saved,
+            out,
+            stopped: rep.stopped,
+            iteration: rep.iterations,
+            heldout: rep.heldout,
+            what: format!(
+                "the model at iteration {} (λ = {})",
+                rep.iterations, s.final_lambda
+            ),
+            error: None,
+        });
+    }
+    if let Some(r) = &rep.sinkhorn {
+        out.set("epsilon", r.epsilon)
+            .set("iterations", r.iterations)
+            .set("marginal_error", r.marginal_error)
+            .set("converged", r.converged);
+        if !r.converged && !f.quiet {
+            say!(
+                "monge: warning: Sinkhorn stopped at the iteration cap ({}) with marginal error {:.3e} > tol",
+                r.iterations, r.marginal_error
+            );
+        }
+    }
+    Ok(Fitted {
+        saved,
+        out,
+        stopped: None,
+        iteration: 0,
+        heldout: None,
+        what: "the model".into(),
+        error: None,
+    })
+}
+
+fn fit_typed<T: Real>(f: &Files, opts: &FitOptions) -> Result<()> {
+    let c = &opts.common;
+    let mut printer = ProgressPrinter::new(f.quiet);
     let mut history = History::default();
     let mut on_progress = |p: &Progress| {
         printer.report(p);
@@ -426,30 +417,10 @@ fn fit_typed<T: Real>(method: &str, c: Common, mut a: Args) -> Result<()> {
     let t0 = Instant::now();
     // SIGINT/SIGTERM are recorded, not fatal, while training: the loops stop at an iteration boundary
     let deferral = monge::signal::Deferral::new();
-    let fitted: Fitted<T> = match method {
-        "w2" => fit_w2::<T>(&c, &mut a, &mut on_progress)?,
-        "sinkhorn" => fit_sinkhorn::<T>(&c, &mut a)?,
-        "mean-shift" | "identity" => {
-            a.finish()?;
-            let (x, y) = load_pair::<T>(&c)?;
-            let out = Json::obj()
-                .with("method", method)
-                .with("n_source", x.rows())
-                .with("n_target", y.rows())
-                .with("d", x.cols());
-            let saved = if method == "identity" {
-                Identity::new(x.cols()).to_saved()
-            } else {
-                MeanShift::fit(x.view(), y.view())?.to_saved()
-            };
-            Fitted::closed_form(saved, out)
-        }
-        "w1" => fit_w1::<T>(&c, &mut a, &mut on_progress)?,
-        other => {
-            return Err(Error::Usage(format!(
-                "--method: unknown '{other}' (expected w2, w1, sinkhorn, mean-shift or identity)"
-            )))
-        }
+    let fitted: Fitted<T> = match &opts.method {
+        Method::W2(cfg) => super::resume::fit_w2::<T>(f, c, cfg, &mut on_progress)?,
+        Method::W1(cfg) => super::resume::fit_w1::<T>(f, c, cfg, &mut on_progress)?,
+        other => fit_front::<T>(f, c, other, &mut on_progress)?,
     };
     let signal = monge::signal::interrupted();
     let Fitted {
@@ -462,13 +433,13 @@ fn fit_typed<T: Real>(method: &str, c: Common, mut a: Args) -> Result<()> {
         error,
     } = fitted;
     if let Some(s) = &saved {
-        monge::io::save_model(Path::new(&c.model), s)?;
+        monge::io::save_model(Path::new(&f.model), s)?;
     }
-    if let Some(h) = &c.history {
+    if let Some(h) = &f.history {
         history.write_csv(h)?;
     }
     drop(deferral);
-    let history_note = c
+    let history_note = f
         .history
         .as_ref()
         .map_or(String::new(), |h| format!(" and the history to {h}"));
@@ -476,12 +447,12 @@ fn fit_typed<T: Real>(method: &str, c: Common, mut a: Args) -> Result<()> {
         match &saved {
             Some(_) => say!(
                 "monge: training diverged; wrote {what} to {}{history_note}",
-                c.model
+                f.model
             ),
             None => say!(
                 "monge: training diverged before the first held-out evaluation: no model was written \
                  to {} (nothing better than the untrained networks existed){history_note}",
-                c.model
+                f.model
             ),
         }
         return Err(e);
@@ -493,24 +464,24 @@ fn fit_typed<T: Real>(method: &str, c: Common, mut a: Args) -> Result<()> {
     if let Some(h) = &heldout {
         out.set("criterion_description", h.description.as_str());
     }
-    out.set("model", c.model.as_str())
+    out.set("model", f.model.as_str())
         .set("dtype", T::NAME)
         .set("seconds", t0.elapsed().as_secs_f64());
-    if c.json {
+    if f.json {
         out!("{}", out.render());
     }
     if stopped == Some(Stopped::Interrupted) {
         let by = signal.map_or("a stop request", monge::signal::name);
-        let ck = c.checkpoint.as_ref().map_or(String::new(), |p| {
+        let ck = f.checkpoint.as_ref().map_or(String::new(), |p| {
             format!(", and the training state to {p} (continue with `monge fit --resume {p}`)")
         });
         say!(
             "monge: interrupted by {by} at iteration {iteration}: wrote {what} to {}{history_note}{ck}",
-            c.model
+            f.model
         );
         std::process::exit(1);
     }
-    if !c.quiet {
+    if !f.quiet {
         if let Some(h) = &heldout {
             say!(
                 "held-out {} ({}): map {}, identity {}, mean shift {} (map from iteration {})",
@@ -526,7 +497,7 @@ fn fit_typed<T: Real>(method: &str, c: Common, mut a: Args) -> Result<()> {
             say!("stopped at iteration {iteration}: {}", st.describe());
         }
     }
-    if let Some(h) = heldout.as_ref().filter(|_| !c.quiet) {
+    if let Some(h) = heldout.as_ref().filter(|_| !f.quiet) {
         if h.map.partial_cmp(&h.mean_shift) != Some(std::cmp::Ordering::Less) {
             say!(
                 "monge: warning: the fitted map does not beat the mean shift on the held-out cells \
@@ -537,509 +508,17 @@ fn fit_typed<T: Real>(method: &str, c: Common, mut a: Args) -> Result<()> {
             );
         }
     }
-    if !c.json && !c.quiet {
+    if !f.json && !f.quiet {
         if let Some(s) = &saved {
             say!(
                 "saved {} model ({}, d = {}) to {} in {:.1} s",
                 s.method,
                 T::NAME,
                 s.dim,
-                c.model,
+                f.model,
                 t0.elapsed().as_secs_f64()
             );
         }
     }
     Ok(())
-}
-
-/// Loads and checks the two sets.
-fn load_pair<T: Real>(c: &Common) -> Result<(monge::linalg::Mat<T>, monge::linalg::Mat<T>)> {
-    let x = load::<T>(&c.source)?;
-    let y = load::<T>(&c.target)?;
-    same_dim(&c.source, x.cols(), &c.target, y.cols())?;
-    warn_scale(&c.source, &x);
-    warn_scale(&c.target, &y);
-    Ok((x, y))
-}
-
-type Ctl<'a> = &'a mut dyn FnMut(&Progress) -> ControlFlow<()>;
-
-fn fit_w2<T: Real>(c: &Common, a: &mut Args, progress: Ctl<'_>) -> Result<Fitted<T>> {
-    let defaults = w2_preset(a)?;
-    let lr_given = a.given("lr");
-    let lr: f64 = a.get_or("lr", defaults.lr_f)?;
-    let mut cfg = W2Config {
-        batch: c.batch,
-        iterations: c.iters.unwrap_or(defaults.iterations),
-        g_iters: a.get_or("g-iters", defaults.g_iters)?,
-        lr_f: lr,
-        lr_g: lr,
-        penalty: parse_penalty(a)?,
-        lambda: a.get_or("lambda", 0.0)?,
-        eval_every: c.eval_every.unwrap_or(defaults.eval_every),
-        patience: c.patience,
-        criterion: c.criterion,
-        threads: c.threads,
-        seed: c.seed,
-        ..defaults.clone()
-    };
-    parse_w2_potentials(a, &defaults, &mut cfg)?;
-    let anneal = a.flag("anneal");
-    let max_dim: Option<f64> = a.get("max-dim")?;
-    if let Some(l) = max_dim {
-        if l < 0.0 {
-            return Err(Error::Usage(format!(
-                "--max-dim {l}: a displacement dimensionality budget is at least 0"
-            )));
-        }
-    }
-    for (knob, needs, given) in [
-        ("anneal-warmup", "--anneal", anneal),
-        ("anneal-adjust", "--anneal", anneal),
-        ("threshold", "--max-dim", max_dim.is_some()),
-        ("budget-warmup", "--max-dim", max_dim.is_some()),
-        ("budget-block", "--max-dim", max_dim.is_some()),
-    ] {
-        if a.given(knob) && !given {
-            return Err(Error::Usage(format!(
-                "--{knob} has no effect without {needs}"
-            )));
-        }
-    }
-    if a.given("lambda") && (anneal || max_dim.is_some()) {
-        return Err(Error::Usage(
-            "--lambda has no effect with --anneal / --max-dim: the schedule sets λ".into(),
-        ));
-    }
-    let ann_defaults = AnnealConfig::default();
-    let anneal_cfg = AnnealConfig {
-        initial_iters: a.get_or("anneal-warmup", ann_defaults.initial_iters)?,
-        adjust_iters: a.get_or("anneal-adjust", ann_defaults.adjust_iters)?,
-        seed: c.seed,
-        ..ann_defaults
-    };
-    let bud_defaults = DimBudgetConfig::default();
-    let budget_cfg = DimBudgetConfig {
-        budget: max_dim.unwrap_or(bud_defaults.budget),
-        threshold: a.get_or("threshold", bud_defaults.threshold)?,
-        warmup_iters: a.get_or("budget-warmup", bud_defaults.warmup_iters)?,
-        block_iters: a.get_or("budget-block", bud_defaults.block_iters)?,
-        seed: c.seed,
-        ..bud_defaults
-    };
-    a.finish()?;
-    if anneal && max_dim.is_some() {
-        return Err(Error::Usage(
-            "--anneal and --max-dim are two different λ schedules: choose one".into(),
-        ));
-    }
-    if (anneal || max_dim.is_some()) && cfg.penalty.is_none() {
-        return Err(Error::Usage(
-            "--anneal / --max-dim tune the weight of a penalty: give --penalty l1, stvs or l0"
-                .into(),
-        ));
-    }
-    let (x, y) = load_pair::<T>(c)?;
-    let heldout = heldout_option::<T>(c)?;
-    let mut out = Json::obj()
-        .with("method", "w2")
-        .with("n_source", x.rows())
-        .with("n_target", y.rows())
-        .with("d", x.cols());
-    if (anneal || max_dim.is_some()) && (c.checkpoint.is_some() || c.resume.is_some()) {
-        return Err(Error::Usage(
-            "--checkpoint / --resume are available for w2 without --anneal / --max-dim so far"
-                .into(),
-        ));
-    }
-    if anneal || max_dim.is_some() {
-        // λ is driven from outside: the map returned is the one at the final λ (held-out selection across
-        // different λ would prefer the least sparse map); it is still scored on the held-out cells.
-        cfg.eval_every = 0;
-        // λ is driven for an open-ended number of iterations: no cosine schedule, and the papers' constant
-        // rate unless --lr is given (the λ schedules were measured with it)
-        cfg.cosine_lr = false;
-        if !lr_given {
-            cfg.lr_f = W2Config::default().lr_f;
-            cfg.lr_g = W2Config::default().lr_g;
-        }
-        if anneal {
-            cfg.lambda = anneal_cfg.lambda0;
-        } else {
-            cfg.lambda = budget_cfg.lambda0;
-        }
-        let mut tr = W2Trainer::with_heldout(&x, &y, &heldout, &cfg)?;
-        let total_est = if anneal {
-            anneal_cfg.initial_iters + 37 * (anneal_cfg.adjust_iters + anneal_cfg.smooth_iters / 2)
-        } else {
-            budget_cfg.warmup_iters + 40 * budget_cfg.block_iters
-        };
-        let res = {
-            let mut rt = ReportingTrainee::controlled(
-                &mut tr,
-                progress,
-                cfg.progress_every,
-                total_est,
-                c.iters,
-            );
-            if anneal {
-                anneal_lambda(&mut rt, &anneal_cfg)
-            } else {
-                dim_budget(&mut rt, &budget_cfg)
-            }
-        };
-        let iteration = tr.iteration();
-        let rep = match res {
-            Ok(r) => r,
-            Err(e) => {
-                return Ok(Fitted {
-                    saved: None,
-                    out,
-                    stopped: Some(Stopped::Diverged),
-                    iteration,
-                    heldout: None,
-                    what: String::new(),
-                    error: Some(e),
-                })
-            }
-        };
-        let w2rep = tr.finish();
-        let stopped = rep.stopped;
-        out.set("iterations", iteration)
-            .set("batch", tr.batch())
-            .set("lambda", rep.final_lambda)
-            .set("half_w2sq_estimate", w2rep.last.half_w2sq)
-            .set(if anneal { "anneal" } else { "max_dim" }, anneal_json(&rep));
-        Ok(Fitted {
-            saved: Some(tr.map().to_saved()),
-            out,
-            stopped: Some(stopped),
-            iteration,
-            heldout: w2rep.heldout,
-            what: format!(
-                "the model at iteration {iteration} (λ = {})",
-                rep.final_lambda
-            ),
-            error: None,
-        })
-    } else {
-        let mut tr = W2Trainer::with_heldout(&x, &y, &heldout, &cfg)?;
-        let fps = fingerprints(c)?;
-        if let Some(saved) = checked_resume::<T>(c, &fps)? {
-            tr.restore(&saved)?;
-        }
-        let mut extra = fps;
-        extra.push(("argv".into(), c.argv.join(&ARG_SEP.to_string())));
-        // segments between checkpoints train exactly as one run (the final evaluation comes last)
-        let every = c
-            .checkpoint
-            .as_ref()
-            .map_or(usize::MAX, |_| c.checkpoint_every);
-        let (stopped, err) = loop {
-            let next = cfg.iterations.min(tr.iteration().saturating_add(every));
-            let (st, e) = tr.run_segment(next, &mut *progress);
-            if let (Some(p), true) = (&c.checkpoint, e.is_none()) {
-                monge::io::save_model(Path::new(p), &tr.checkpoint(&extra))?;
-            }
-            if st == Stopped::Cap && tr.iteration() < cfg.iterations {
-                continue;
-            }
-            break (st, e);
-        };
-        tr.finalize(stopped);
-        let rep = tr.report();
-        let saved = (err.is_none() || tr.has_best()).then(|| tr.best_map().to_saved());
-        let what = match rep.best_heldout {
-            Some(v) => format!(
-                "the best model so far (iteration {}, held-out {} {})",
-                rep.best_iteration,
-                cfg.criterion.name(),
-                fmt_num(v)
-            ),
-            None => format!(
-                "the model at iteration {} (no held-out evaluation had run)",
-                rep.iterations
-            ),
-        };
-        out.set("iterations", rep.iterations)
-            .set("batch", rep.batch)
-            .set("best_iteration", rep.best_iteration)
-            .set("lambda", rep.lambda)
-            .set("half_w2sq_estimate", rep.last.half_w2sq);
-        Ok(Fitted {
-            saved,
-            out,
-            stopped: Some(stopped),
-            iteration: rep.iterations,
-            heldout: rep.heldout,
-            what,
-            error: err,
-        })
-    }
-}
-
-/// `--preset cellot` gives [`W2Config::default`] (the papers' setting); otherwise [`W2Config::monge`].
-fn w2_preset(a: &mut Args) -> Result<W2Config> {
-    match a.get::<String>("preset")?.as_deref() {
-        None => Ok(W2Config::monge()),
-        Some("cellot") => Ok(W2Config::default()),
-        Some(o) => Err(Error::Usage(format!(
-            "--preset: unknown '{o}' (expected cellot)"
-        ))),
-    }
-}
-
-/// `--potential`, `--quad-rank`, `--init`, `--conjugate*`, `--amortization` over the preset's values.
-fn parse_w2_potentials(a: &mut Args, base: &W2Config, cfg: &mut W2Config) -> Result<()> {
-    use monge::ot::conjugate::{amortization_from_name, solver_from_name};
-    use monge::ot::potentials::{MapInit, Potential};
-    let base_rank = match base.potential {
-        Potential::QuadraticIcnn { rank } => rank,
-        Potential::Icnn => 64,
-    };
-    let rank: usize = a.get_or("quad-rank", base_rank)?;
-    let p: String = a.get_or("potential", base.potential.name().to_string())?;
-    cfg.potential = match p.as_str() {
-        "icnn" => Potential::Icnn,
-        "quadratic-icnn" => Potential::QuadraticIcnn { rank },
-        o => {
-            return Err(Error::Usage(format!(
-                "--potential: unknown '{o}' (expected icnn or quadratic-icnn)"
-            )))
-        }
-    };
-    let init_given = a.given("init");
-    let init: String = a.get_or("init", base.map_init.name().to_string())?;
-    cfg.map_init = MapInit::from_name(&init)?;
-    if cfg.potential == Potential::Icnn && !init_given {
-        cfg.map_init = MapInit::Random;
-    }
-    let solver: String = a.get_or("conjugate", "none".to_string())?;
-    cfg.conjugate.solver = solver_from_name(&solver)?;
-    cfg.conjugate.steps = a.get_or("conjugate-steps", base.conjugate.steps)?;
-    cfg.conjugate.tol = a.get_or("conjugate-tol", base.conjugate.tol)?;
-    let am: String = a.get_or("amortization", "objective".to_string())?;
-    cfg.conjugate.amortization = amortization_from_name(&am)?;
-    Ok(())
-}
-
-fn fit_sinkhorn<T: Real>(c: &Common, a: &mut Args) -> Result<Fitted<T>> {
-    let defaults = SinkhornConfig::default();
-    let name: String = a.get_or("penalty", "l1".to_string())?;
-    if name == "none" && a.given("gamma") {
-        return Err(Error::Usage(
-            "--gamma has no effect with --penalty none (the cost is then ½‖z‖²)".into(),
-        ));
-    }
-    let gamma: f64 = a.get_or("gamma", 1.0)?;
-    let cost = match name.as_str() {
-        "none" => ElasticCost::SqEuclidean,
-        "l1" => ElasticCost::L1 { gamma },
-        "stvs" => ElasticCost::Stvs { gamma },
-        other => {
-            return Err(Error::Usage(format!(
-                "--penalty: the sinkhorn map takes none, l1 or stvs, not '{other}'"
-            )))
-        }
-    };
-    cost.validate()?;
-    let cfg = SinkhornConfig {
-        cost,
-        epsilon: a.get("epsilon")?,
-        tol: a.get_or("tol", defaults.tol)?,
-        max_iter: a.get_or("max-iter", defaults.max_iter)?,
-        threads: c.threads,
-        ..defaults
-    };
-    a.finish()?;
-    let (x, y) = load_pair::<T>(c)?;
-    super::args::check_memory(
-        &format!(
-            "the Sinkhorn cost matrix ({} source × {} target rows, f64)",
-            x.rows(),
-            y.rows()
-        ),
-        8.0 * x.rows() as f64 * y.rows() as f64,
-    )?;
-    let map = ElasticSinkhornMap::fit(x.view(), y.view(), &cfg)?;
-    let mut out = Json::obj()
-        .with("method", "sinkhorn")
-        .with("n_source", x.rows())
-        .with("n_target", y.rows())
-        .with("d", x.cols())
-        .with("cost", cost.name())
-        .with("gamma", cost.gamma());
-    if let Some(r) = map.report() {
-        out.set("epsilon", r.epsilon)
-            .set("iterations", r.iterations)
-            .set("marginal_error", r.marginal_error)
-            .set("converged", r.converged);
-        if !r.converged && !c.quiet {
-            say!(
-                "monge: warning: Sinkhorn stopped at the iteration cap ({}) with marginal error {:.3e} > tol",
-                r.iterations, r.marginal_error
-            );
-        }
-    }
-    Ok(Fitted::closed_form(map.to_saved(), out))
-}
-
-/// The checkpoint to resume from, in the training type, after checking the data files' fingerprints.
-fn checked_resume<T: Real>(c: &Common, fps: &[(String, String)]) -> Result<Option<SavedModel<T>>> {
-    let Some((ck, loaded)) = &c.resume else {
-        return Ok(None);
-    };
-    let saved = as_type::<T>(loaded);
-    for (k, v) in fps {
-        if saved.hyper(k) != Some(v.as_str()) {
-            return Err(Error::data(
-                ck.as_str(),
-                None,
-                None,
-                format!(
-                    "{k}: the data file changed since the checkpoint was written (fingerprint {v}, \
-                     the checkpoint has {})",
-                    saved.hyper(k).unwrap_or("none")
-                ),
-            ));
-        }
-    }
-    Ok(Some(saved))
-}
-
-/// FNV-1a fingerprints of the data files (source, target, held-out files), recorded in a checkpoint.
-fn fingerprints(c: &Common) -> Result<Vec<(String, String)>> {
-    let mut files = vec![("source", c.source.as_str()), ("target", c.target.as_str())];
-    if let Some((s, t)) = &c.heldout_files {
-        files.push(("heldout-source", s.as_str()));
-        files.push(("heldout-target", t.as_str()));
-    }
-    files
-        .into_iter()
-        .map(|(k, p)| {
-            let bytes = std::fs::read(p).map_err(|e| Error::io(p, "read", e))?;
-            Ok((
-                format!("fingerprint.{k}"),
-                format!("{:016x}", monge::io::model::fnv1a64(&bytes)),
-            ))
-        })
-        .collect()
-}
-
-/// A loaded checkpoint in the training type (its own type: the stored options give the same --dtype,
-/// and f32 → f64 → f32 is exact).
-fn as_type<T: Real>(m: &LoadedModel) -> SavedModel<T> {
-    fn conv<A: Real, B: Real>(m: &SavedModel<A>) -> SavedModel<B> {
-        SavedModel {
-            method: m.method.clone(),
-            dim: m.dim,
-            hyper: m.hyper.clone(),
-            tensors: m
-                .tensors
-                .iter()
-                .map(|(n, s, v)| {
-                    (
-                        n.clone(),
-                        s.clone(),
-                        v.iter().map(|x| B::from_f64(x.to_f64())).collect(),
-                    )
-                })
-                .collect(),
-        }
-    }
-    match m {
-        LoadedModel::F32(m) => conv(m),
-        LoadedModel::F64(m) => conv(m),
-    }
-}
-
-fn fit_w1<T: Real>(c: &Common, a: &mut Args, progress: Ctl<'_>) -> Result<Fitted<T>> {
-    use monge::nn::lipschitz::LipschitzConfig;
-    use monge::ot::w1::{W1Config, W1Trainer};
-    let d = W1Config::default();
-    let ortho: String = a.get_or("orthonormal", "cayley".to_string())?;
-    let potential = match ortho.as_str() {
-        "cayley" => d.potential.clone(),
-        "bjorck" => LipschitzConfig::bjorck(),
-        other => {
-            return Err(Error::Usage(format!(
-                "--orthonormal: unknown '{other}' (expected cayley or bjorck)"
-            )))
-        }
-    };
-    let cfg = W1Config {
-        potential,
-        potential_iters: c.iters.unwrap_or(d.potential_iters),
-        gan_iters: c.iters.unwrap_or(d.gan_iters),
-        batch: c.batch,
-        positive: a.flag("positive"),
-        gan_lr: a.get_or("gan-lr", d.gan_lr)?,
-        eval_every: c.eval_every.unwrap_or(d.eval_every),
-        patience: c.patience,
-        criterion: c.criterion,
-        seed: c.seed,
-        threads: c.threads,
-        ..d
-    };
-    a.finish()?;
-    let (x, y) = load_pair::<T>(c)?;
-    let heldout = heldout_option::<T>(c)?;
-    let mut tr = W1Trainer::with_heldout(&x, &y, &heldout, &cfg)?;
-    let fps = fingerprints(c)?;
-    if let Some(saved) = checked_resume::<T>(c, &fps)? {
-        tr.restore(&saved)?;
-    }
-    let mut extra = fps;
-    extra.push(("argv".into(), c.argv.join(&ARG_SEP.to_string())));
-    let total = cfg.potential_iters + cfg.gan_iters;
-    let every = c
-        .checkpoint
-        .as_ref()
-        .map_or(usize::MAX, |_| c.checkpoint_every);
-    let (stopped, err) = loop {
-        let next = total.min(tr.iterations().saturating_add(every));
-        let (st, e) = tr.run_segment(next, &mut *progress);
-        if let (Some(p), true) = (&c.checkpoint, e.is_none()) {
-            monge::io::save_model(Path::new(p), &tr.checkpoint(&extra))?;
-        }
-        if st == Stopped::Cap && tr.iterations() < total {
-            continue;
-        }
-        break (st, e);
-    };
-    tr.finalize(stopped);
-    let rep = tr.report();
-    let saved = (err.is_none() || tr.has_best()).then(|| tr.best_map().to_saved());
-    let iteration = rep.potential_iters + rep.gan_iters;
-    let what = match rep.best_heldout {
-        Some((v, it)) => format!(
-            "the best model so far (GAN iteration {it}, held-out {} {})",
-            cfg.criterion.name(),
-            fmt_num(v)
-        ),
-        None => format!(
-            "the model at potential iteration {}, GAN iteration {} (no held-out evaluation had run)",
-            rep.potential_iters, rep.gan_iters
-        ),
-    };
-    let out = Json::obj()
-        .with("method", "w1")
-        .with("n_source", x.rows())
-        .with("n_target", y.rows())
-        .with("d", x.cols())
-        .with("iterations", iteration)
-        .with("potential_iterations", rep.potential_iters)
-        .with("gan_iterations", rep.gan_iters)
-        .with("batch", rep.batch)
-        .with("w1_estimate", rep.w1_estimate)
-        .with("grad_norm_fraction", rep.grad_norm_fraction);
-    Ok(Fitted {
-        saved,
-        out,
-        stopped: Some(stopped),
-        iteration,
-        heldout: rep.heldout,
-        what,
-        error: err,
-    })
 }

@@ -26,6 +26,7 @@ pub mod fit_many;
 pub mod json;
 pub mod map;
 pub mod plot;
+pub mod resume;
 pub mod synth;
 
 use monge::{Error, Result};

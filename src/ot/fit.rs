@@ -8,7 +8,14 @@
 //! Interrupted`) and returns the best model so far. A divergence also returns the best model so far
 //! when a held-out evaluation had run before it (`stopped = Diverged`, the error in
 //! [`FitReport::divergence`]); without one it is an `Err`. The closed-form methods (Sinkhorn, mean
-//! shift, identity) ignore the held-out option and report no stop reason.
+//! shift, identity) ignore the held-out option and report no stop reason; Sinkhorn's convergence is in
+//! [`FitReport::sinkhorn`].
+//!
+//! [`Method::W2Schedule`] drives W2's penalty weight λ by one of [C25]'s schedules (Alg. 1, simulated
+//! annealing; Alg. 2, a dimensionality budget): λ is set from outside, so the map returned is the one at
+//! the final λ (held-out selection across different λ would prefer the least sparse map); it is still
+//! scored on the held-out cells, and the schedule's trajectory is in [`FitReport::schedule`]. A
+//! divergence under a schedule is an `Err` (no best model is kept across λ).
 //!
 //! `ot::w2::fit` and `ot::w1::fit` stay as the solver-specific wrappers.
 
@@ -16,8 +23,11 @@ use std::ops::ControlFlow;
 use std::time::Instant;
 
 use crate::linalg::{Mat, Real};
+use crate::ot::anneal::{
+    anneal_lambda, dim_budget, AnnealConfig, AnnealReport, DimBudgetConfig, ReportingTrainee,
+};
 use crate::ot::baselines::{Identity, MeanShift};
-use crate::ot::sinkhorn::{ElasticSinkhornMap, SinkhornConfig};
+use crate::ot::sinkhorn::{ElasticSinkhornMap, SinkhornConfig, SinkhornReport};
 use crate::ot::train::{Control, Heldout, HeldoutReport, Stopped};
 use crate::ot::w1::{W1Config, W1Report, W1Trainer};
 use crate::ot::w2::{W2Config, W2Report, W2Trainer};
@@ -29,6 +39,8 @@ use crate::{Error, Result};
 pub enum Method {
     /// ICNN W2 map ([`crate::ot::w2`]).
     W2(W2Config),
+    /// ICNN W2 map with λ driven by a schedule ([`crate::ot::anneal`]; module doc).
+    W2Schedule(W2Schedule),
     /// W1 map with a learned step size ([`crate::ot::w1`]).
     W1(W1Config),
     /// Entropic map with an elastic cost ([`crate::ot::sinkhorn`]).
@@ -43,11 +55,50 @@ impl Method {
     /// The method's name as in model files (`"w2"`, `"w1"`, `"sinkhorn"`, `"mean-shift"`, `"identity"`).
     pub fn name(&self) -> &'static str {
         match self {
-            Method::W2(_) => "w2",
+            Method::W2(_) | Method::W2Schedule(_) => "w2",
             Method::W1(_) => "w1",
             Method::Sinkhorn(_) => "sinkhorn",
             Method::MeanShift => "mean-shift",
             Method::Identity => "identity",
+        }
+    }
+}
+
+/// W2 under a λ schedule.
+#[derive(Clone, Debug, PartialEq)]
+pub struct W2Schedule {
+    /// The W2 settings (its `lambda` and `eval_every` are the schedule's: λ₀ and no selection).
+    pub w2: W2Config,
+    /// Which schedule.
+    pub schedule: LambdaSchedule,
+    /// A cap on the outer iterations over every phase of the schedule (None: the schedule's own length).
+    pub cap: Option<usize>,
+}
+
+/// One of [C25]'s λ schedules.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LambdaSchedule {
+    /// Alg. 1: simulated annealing of λ.
+    Anneal(AnnealConfig),
+    /// Alg. 2: raise λ until the displacement dimensionality meets a budget.
+    MaxDim(DimBudgetConfig),
+}
+
+impl LambdaSchedule {
+    /// The schedule's starting λ.
+    pub fn lambda0(&self) -> f64 {
+        match self {
+            LambdaSchedule::Anneal(a) => a.lambda0,
+            LambdaSchedule::MaxDim(b) => b.lambda0,
+        }
+    }
+    /// An estimate of the schedule's outer iterations (for the progress ETA).
+    pub fn estimated_iterations(&self) -> usize {
+        match self {
+            LambdaSchedule::Anneal(a) => {
+                a.initial_iters + 37 * (a.adjust_iters + a.smooth_iters / 2)
+            }
+            LambdaSchedule::MaxDim(b) => b.warmup_iters + 40 * b.block_iters,
         }
     }
 }
@@ -71,6 +122,10 @@ pub struct FitReport {
     pub w2: Option<W2Report>,
     /// The W1 solver's own report.
     pub w1: Option<W1Report>,
+    /// The λ schedule's trajectory ([`Method::W2Schedule`]).
+    pub schedule: Option<AnnealReport>,
+    /// The Sinkhorn solver's convergence.
+    pub sinkhorn: Option<SinkhornReport>,
 }
 
 /// A fitted map and its report.
@@ -114,6 +169,32 @@ pub fn fit<T: Real>(
             report.w2 = Some(rep);
             Box::new(tr.best_map())
         }
+        Method::W2Schedule(s) => {
+            let mut cfg = s.w2.clone();
+            cfg.eval_every = 0;
+            cfg.lambda = s.schedule.lambda0();
+            let mut tr = W2Trainer::with_heldout(source, target, heldout, &cfg)?;
+            let rep = {
+                let mut rt = ReportingTrainee::controlled(
+                    &mut tr,
+                    progress,
+                    cfg.progress_every,
+                    s.schedule.estimated_iterations(),
+                    s.cap,
+                );
+                match &s.schedule {
+                    LambdaSchedule::Anneal(a) => anneal_lambda(&mut rt, a)?,
+                    LambdaSchedule::MaxDim(b) => dim_budget(&mut rt, b)?,
+                }
+            };
+            let w2rep = tr.finish();
+            report.iterations = tr.iteration();
+            report.stopped = Some(rep.stopped);
+            report.heldout = w2rep.heldout.clone();
+            report.w2 = Some(w2rep);
+            report.schedule = Some(rep);
+            Box::new(tr.map())
+        }
         Method::W1(cfg) => {
             let mut tr = W1Trainer::with_heldout(source, target, heldout, cfg)?;
             let (stopped, err) = tr.run_all(progress);
@@ -128,6 +209,7 @@ pub fn fit<T: Real>(
         Method::Sinkhorn(cfg) => {
             let m = ElasticSinkhornMap::fit(source.view(), target.view(), cfg)?;
             report.iterations = m.report().map_or(0, |r| r.iterations);
+            report.sinkhorn = m.report().copied();
             Box::new(m)
         }
         Method::MeanShift => Box::new(MeanShift::fit(source.view(), target.view())?),

@@ -5,6 +5,7 @@
 //! - [`SavedModel`]: the format-neutral content of a model file (the byte format lives in `io`);
 //! - [`Progress`]: what a training loop reports to its caller at its progress interval;
 //! - [`fit`]: the front door, one `fit` for every method;
+//! - [`options`]: the options of `monge fit` (by name, from any [`options::OptionSource`]) → a `Method`;
 //! - [`train`]: the training harness (held-out split, selection criterion, selector, divergence guard,
 //!   run loop) every iterative solver uses.
 
@@ -13,6 +14,7 @@ pub mod baselines;
 pub mod conjugate;
 pub mod fit;
 pub mod gaussian;
+pub mod options;
 pub mod penalty;
 pub mod potentials;
 pub mod sinkhorn;
