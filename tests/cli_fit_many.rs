@@ -47,10 +47,13 @@ fn tiny_set(dir: &Path, n: usize) {
     fs::write(dir.join("L.txt"), l.join("\n") + "\n").unwrap();
 }
 
-/// The common fit options of these tests (fast: a few hundred iterations of a small batch).
-const FIT: [&str; 8] = [
+/// The common fit options of these tests (fast: 60 iterations of a small batch, 3 g steps each;
+/// `--g-iters` is one of `monge fit`'s W2 options, read for fit-many by the same options module).
+const FIT: [&str; 10] = [
     "--method",
     "w2",
+    "--g-iters",
+    "3",
     "--iters",
     "60",
     "--eval-every",

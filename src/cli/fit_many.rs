@@ -21,6 +21,7 @@ use super::common::{check_paths, load, warn_scale};
 use groups::{describe, file_hash, fit_group, pending};
 use monge::io::labels::read_labels;
 use monge::linalg::Real;
+use monge::ot::options;
 use monge::{Error, Method, Result};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,8 +38,9 @@ USAGE:
                    --method METHOD [the options of `monge fit`]
 
 For each target label t: source = the rows of X labelled control, target = the rows labelled t; the
-map is fitted exactly as `monge fit --method METHOD … --threads K` fits it on those two sets (the same
-options and values, held-out split and selection; the same model file, bit for bit).
+map is fitted exactly as `monge fit --method METHOD … --threads K` fits it on those two sets: every
+option of `monge fit --help` (read by the same code), the same held-out split and selection, the same
+model file, bit for bit.
 
 OPTIONS:
     --data FILE            all cells, one per row (.npy f32/f64, .csv, .tsv, .txt)
@@ -89,8 +91,11 @@ struct Opts {
     group_threads: usize,
     json: bool,
     quiet: bool,
-    dtype: String,
+    dtype: options::Dtype,
+    /// The per-group method, its solver on `group_threads` threads.
     method: Method,
+    /// Whether the method is iterative (w2, w1: held-out cells, selection).
+    iterative: bool,
     heldout_fraction: f64,
 }
 
@@ -130,120 +135,74 @@ pub fn run(mut a: Args) -> Result<()> {
             return Err(Error::Usage(format!("fit-many takes no --{k} ({why})")));
         }
     }
-    let threads = a.threads(super::fit::default_threads())?;
+    // monge fit's own options (one reader: monge::ot::options); --threads is the whole budget here
+    let common = options::read_common(&mut a)?;
+    let threads = common.threads;
     let group_threads: usize = a.get_or("group-threads", 1)?;
     if group_threads == 0 || group_threads > threads {
         return Err(Error::Usage(format!(
             "--group-threads {group_threads}: must lie in 1..=--threads ({threads})"
         )));
     }
-    let (dtype, method, heldout_fraction) = group_options(&mut a, group_threads)?;
+    let data: String = a.required("data")?;
+    let labels: String = a.required("labels")?;
+    let label_column: Option<String> = a.get("label-column")?;
+    let source_label: String = a.required("source-label")?;
+    let targets = match (
+        a.get::<String>("targets")?,
+        a.get::<String>("targets-file")?,
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(Error::Usage(
+                "--targets and --targets-file: give one of them".into(),
+            ))
+        }
+        (Some(t), None) => Some(("targets", t.split(',').map(String::from).collect())),
+        (None, Some(f)) => Some(("targets-file", read_labels(Path::new(&f), None)?)),
+        (None, None) => None,
+    };
+    let out: String = a.required("out")?;
+    let (json, quiet) = (a.flag("json"), a.flag("quiet"));
+    let iterative = common.iterative();
+    let heldout_fraction = match &common.heldout {
+        options::HeldoutChoice::Fraction(f) => *f,
+        // refused above (NOT_HERE)
+        options::HeldoutChoice::Files { .. } => 0.0,
+    };
+    // the method's own options, then every option left over is refused
+    let fit = options::resolve(common, &mut a)?;
     let o = Opts {
-        data: a.required("data")?,
-        labels: a.required("labels")?,
-        label_column: a.get("label-column")?,
-        source_label: a.required("source-label")?,
-        targets: match (
-            a.get::<String>("targets")?,
-            a.get::<String>("targets-file")?,
-        ) {
-            (Some(_), Some(_)) => {
-                return Err(Error::Usage(
-                    "--targets and --targets-file: give one of them".into(),
-                ))
-            }
-            (Some(t), None) => Some(("targets", t.split(',').map(String::from).collect())),
-            (None, Some(f)) => Some(("targets-file", read_labels(Path::new(&f), None)?)),
-            (None, None) => None,
-        },
-        out: a.required("out")?,
+        data,
+        labels,
+        label_column,
+        source_label,
+        targets,
+        out,
         threads,
         group_threads,
-        json: a.flag("json"),
-        quiet: a.flag("quiet"),
-        dtype,
-        method,
+        json,
+        quiet,
+        dtype: fit.dtype,
+        method: with_threads(fit.method, group_threads),
+        iterative,
         heldout_fraction,
     };
-    a.finish()?;
-    match o.dtype.as_str() {
-        "f32" => run_typed::<f32>(&o),
-        "f64" => run_typed::<f64>(&o),
-        other => Err(Error::Usage(format!(
-            "--dtype: unknown '{other}' (expected f32 or f64)"
-        ))),
+    match o.dtype {
+        options::Dtype::F32 => run_typed::<f32>(&o),
+        options::Dtype::F64 => run_typed::<f64>(&o),
     }
 }
 
-/// The per-group fit options → (dtype, method with `threads` set, held-out fraction).
-///
-/// A stand-in until the library's options module lands (then `monge fit`'s own parser is used); it
-/// reads `--method --dtype --seed --iters --batch --eval-every --patience --criterion --lr
-/// --heldout-fraction` with `monge fit`'s defaults.
-fn group_options(a: &mut Args, threads: usize) -> Result<(String, Method, f64)> {
-    use monge::ot::train::{Criterion, DEFAULT_PATIENCE};
-    use monge::ot::w1::W1Config;
-    use monge::ot::w2::W2Config;
-    let method: String = a.required("method")?;
-    let dtype: String = a.get_or("dtype", "f32".to_string())?;
-    let seed: u64 = a.get_or("seed", 0)?;
-    let iters: Option<usize> = a.get("iters")?;
-    let batch: usize = a.get_or("batch", 256)?;
-    let eval_every: usize = a.get_or("eval-every", W2Config::default().eval_every)?;
-    let patience: usize = a.get_or("patience", DEFAULT_PATIENCE)?;
-    let crit: String = a.get_or("criterion", Criterion::default().name().to_string())?;
-    let criterion = Criterion::from_name(&crit)
-        .ok_or_else(|| Error::Usage(format!("--criterion: unknown '{crit}'")))?;
-    let frac: f64 = a.get_or("heldout-fraction", 0.1)?;
-    if !(0.0..1.0).contains(&frac) {
-        return Err(Error::Usage(format!(
-            "--heldout-fraction must lie in [0, 1), got {frac}"
-        )));
+/// `method` with its solver on `k` threads.
+fn with_threads(mut method: Method, k: usize) -> Method {
+    match &mut method {
+        Method::W2(c) => c.threads = k,
+        Method::W2Schedule(s) => s.w2.threads = k,
+        Method::W1(c) => c.threads = k,
+        Method::Sinkhorn(c) => c.threads = k,
+        Method::MeanShift | Method::Identity => {}
     }
-    let m = match method.as_str() {
-        "w2" => {
-            let d = W2Config::monge();
-            let lr: f64 = a.get_or("lr", d.lr_f)?;
-            Method::W2(W2Config {
-                batch,
-                iterations: iters.unwrap_or(d.iterations),
-                lr_f: lr,
-                lr_g: lr,
-                eval_every,
-                patience,
-                criterion,
-                threads,
-                seed,
-                ..d
-            })
-        }
-        "w1" => {
-            let d = W1Config::default();
-            Method::W1(W1Config {
-                potential_iters: iters.unwrap_or(d.potential_iters),
-                gan_iters: iters.unwrap_or(d.gan_iters),
-                batch,
-                eval_every,
-                patience,
-                criterion,
-                seed,
-                threads,
-                ..d
-            })
-        }
-        "sinkhorn" => Method::Sinkhorn(monge::ot::sinkhorn::SinkhornConfig {
-            threads,
-            ..Default::default()
-        }),
-        "mean-shift" => Method::MeanShift,
-        "identity" => Method::Identity,
-        other => {
-            return Err(Error::Usage(format!(
-                "--method: unknown '{other}' (expected w2, w1, sinkhorn, mean-shift or identity)"
-            )))
-        }
-    };
-    Ok((dtype, m, frac))
+    method
 }
 
 fn run_typed<T: Real>(o: &Opts) -> Result<()> {

@@ -9,7 +9,7 @@ use monge::io::model::{encode_model, fnv1a64};
 use monge::linalg::{Mat, Real};
 use monge::ot::train::split::heldout_size;
 use monge::ot::train::{Heldout, Stopped};
-use monge::{Error, Method, Result};
+use monge::{Error, Result};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -102,7 +102,7 @@ pub(super) fn build<T: Real>(
             ),
         ));
     }
-    let iterative = matches!(o.method, Method::W2(_) | Method::W1(_));
+    let iterative = o.iterative;
     let (s_train, s_held) = split_counts(
         source_rows.len(),
         o.heldout_fraction,
