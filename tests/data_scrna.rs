@@ -129,3 +129,42 @@ fn split_partitions_the_rows_reproducibly() {
         train_test_split(5000, 0.2, &mut Stream::new(2, streams::SPLIT)).unwrap()
     );
 }
+
+#[test]
+fn a_low_rank_shift_has_the_stated_rank_and_range() {
+    use monge::data::{synthetic_scrna_with, DrasticShift};
+    use monge::linalg::pca::{Pca, PcaConfig};
+    let cfg = small();
+    let rank = 2;
+    let data = synthetic_scrna_with::<f64>(&cfg, DrasticShift::LowRank(rank)).unwrap();
+    // the increments on the drastic genes that are not also noise genes: n × k', rank ≤ R
+    let genes: Vec<usize> = data
+        .affected
+        .iter()
+        .copied()
+        .filter(|g| !data.noise.contains(g))
+        .collect();
+    assert!(
+        genes.len() > rank + 1,
+        "{} clean drastic genes",
+        genes.len()
+    );
+    let inc = monge::linalg::Mat::from_fn(cfg.cells, genes.len(), |i, c| {
+        data.counterfactual.get(i, genes[c]) - data.control.get(i, genes[c])
+    });
+    assert!(inc.as_slice().iter().all(|&v| (0.0..100.0).contains(&v)));
+    let pca = Pca::fit(inc.view(), rank + 1, &PcaConfig::default()).unwrap();
+    let sv = pca.singular_values();
+    // centred 100·W u_i: R non-zero singular values, the next zero up to what the exact (Gram) path
+    // resolves, about √ε·σ_1 ≈ 1.5e-8·σ_1: bound 1e-6·σ_1
+    assert!(sv[rank - 1] > 1e-2 * sv[0], "{sv:?}");
+    assert!(sv[rank] <= 1e-6 * sv[0], "{sv:?}");
+    // the paper's independent draws have full rank
+    let ind = synthetic_scrna_with::<f64>(&cfg, DrasticShift::Independent).unwrap();
+    let inc = monge::linalg::Mat::from_fn(cfg.cells, genes.len(), |i, c| {
+        ind.counterfactual.get(i, ind.affected[c]) - ind.control.get(i, ind.affected[c])
+    });
+    let pca = Pca::fit(inc.view(), rank + 1, &PcaConfig::default()).unwrap();
+    assert!(pca.singular_values()[rank] > 0.5 * pca.singular_values()[0]);
+    assert!(synthetic_scrna_with::<f64>(&cfg, DrasticShift::LowRank(0)).is_err());
+}

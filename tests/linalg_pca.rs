@@ -3,6 +3,7 @@
 
 use monge::linalg::pca::{Pca, PcaConfig, PcaMethod};
 use monge::linalg::Mat;
+use monge::ot::latent::{LatentConfig, LATENT_PCA_TOL};
 use monge::random::{streams, Stream};
 
 /// n × d rows `μ + Σ_k s_k z_k q_k` with z standard normal, q_k orthonormal directions (a random
@@ -81,16 +82,21 @@ fn exact_pca_matches_the_svd_of_the_centred_matrix() {
     }
 }
 
-#[test]
-fn randomized_pca_matches_the_svd_reference_within_its_residual_check() {
-    // 600 × 300: min(n, d) > EXACT_MAX, so Auto takes the randomized path. Noise of 0.05 under the
-    // structure makes σ_{l+1} > 0, so the iteration really has to converge.
+/// 600 × 300: min(n, d) > EXACT_MAX, so Auto takes the randomized path. Noise of 0.05 under the
+/// structure makes σ_{l+1} > 0, so the iteration really has to converge.
+fn noisy_anisotropic() -> Mat<f64> {
     let scales = [6.0, 5.0, 4.0, 3.0, 2.0, 1.5, 1.0, 0.8, 0.6, 0.5];
     let mut x = anisotropic(600, 300, &scales, 5);
     let mut rng = Stream::new(6, streams::DATA_2);
     x.as_mut_slice()
         .iter_mut()
         .for_each(|v| *v += 0.05 * rng.normal_f64());
+    x
+}
+
+#[test]
+fn randomized_pca_matches_the_svd_reference_within_its_residual_check() {
+    let x = noisy_anisotropic();
     let cfg = PcaConfig::default();
     let pca = Pca::fit(x.view(), 6, &cfg).unwrap();
     assert_eq!(pca.method(), PcaMethod::Randomized);
@@ -110,6 +116,22 @@ fn randomized_pca_matches_the_svd_reference_within_its_residual_check() {
     )
     .unwrap();
     check(&exact, &x, 1e-13, 1e-11, 1e-10);
+}
+
+#[test]
+fn randomized_pca_at_the_latent_tolerance_matches_the_svd_reference() {
+    // `--latent pca:K` runs the randomized path with tol = LATENT_PCA_TOL = 1e-6 (src/ot/latent.rs).
+    // |σ_k² − θ_k| ≤ r_k·θ_1 ⇒ relative error on σ_k ≤ 1e-6·(6/1.5)²/2 = 8e-6: bound 1e-5. Axis k:
+    // sin∠ ≤ r_k·θ_1/gap with gap ≥ 0.2·σ_k² (sin ≤ 1e-6·36/(0.2·2.25) = 8e-5), so
+    // 1 − |cos| ≤ sin²/2 ≤ 3.2e-9: bound 1e-8.
+    let x = noisy_anisotropic();
+    let cfg = LatentConfig::pca(6).pca;
+    assert_eq!(cfg.tol, LATENT_PCA_TOL);
+    let pca = Pca::fit(x.view(), 6, &cfg).unwrap();
+    assert_eq!(pca.method(), PcaMethod::Randomized);
+    assert!(pca.converged(), "residuals {:?}", pca.residuals());
+    assert!(pca.residuals().iter().all(|&r| r <= LATENT_PCA_TOL));
+    check(&pca, &x, 1e-13, 1e-5, 1e-8);
 }
 
 #[test]

@@ -16,7 +16,8 @@ USAGE:
     monge map --model M --input X --output Y
 
 The input is read in the model's precision; the output (.npy, .csv or .tsv by extension) is written
-atomically, one mapped sample per row, in the input's row order.";
+atomically, one mapped sample per row, in the input's row order. A latent model (fit --latent) holds
+its PCA basis: the input is in gene space, projected, mapped and decoded in one step.";
 
 /// Runs `monge map`.
 pub fn run(mut a: Args) -> Result<()> {

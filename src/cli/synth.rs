@@ -4,7 +4,7 @@
 use super::args::{check_memory, Args};
 use super::common::check_paths;
 use monge::data::known_map::known_map_pair;
-use monge::data::scrna::{synthetic_scrna, ScrnaConfig};
+use monge::data::scrna::{synthetic_scrna_with, DrasticShift, ScrnaConfig};
 use monge::data::toys::Toy;
 use monge::linalg::Mat;
 use monge::random::{streams, Stream};
@@ -18,12 +18,14 @@ monge synth — generate data sets
 USAGE:
     monge synth toy --dataset NAME [--n N] [--seed S] --out-source A --out-target B
     monge synth scrna --cells N --genes D --affected K --noise-genes M --seed S --out-source A --out-target B
-                      [--out-counterfactual C]
+                      [--out-counterfactual C] [--shift-rank R]
     monge synth known-map [--n N] [--dim D] [--components K] [--seed S] --out-source A --out-target B
                           [--out-true-map C]
 
 scrna: [C25]'s generator (defaults 2000 cells, 3000 genes, 100 affected, 2000 noise genes); the target
-rows are shuffled (unpaired); --out-counterfactual writes each control cell's true perturbed state.
+rows are shuffled (unpaired); --out-counterfactual writes each control cell's true perturbed state;
+--shift-rank R draws the affected genes' increments from R shared factors per cell (a rank-R effect,
+still in [0, 100)) instead of independently.
 known-map: source a Gaussian mixture, target ∇ψ*#source for a convex ψ* in closed form; --out-true-map
 writes T*(source) row-aligned with the source (for `monge eval --true-mapped`).
 
@@ -89,6 +91,11 @@ pub fn run(mut a: Args) -> Result<()> {
             let out_s: String = a.required("out-source")?;
             let out_t: String = a.required("out-target")?;
             let out_c: Option<String> = a.get("out-counterfactual")?;
+            let shift = match a.get::<usize>("shift-rank")? {
+                None => DrasticShift::Independent,
+                Some(0) => return Err(Error::Usage("--shift-rank must be at least 1".into())),
+                Some(r) => DrasticShift::LowRank(r),
+            };
             a.finish()?;
             // control, counterfactual and the shuffled perturbed set (f64), and a copy of each
             check_memory(
@@ -103,7 +110,7 @@ pub fn run(mut a: Args) -> Result<()> {
                 outs.push(("out-counterfactual", p.as_str()));
             }
             check_outputs(&outs)?;
-            let data = synthetic_scrna::<f64>(&cfg)?;
+            let data = synthetic_scrna_with::<f64>(&cfg, shift)?;
             write(&out_s, &data.control)?;
             write(&out_t, &data.perturbed)?;
             if let Some(p) = out_c {

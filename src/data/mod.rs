@@ -7,4 +7,4 @@ pub mod toys;
 
 pub use crate::ot::train::split::{heldout_size, train_test_split, Split};
 pub use known_map::{known_map_pair, KnownMap, KnownMapPair};
-pub use scrna::{synthetic_scrna, ScrnaConfig, ScrnaData};
+pub use scrna::{synthetic_scrna, synthetic_scrna_with, DrasticShift, ScrnaConfig, ScrnaData};

@@ -14,6 +14,18 @@
 //!
 //! Streams: everything of steps 1–3 from stream `DATA` of the seed, in that order (index sets by a partial
 //! Fisher–Yates shuffle of 0..d; each set is returned sorted); the row permutation from stream `DATA_2`.
+//!
+//! # A low-rank effect ([`DrasticShift::LowRank`], not in \[C25\])
+//! Step 2 draws the drastic increments independently per gene, so the effect spans all k directions of
+//! D. To model a perturbation acting through R programmes instead (the setting where a latent space
+//! helps), step 2 becomes, with R ≥ 1:
+//! - loadings: for each g ∈ D (in draw order) `e_g ~ U(0, 1)^R`, `w_g = e_g / Σ_r e_gr` (a point of the
+//!   simplex);
+//! - for every cell i, factors `u_i ~ U(0, 1)^R`, and for g ∈ D `X'_ig = X_ig + 100 · w_gᵀ u_i`.
+//!
+//! Each increment still lies in [0, 100) with mean 50, but `X'_i − X_i` restricted to D is
+//! `100 · W u_i` (W = k × R): a rank-R effect. Draws in that order from stream `DATA` (the loadings
+//! gene-major, then each cell's R factors), step 3 unchanged after them.
 
 use crate::linalg::{Mat, Real};
 use crate::random::{streams, Stream};
@@ -63,9 +75,33 @@ pub struct ScrnaData<T> {
     pub noise: Vec<usize>,
 }
 
+/// How step 2 draws the drastic increments (module doc).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DrasticShift {
+    /// \[C25\]: `100·U(0, 1)` independently per cell and gene.
+    #[default]
+    Independent,
+    /// `100 · w_gᵀ u_i` with R factors per cell (a rank-R effect).
+    LowRank(usize),
+}
+
 /// Generates the instance of `cfg` (module doc). Errors if a size is zero or a gene set is larger than d.
 pub fn synthetic_scrna<T: Real>(cfg: &ScrnaConfig) -> Result<ScrnaData<T>> {
+    synthetic_scrna_with(cfg, DrasticShift::Independent)
+}
+
+/// [`synthetic_scrna`] with the drastic increments drawn as `shift` says (module doc). Errors also on a
+/// rank of 0.
+pub fn synthetic_scrna_with<T: Real>(
+    cfg: &ScrnaConfig,
+    shift: DrasticShift,
+) -> Result<ScrnaData<T>> {
     let (n, d) = (cfg.cells, cfg.genes);
+    if shift == DrasticShift::LowRank(0) {
+        return Err(Error::Usage(
+            "synthetic scRNA: the rank of a low-rank shift must be at least 1".into(),
+        ));
+    }
     if n == 0 || d == 0 {
         return Err(Error::Usage(format!(
             "synthetic scRNA needs cells > 0 and genes > 0 (got {n} cells, {d} genes)"
@@ -82,9 +118,12 @@ pub fn synthetic_scrna<T: Real>(cfg: &ScrnaConfig) -> Result<ScrnaData<T>> {
     let mut control = Mat::<f64>::zeros(n, d);
     rng.fill_uniform(control.as_mut_slice(), 0.0, 1.0);
     let mut cf = control.clone();
-    // 2. drastic genes: + 100·U(0, 1)
+    // 2. drastic genes: + 100·U(0, 1), or + 100·w_gᵀu_i
     let affected = choose_without_replacement(d, cfg.affected, &mut rng);
-    add_uniform(&mut cf, &affected, 100.0, &mut rng);
+    match shift {
+        DrasticShift::Independent => add_uniform(&mut cf, &affected, 100.0, &mut rng),
+        DrasticShift::LowRank(r) => add_low_rank(&mut cf, &affected, r, 100.0, &mut rng),
+    }
     // 3. noise genes: + U(0, 1)
     let noise = choose_without_replacement(d, cfg.noise_genes, &mut rng);
     add_uniform(&mut cf, &noise, 1.0, &mut rng);
@@ -121,6 +160,28 @@ fn add_uniform(x: &mut Mat<f64>, genes: &[usize], scale: f64, rng: &mut Stream) 
         let row = x.row_mut(i);
         for &g in genes {
             row[g] += scale * rng.uniform_f64();
+        }
+    }
+}
+
+/// `x[i, g] += scale · w_gᵀ u_i` for g in `genes` (module doc, "A low-rank effect").
+fn add_low_rank(x: &mut Mat<f64>, genes: &[usize], r: usize, scale: f64, rng: &mut Stream) {
+    let mut w = vec![0.0; genes.len() * r];
+    for wg in w.chunks_exact_mut(r) {
+        wg.iter_mut().for_each(|e| *e = rng.uniform_f64());
+        let sum: f64 = wg.iter().sum();
+        if sum > 0.0 {
+            wg.iter_mut().for_each(|e| *e /= sum);
+        } else {
+            wg.fill(1.0 / r as f64);
+        }
+    }
+    let mut u = vec![0.0; r];
+    for i in 0..x.rows() {
+        u.iter_mut().for_each(|v| *v = rng.uniform_f64());
+        let row = x.row_mut(i);
+        for (&g, wg) in genes.iter().zip(w.chunks_exact(r)) {
+            row[g] += scale * wg.iter().zip(&u).map(|(a, b)| a * b).sum::<f64>();
         }
     }
 }

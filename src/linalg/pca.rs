@@ -404,40 +404,7 @@ impl Pca {
 
     /// `out ← (x − μ) V_K` for every row: out is n × K. Errors when x is not n × d.
     pub fn project_into<T: Real>(&self, x: MatRef<'_, T>, out: MatMut<'_, T>) -> Result<()> {
-        let (d, k) = (self.dim(), self.n_components());
-        if x.cols() != d || out.rows() != x.rows() || out.cols() != k {
-            return Err(Error::Shape(format!(
-                "PCA projection: {}×{} into {}×{} with d = {d}, K = {k}",
-                x.rows(),
-                x.cols(),
-                out.rows(),
-                out.cols()
-            )));
-        }
-        let mut out = out;
-        let rows: Vec<&[T]> = (0..x.rows()).map(|i| x.row(i)).collect();
-        let mut xb = Mat::zeros(0, d);
-        let mut zb = Mat::zeros(0, k);
-        for r0 in (0..rows.len()).step_by(BLOCK) {
-            let r1 = (r0 + BLOCK).min(rows.len());
-            centred_block(&rows, &self.mean, r0, r1, &mut xb);
-            zb.resize(r1 - r0, k);
-            gemm(
-                1.0,
-                xb.view(),
-                Op::N,
-                self.components.view(),
-                Op::T,
-                0.0,
-                zb.view_mut(),
-            );
-            for i in r0..r1 {
-                for c in 0..k {
-                    out.set(i, c, T::from_f64(zb.get(i - r0, c)));
-                }
-            }
-        }
-        Ok(())
+        project_rows(&self.mean, &self.components, x, out)
     }
 
     /// `(x − μ) V_K` for every row of x (n × d) → n × K.
@@ -469,4 +436,50 @@ impl Pca {
         );
         Ok(xf.cast())
     }
+}
+
+/// `out ← (x − μ) V_K` for every row of x, for any mean μ (length d) and axes (K × d, row k = v_k):
+/// `out[i, k] = Σ_j (x_ij − μ_j) v_kj` in f64 by blocks of [`BLOCK`] rows, rounded once to T. The
+/// one implementation of the projection, for a fitted [`Pca`] and for a basis read back from a model file
+/// (`ot::latent`). Errors when x is not n × d or out not n × K.
+pub fn project_rows<T: Real>(
+    mean: &[f64],
+    axes: &Mat<f64>,
+    x: MatRef<'_, T>,
+    out: MatMut<'_, T>,
+) -> Result<()> {
+    let (d, k) = (mean.len(), axes.rows());
+    if axes.cols() != d || x.cols() != d || out.rows() != x.rows() || out.cols() != k {
+        return Err(Error::Shape(format!(
+            "PCA projection: {}×{} into {}×{} with d = {d}, K = {k}",
+            x.rows(),
+            x.cols(),
+            out.rows(),
+            out.cols()
+        )));
+    }
+    let mut out = out;
+    let rows: Vec<&[T]> = (0..x.rows()).map(|i| x.row(i)).collect();
+    let mut xb = Mat::zeros(0, d);
+    let mut zb = Mat::zeros(0, k);
+    for r0 in (0..rows.len()).step_by(BLOCK) {
+        let r1 = (r0 + BLOCK).min(rows.len());
+        centred_block(&rows, mean, r0, r1, &mut xb);
+        zb.resize(r1 - r0, k);
+        gemm(
+            1.0,
+            xb.view(),
+            Op::N,
+            axes.view(),
+            Op::T,
+            0.0,
+            zb.view_mut(),
+        );
+        for i in r0..r1 {
+            for c in 0..k {
+                out.set(i, c, T::from_f64(zb.get(i - r0, c)));
+            }
+        }
+    }
+    Ok(())
 }

@@ -14,6 +14,7 @@ pub mod baselines;
 pub mod conjugate;
 pub mod fit;
 pub mod gaussian;
+pub mod latent;
 pub mod options;
 pub mod penalty;
 pub mod potentials;
@@ -38,7 +39,7 @@ pub trait TransportMap<T: Real> {
 /// The format-neutral content of a model file: enough to rebuild the map bit-exactly.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SavedModel<T> {
-    /// `"w2"`, `"w1"`, `"sinkhorn"`, `"mean-shift"` or `"identity"`.
+    /// `"w2"`, `"w1"`, `"sinkhorn"`, `"mean-shift"`, `"identity"` or `"latent"`.
     pub method: String,
     /// Input dimension d.
     pub dim: usize,
@@ -213,6 +214,7 @@ pub fn map_from_saved<T: Real>(m: &SavedModel<T>) -> Result<Box<dyn TransportMap
         "sinkhorn" => Ok(Box::new(sinkhorn::ElasticSinkhornMap::from_saved(m)?)),
         "mean-shift" => Ok(Box::new(baselines::MeanShift::from_saved(m)?)),
         "identity" => Ok(Box::new(baselines::Identity::from_saved(m)?)),
+        "latent" => Ok(Box::new(latent::LatentMap::from_saved(m)?)),
         other => Err(crate::Error::Model {
             file: String::new(),
             msg: format!("unknown method '{other}'"),

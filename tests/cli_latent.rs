@@ -1,0 +1,92 @@
+//! `monge map` / `monge eval` on latent models (src/ot/latent.rs): the CLI maps a latent model file
+//! exactly as the library does, and a corrupt one is an error.
+
+mod common;
+
+use common::{monge, scratch, stderr};
+use monge::io::{read_matrix_as, save_model, write_matrix};
+use monge::linalg::Mat;
+use monge::ot::latent::{self, Decode, LatentConfig};
+use monge::ot::train::Heldout;
+use monge::random::{streams, Stream};
+use monge::Method;
+use std::path::Path;
+
+/// 300 cells in d = 12 around a rank-2 state, and the target shifted by 3 along the first gene.
+fn pair() -> (Mat<f64>, Mat<f64>) {
+    let mut rng = Stream::new(11, streams::DATA);
+    let mk = |rng: &mut Stream, shift: f64| {
+        let mut x = Mat::zeros(300, 12);
+        for i in 0..300 {
+            let (a, b) = (2.0 * rng.normal_f64(), rng.normal_f64());
+            for j in 0..12 {
+                let v = a * (j as f64 / 12.0) + b * ((j % 3) as f64 - 1.0) + 0.1 * rng.normal_f64();
+                x.set(i, j, v + if j == 0 { shift } else { 0.0 });
+            }
+        }
+        x
+    };
+    (mk(&mut rng, 0.0), mk(&mut rng, 3.0))
+}
+
+#[test]
+fn monge_map_applies_a_latent_model_bit_for_bit_and_eval_reads_its_output() {
+    let dir = scratch("latent-map");
+    let (source, target) = pair();
+    write_matrix(&dir.join("a.npy"), &source).unwrap();
+    write_matrix(&dir.join("b.npy"), &target).unwrap();
+    for (decode, name) in [(Decode::Keep, "keep"), (Decode::Full, "full")] {
+        let cfg = LatentConfig {
+            decode,
+            ..LatentConfig::pca(3)
+        };
+        let (fitted, _) = latent::fit(
+            &source,
+            &target,
+            &cfg,
+            &Method::MeanShift,
+            &Heldout::None,
+            None,
+        )
+        .unwrap();
+        let model = format!("{name}.monge");
+        save_model(&dir.join(&model), &fitted.map.to_saved()).unwrap();
+        let out = format!("y-{name}.npy");
+        let o = monge(
+            &[
+                "map", "--model", &model, "--input", "a.npy", "--output", &out,
+            ],
+            &dir,
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let y: Mat<f64> = read_matrix_as(&dir.join(&out)).unwrap();
+        assert_eq!(y, fitted.map.transport(&source), "decode {name}");
+        let o = monge(
+            &[
+                "eval", "--mapped", &out, "--target", "b.npy", "--source", "a.npy", "--json",
+            ],
+            &dir,
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    // a flipped byte inside the basis: the checksum catches it, exit 1 naming the file
+    let mut bytes = std::fs::read(dir.join("keep.monge")).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x10;
+    std::fs::write(dir.join("bad.monge"), &bytes).unwrap();
+    let o = monge(
+        &[
+            "map",
+            "--model",
+            "bad.monge",
+            "--input",
+            "a.npy",
+            "--output",
+            "z.npy",
+        ],
+        &dir,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("bad.monge"), "{}", stderr(&o));
+    assert!(!Path::new(&dir.join("z.npy")).exists());
+}
