@@ -195,6 +195,32 @@ fn alg2_reports_an_unreachable_budget_instead_of_looping() {
     assert_eq!(rep.budget_met, Some(false));
 }
 
+/// Checks the Metropolis rule of every Alg. 1 step on its recorded E₀ (`eval_before`), E₁ (`eval`),
+/// temperature and uniform draw: accept iff ΔE > 0 or u < exp(ΔE/T). Returns (steps with ΔE ≤ 0, how
+/// many of them were accepted).
+fn metropolis(rep: &monge::ot::anneal::AnnealReport) -> (usize, usize) {
+    let (mut worse, mut worse_accepted) = (0, 0);
+    for (k, st) in rep.steps.iter().enumerate() {
+        let de = st.eval - st.eval_before;
+        assert!(
+            de.is_finite() && (0.0..1.0).contains(&st.uniform),
+            "step {k}"
+        );
+        assert_eq!(
+            st.accepted,
+            de > 0.0 || st.uniform < (de / st.temperature).exp(),
+            "step {k}: ΔE {de}, T {}, u {}",
+            st.temperature,
+            st.uniform
+        );
+        if de <= 0.0 {
+            worse += 1;
+            worse_accepted += usize::from(st.accepted);
+        }
+    }
+    (worse, worse_accepted)
+}
+
 #[test]
 fn alg1_follows_the_acceptance_rule_and_temperature_schedule() {
     let cfg = AnnealConfig {
@@ -230,6 +256,21 @@ fn alg1_follows_the_acceptance_rule_and_temperature_schedule() {
         t_sa *= 0.95;
     }
     assert_eq!(rep.final_lambda, lam);
+    // with [C25]'s weights ΔE is in the hundreds: every worse proposal is rejected (measured: 20 of 37)
+    let (worse, worse_accepted) = metropolis(&rep);
+    assert!(worse > 0 && worse_accepted == 0, "{worse} {worse_accepted}");
+    // with weights that make |ΔE| comparable to T the draw decides (measured: 1 of 18 worse accepted)
+    let soft = AnnealConfig {
+        alpha: 0.01,
+        balance: 1e-3,
+        ..cfg.clone()
+    };
+    let (worse, worse_accepted) = metropolis(&anneal_lambda(&mut Mock::new(), &soft).unwrap());
+    println!("soft weights: ΔE ≤ 0 at {worse} steps, {worse_accepted} of them accepted");
+    assert!(
+        worse_accepted > 0 && worse_accepted < worse,
+        "{worse} {worse_accepted}"
+    );
     assert_eq!(
         rep.iterations,
         cfg.initial_iters + rep.steps.len() * cfg.adjust_iters + rejected * cfg.smooth_iters

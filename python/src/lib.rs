@@ -2,7 +2,8 @@
 //! (`python/monge/`) turns array-likes into NumPy arrays, spells the options as the CLI does and adds
 //! the AnnData glue; everything numerical happens here, in the same Rust kernels as the `monge` binary.
 //!
-//! - [`fitting`]: options → configs → the fit (the only file that calls monge's fitting API);
+//! - [`fitting`]: the options dict → the library's options reader → the fit (the only file that calls
+//!   monge's fitting API);
 //! - [`array`]: NumPy ↔ `Mat` in one pass;
 //! - [`eval`]: the metrics of `monge eval`;
 //! - [`synth`]: the generators of `monge synth`;
@@ -207,7 +208,7 @@ fn raw_model<T: Typed>(
 #[allow(clippy::too_many_arguments)]
 fn fit_typed<T: Typed>(
     py: Python<'_>,
-    resolved: &fitting::Resolved,
+    resolved: &monge::ot::options::FitOptions,
     source: &Bound<'_, PyAny>,
     target: &Bound<'_, PyAny>,
     heldout_source: Option<&Bound<'_, PyAny>>,
@@ -295,7 +296,7 @@ fn fit(
     heldout_target: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<RawModel> {
     let resolved = fitting::resolve(method, options)?;
-    match resolved.dtype {
+    match fitting::dtype_name(&resolved) {
         "f32" => fit_typed::<f32>(
             py,
             &resolved,

@@ -93,10 +93,12 @@ def test_training_releases_the_gil(xy):
 def test_progress_callback_and_stop(xy):
     seen = []
     monge.fit(*xy, iters=250, batch=64, eval_every=100, patience=100, progress=seen.append)
-    assert [p["iteration"] for p in seen] == [100, 200, 250]
+    # iteration 0: the start's held-out evaluation (a selection candidate), before any loss exists
+    assert [p["iteration"] for p in seen] == [0, 100, 200, 250]
     assert all(p["phase"] == "w2" and p["total"] == 250 for p in seen)
-    assert {"loss_g", "loss_f"} <= set(seen[0]["losses"])
-    assert seen[0]["heldout"] is not None and seen[0]["criterion"] == "sliced_w2"
+    assert seen[0]["losses"] == {} and seen[0]["heldout"] == seen[0]["heldout_best"]
+    assert {"loss_g", "loss_f"} <= set(seen[1]["losses"])
+    assert seen[1]["heldout"] is not None and seen[1]["criterion"] == "sliced_w2"
 
     class Enough(Exception):
         pass

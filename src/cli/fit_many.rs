@@ -200,6 +200,10 @@ fn with_threads(mut method: Method, k: usize) -> Method {
         Method::W2Schedule(s) => s.w2.threads = k,
         Method::W1(c) => c.threads = k,
         Method::Sinkhorn(c) => c.threads = k,
+        Method::Latent(_, inner) => {
+            let m = std::mem::replace(&mut **inner, Method::Identity);
+            **inner = with_threads(m, k);
+        }
         Method::MeanShift | Method::Identity => {}
     }
     method

@@ -1,13 +1,16 @@
-//! `monge fit --checkpoint` / `--resume`: W2 and W1 trained in segments between checkpoints (each
-//! written atomically with the whole training state, the options as typed and the data files'
+//! `monge fit --checkpoint` / `--resume`: W2, W2 under a λ schedule (`--anneal` / `--max-dim`: the
+//! annealer's state goes into the trainer's checkpoint) and W1 trained in segments between checkpoints
+//! (each written atomically with the whole training state, the options as typed and the data files'
 //! fingerprints), and a resume that re-reads the stored options and continues to the same bits as an
 //! uninterrupted run. Without `--checkpoint` a fit is one segment.
 
 use super::args::Args;
 use super::common::fmt_num;
-use super::fit::{heldout_option, json_head, load_pair, run_with, Ctl, Files, Fitted};
+use super::fit::{anneal_json, heldout_option, json_head, load_pair, run_with, Ctl, Files, Fitted};
 use monge::io::LoadedModel;
 use monge::linalg::Real;
+use monge::ot::anneal::{Annealer, Flow, ReportingTrainee};
+use monge::ot::fit::{LambdaSchedule, W2Schedule};
 use monge::ot::options::{CommonOptions, HeldoutChoice};
 use monge::ot::train::Stopped;
 use monge::ot::w1::{W1Config, W1Trainer};
@@ -119,6 +122,92 @@ pub(super) fn fit_w2<T: Real>(
         heldout: rep.heldout,
         what,
         error: err,
+    })
+}
+
+/// W2 under a λ schedule (`--anneal`, `--max-dim`), in segments between checkpoints. The map returned
+/// is the one at the final λ; a divergence keeps no model (none is selected across λ).
+pub(super) fn fit_w2_schedule<T: Real>(
+    f: &Files,
+    c: &CommonOptions,
+    s: &W2Schedule,
+    progress: Ctl<'_>,
+) -> Result<Fitted<T>> {
+    let (x, y) = load_pair::<T>(f)?;
+    let heldout = heldout_option::<T>(c)?;
+    let mut out = json_head("w2", &x, &y);
+    let cfg = s.trainer_config();
+    let mut tr = W2Trainer::with_heldout(&x, &y, &heldout, &cfg)?;
+    let mut ann = Annealer::new(&s.schedule);
+    let fps = fingerprints(f, c)?;
+    if let Some(saved) = checked_resume::<T>(f, &fps)? {
+        tr.restore(&saved)?;
+        ann.restore(&saved)?;
+    }
+    let mut extra = fps;
+    extra.push(("argv".into(), f.argv.join(&ARG_SEP.to_string())));
+    let every = f
+        .checkpoint
+        .as_ref()
+        .map_or(usize::MAX, |_| f.checkpoint_every);
+    let res = {
+        let mut rt = ReportingTrainee::controlled(
+            &mut tr,
+            progress,
+            cfg.progress_every,
+            s.schedule.estimated_iterations(),
+            s.cap,
+        )
+        .starting_at(ann.done());
+        loop {
+            let r = ann.run(&mut rt, ann.done().saturating_add(every));
+            if let (Some(p), true) = (&f.checkpoint, r.is_ok()) {
+                let saved = ann.checkpoint_into(rt.inner().checkpoint(&extra));
+                monge::io::save_model(Path::new(p), &saved)?;
+            }
+            match r {
+                Ok(Flow::Paused) => continue,
+                other => break other,
+            }
+        }
+    };
+    let flow = match res {
+        Ok(flow) => flow,
+        Err(e) => {
+            return Ok(Fitted {
+                saved: None,
+                out,
+                stopped: Some(Stopped::Diverged),
+                iteration: tr.iteration(),
+                heldout: None,
+                what: String::new(),
+                error: Some(e),
+            })
+        }
+    };
+    let rep = ann.report(tr.lambda(), flow);
+    let w2rep = tr.finish();
+    let key = match s.schedule {
+        LambdaSchedule::Anneal(_) => "anneal",
+        LambdaSchedule::MaxDim(_) => "max_dim",
+    };
+    out.set("iterations", tr.iteration())
+        .set("batch", tr.batch())
+        .set("lambda", rep.final_lambda)
+        .set("half_w2sq_estimate", w2rep.last.half_w2sq)
+        .set(key, anneal_json(&rep));
+    Ok(Fitted {
+        saved: Some(tr.map().to_saved()),
+        out,
+        stopped: Some(rep.stopped),
+        iteration: tr.iteration(),
+        heldout: w2rep.heldout,
+        what: format!(
+            "the model at iteration {} (λ = {})",
+            tr.iteration(),
+            rep.final_lambda
+        ),
+        error: None,
     })
 }
 
