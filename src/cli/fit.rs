@@ -11,8 +11,10 @@ use super::common::{
 };
 use super::json::Json;
 use monge::io::LoadedModel;
+use monge::linalg::pca::PcaMethod;
 use monge::linalg::{Mat, Real};
 use monge::ot::anneal::AnnealReport;
+use monge::ot::latent::LatentReport;
 use monge::ot::options::{self, CommonOptions, Dtype, FitOptions, HeldoutChoice};
 use monge::ot::penalty::Penalty;
 use monge::ot::train::{Heldout, HeldoutReport, Stopped};
@@ -63,6 +65,11 @@ COMMON OPTIONS:
     --checkpoint-every N           iterations between checkpoints (default 1000)
     --resume FILE                  continue a checkpoint to the same bits as an uninterrupted run (its
                                    options and data files, checked by fingerprint; --model M may change)
+    --latent pca:K                 train in the K principal coordinates of the pooled training cells
+                                   (any method; the basis is saved in the model; not with --penalty,
+                                   --anneal, --max-dim, --checkpoint); held-out selection runs there
+    --decode keep|full             back to genes: keep (default) adds the latent displacement to x, the
+                                   part of x outside the latent space kept; full projects onto it
     --history FILE.csv             write the training curves (for `monge plot --history`)
     --quiet                        no progress on stderr
     --json                         print one JSON object on stdout
@@ -186,6 +193,26 @@ pub fn heldout_json(h: Option<&HeldoutReport>) -> Json {
     }
 }
 
+/// The latent space of a `--latent` fit as JSON (its `heldout` is the inner trainer's, in latent
+/// coordinates; the top-level `heldout` is in gene space).
+pub fn latent_json(l: &LatentReport) -> Json {
+    let pca = match l.pca_method {
+        PcaMethod::Randomized => "randomized",
+        _ => "exact",
+    };
+    Json::obj()
+        .with("components", l.components)
+        .with("decode", l.decode.name())
+        .with("inner", l.inner)
+        .with("pca", pca)
+        .with("pca_cells", l.pca_cells)
+        .with("explained_variance_ratio", l.explained_variance_ratio)
+        .with("max_residual", l.max_residual)
+        .with("converged", l.converged)
+        .with("pca_seconds", l.pca_seconds)
+        .with("heldout", heldout_json(l.heldout.as_ref()))
+}
+
 /// Runs `monge fit`.
 pub fn run(mut a: Args) -> Result<()> {
     if a.flag("help") {
@@ -305,11 +332,24 @@ pub(super) fn json_head<T: Real>(method: &str, x: &Mat<T>, y: &Mat<T>) -> Json {
         .with("d", x.cols())
 }
 
-/// Sinkhorn, mean shift and identity: through the front door.
-fn fit_front<T: Real>(f: &Files, method: &Method, progress: Ctl<'_>) -> Result<Fitted<T>> {
+/// Sinkhorn, mean shift, identity and `--latent`: through the front door.
+fn fit_front<T: Real>(
+    f: &Files,
+    c: &CommonOptions,
+    method: &Method,
+    progress: Ctl<'_>,
+) -> Result<Fitted<T>> {
     let (x, y) = load_pair::<T>(f)?;
     let mut out = json_head(method.name(), &x, &y);
-    let heldout = Heldout::None;
+    let mut heldout = Heldout::None;
+    if let Method::Latent(..) = method {
+        heldout = heldout_option::<T>(c)?;
+        if f.checkpoint.is_some() || f.resume.is_some() {
+            return Err(Error::Usage(
+                "--checkpoint / --resume are not available with --latent so far".into(),
+            ));
+        }
+    }
     if let Method::Sinkhorn(cfg) = method {
         super::args::check_memory(
             &format!(
@@ -325,6 +365,37 @@ fn fit_front<T: Real>(f: &Files, method: &Method, progress: Ctl<'_>) -> Result<F
     let fitted = monge::fit(&x, &y, method, &heldout, Some(progress))?;
     let rep = fitted.report;
     let saved = Some(fitted.map.to_saved());
+    if let Some(l) = &rep.latent {
+        out.set("latent", latent_json(l));
+        if !l.converged && !f.quiet {
+            say!(
+                "monge: warning: the latent PCA stopped at its iteration cap with a Ritz residual of \
+                 {:.1e} (> {:.0e}): the {} axes are orthonormal but not exactly the leading ones",
+                l.max_residual,
+                monge::ot::latent::LATENT_PCA_TOL,
+                l.components
+            );
+        }
+        let what = match rep.stopped {
+            Some(_) => format!(
+                "the model from iteration {}",
+                rep.heldout
+                    .as_ref()
+                    .map_or(rep.iterations, |h| h.best_iteration)
+            ),
+            None => "the model".into(),
+        };
+        out.set("iterations", rep.iterations);
+        return Ok(Fitted {
+            saved,
+            out,
+            stopped: rep.stopped,
+            iteration: rep.iterations,
+            heldout: rep.heldout,
+            what,
+            error: rep.divergence,
+        });
+    }
     if let Some(r) = &rep.sinkhorn {
         out.set("epsilon", r.epsilon)
             .set("iterations", r.iterations)
@@ -364,7 +435,7 @@ fn fit_typed<T: Real>(f: &Files, opts: &FitOptions) -> Result<()> {
         Method::W2(cfg) => super::resume::fit_w2::<T>(f, c, cfg, &mut on_progress)?,
         Method::W1(cfg) => super::resume::fit_w1::<T>(f, c, cfg, &mut on_progress)?,
         Method::W2Schedule(s) => super::resume::fit_w2_schedule::<T>(f, c, s, &mut on_progress)?,
-        other => fit_front::<T>(f, other, &mut on_progress)?,
+        other => fit_front::<T>(f, c, other, &mut on_progress)?,
     };
     let signal = monge::signal::interrupted();
     let Fitted {

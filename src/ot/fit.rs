@@ -25,6 +25,7 @@ use std::time::Instant;
 use crate::linalg::{Mat, Real};
 use crate::ot::anneal::{AnnealConfig, AnnealReport, Annealer, DimBudgetConfig, ReportingTrainee};
 use crate::ot::baselines::{Identity, MeanShift};
+use crate::ot::latent::{LatentConfig, LatentReport};
 use crate::ot::sinkhorn::{ElasticSinkhornMap, SinkhornConfig, SinkhornReport};
 use crate::ot::train::{Control, Heldout, HeldoutReport, Stopped};
 use crate::ot::w1::{W1Config, W1Report, W1Trainer};
@@ -47,10 +48,14 @@ pub enum Method {
     MeanShift,
     /// `T(x) = x`.
     Identity,
+    /// The inner method trained on the K principal coordinates of the pooled training cells and
+    /// decoded to gene space ([`crate::ot::latent`]).
+    Latent(LatentConfig, Box<Method>),
 }
 
 impl Method {
-    /// The method's name as in model files (`"w2"`, `"w1"`, `"sinkhorn"`, `"mean-shift"`, `"identity"`).
+    /// The method's name as in model files (`"w2"`, `"w1"`, `"sinkhorn"`, `"mean-shift"`, `"identity"`,
+    /// `"latent"`).
     pub fn name(&self) -> &'static str {
         match self {
             Method::W2(_) | Method::W2Schedule(_) => "w2",
@@ -58,6 +63,7 @@ impl Method {
             Method::Sinkhorn(_) => "sinkhorn",
             Method::MeanShift => "mean-shift",
             Method::Identity => "identity",
+            Method::Latent(..) => "latent",
         }
     }
 }
@@ -136,6 +142,9 @@ pub struct FitReport {
     pub schedule: Option<AnnealReport>,
     /// The Sinkhorn solver's convergence.
     pub sinkhorn: Option<SinkhornReport>,
+    /// The latent space of [`Method::Latent`] (then `heldout` is in gene space, the inner trainer's
+    /// latent-space criterion in [`LatentReport::heldout`]).
+    pub latent: Option<LatentReport>,
 }
 
 /// A fitted map and its report.
@@ -168,6 +177,18 @@ pub fn fit<T: Real>(
         ..FitReport::default()
     };
     let map: Box<dyn TransportMap<T>> = match method {
+        Method::Latent(cfg, inner) => {
+            let (fitted, rep) =
+                crate::ot::latent::fit(source, target, cfg, inner, heldout, Some(progress))?;
+            let mut report = fitted.report;
+            report.method = "latent";
+            report.latent = Some(rep);
+            report.seconds = t0.elapsed().as_secs_f64();
+            return Ok(Fitted {
+                map: fitted.map,
+                report,
+            });
+        }
         Method::W2(cfg) => {
             let mut tr = W2Trainer::with_heldout(source, target, heldout, cfg)?;
             let (stopped, err) = tr.run_until(cfg.iterations, progress);
