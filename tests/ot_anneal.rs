@@ -2,6 +2,9 @@
 //! of every sample moves by `3·max(0, 1 − λ/cᵢ)` with thresholds cᵢ = 0.01·2ⁱ, so the displacement
 //! dimensionality at λ is `#{i : 3(1 − λ/cᵢ) > thr}` — the rules' outcomes can be checked exactly.
 
+mod anneal_common;
+
+use anneal_common::metropolis;
 use monge::linalg::{Mat, MatRef};
 use monge::ot::anneal::{
     anneal_lambda, dim_budget, AnnealConfig, DimBudgetConfig, DimEstimate, LambdaTrainee,
@@ -193,32 +196,6 @@ fn alg2_reports_an_unreachable_budget_instead_of_looping() {
     assert_eq!(rep.increases.len(), 6);
     assert!(rep.steps.is_empty());
     assert_eq!(rep.budget_met, Some(false));
-}
-
-/// Checks the Metropolis rule of every Alg. 1 step on its recorded E₀ (`eval_before`), E₁ (`eval`),
-/// temperature and uniform draw: accept iff ΔE > 0 or u < exp(ΔE/T). Returns (steps with ΔE ≤ 0, how
-/// many of them were accepted).
-fn metropolis(rep: &monge::ot::anneal::AnnealReport) -> (usize, usize) {
-    let (mut worse, mut worse_accepted) = (0, 0);
-    for (k, st) in rep.steps.iter().enumerate() {
-        let de = st.eval - st.eval_before;
-        assert!(
-            de.is_finite() && (0.0..1.0).contains(&st.uniform),
-            "step {k}"
-        );
-        assert_eq!(
-            st.accepted,
-            de > 0.0 || st.uniform < (de / st.temperature).exp(),
-            "step {k}: ΔE {de}, T {}, u {}",
-            st.temperature,
-            st.uniform
-        );
-        if de <= 0.0 {
-            worse += 1;
-            worse_accepted += usize::from(st.accepted);
-        }
-    }
-    (worse, worse_accepted)
 }
 
 #[test]

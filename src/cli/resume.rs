@@ -72,17 +72,11 @@ pub(super) fn fit_w2<T: Real>(
     let heldout = heldout_option::<T>(c)?;
     let mut out = json_head("w2", &x, &y);
     let mut tr = W2Trainer::with_heldout(&x, &y, &heldout, cfg)?;
-    let fps = fingerprints(f, c)?;
-    if let Some(saved) = checked_resume::<T>(f, &fps)? {
+    let (resume, extra, every) = segments::<T>(f, c)?;
+    if let Some(saved) = resume {
         tr.restore(&saved)?;
     }
-    let mut extra = fps;
-    extra.push(("argv".into(), f.argv.join(&ARG_SEP.to_string())));
     // segments between checkpoints train exactly as one run (the final evaluation comes last)
-    let every = f
-        .checkpoint
-        .as_ref()
-        .map_or(usize::MAX, |_| f.checkpoint_every);
     let (stopped, err) = loop {
         let next = cfg.iterations.min(tr.iteration().saturating_add(every));
         let (st, e) = tr.run_segment(next, &mut *progress);
@@ -139,17 +133,11 @@ pub(super) fn fit_w2_schedule<T: Real>(
     let cfg = s.trainer_config();
     let mut tr = W2Trainer::with_heldout(&x, &y, &heldout, &cfg)?;
     let mut ann = Annealer::new(&s.schedule);
-    let fps = fingerprints(f, c)?;
-    if let Some(saved) = checked_resume::<T>(f, &fps)? {
+    let (resume, extra, every) = segments::<T>(f, c)?;
+    if let Some(saved) = resume {
         tr.restore(&saved)?;
         ann.restore(&saved)?;
     }
-    let mut extra = fps;
-    extra.push(("argv".into(), f.argv.join(&ARG_SEP.to_string())));
-    let every = f
-        .checkpoint
-        .as_ref()
-        .map_or(usize::MAX, |_| f.checkpoint_every);
     let res = {
         let mut rt = ReportingTrainee::controlled(
             &mut tr,
@@ -221,17 +209,11 @@ pub(super) fn fit_w1<T: Real>(
     let (x, y) = load_pair::<T>(f)?;
     let heldout = heldout_option::<T>(c)?;
     let mut tr = W1Trainer::with_heldout(&x, &y, &heldout, cfg)?;
-    let fps = fingerprints(f, c)?;
-    if let Some(saved) = checked_resume::<T>(f, &fps)? {
+    let (resume, extra, every) = segments::<T>(f, c)?;
+    if let Some(saved) = resume {
         tr.restore(&saved)?;
     }
-    let mut extra = fps;
-    extra.push(("argv".into(), f.argv.join(&ARG_SEP.to_string())));
     let total = cfg.potential_iters + cfg.gan_iters;
-    let every = f
-        .checkpoint
-        .as_ref()
-        .map_or(usize::MAX, |_| f.checkpoint_every);
     let (stopped, err) = loop {
         let next = total.min(tr.iterations().saturating_add(every));
         let (st, e) = tr.run_segment(next, &mut *progress);
@@ -274,6 +256,24 @@ pub(super) fn fit_w1<T: Real>(
         what,
         error: err,
     })
+}
+
+/// (the checkpoint to resume, the entries of every checkpoint written, the interval)
+type Segments<T> = (Option<SavedModel<T>>, Vec<(String, String)>, usize);
+
+/// What every checkpointed fit starts from: the checkpoint to resume (its data fingerprints checked),
+/// the entries every checkpoint it writes carries (the fingerprints and the options as typed), and the
+/// interval between checkpoints (no checkpoint: one segment).
+fn segments<T: Real>(f: &Files, c: &CommonOptions) -> Result<Segments<T>> {
+    let fps = fingerprints(f, c)?;
+    let resume = checked_resume::<T>(f, &fps)?;
+    let mut extra = fps;
+    extra.push(("argv".into(), f.argv.join(&ARG_SEP.to_string())));
+    let every = f
+        .checkpoint
+        .as_ref()
+        .map_or(usize::MAX, |_| f.checkpoint_every);
+    Ok((resume, extra, every))
 }
 
 /// The checkpoint to resume from, in the training type, after checking the data files' fingerprints.

@@ -118,20 +118,6 @@ fn quadratic_offset<T: Real>(net: &Icnn<T>) -> usize {
     net.quadratic().map_or(net.n_params(), |q| q.off)
 }
 
-fn check_finite<T: Real>(m: &Mat<T>, what: &str) -> Result<()> {
-    for i in 0..m.rows() {
-        if let Some(j) = m.row(i).iter().position(|v| !v.is_finite()) {
-            return Err(Error::data(
-                what,
-                Some(i + 1),
-                Some(j + 1),
-                "value is not finite",
-            ));
-        }
-    }
-    Ok(())
-}
-
 impl<T: Real> W2Trainer<T> {
     /// Validates the data and options, splits off the held-out sets (`cfg.heldout_fraction`, SPEC §7.7),
     /// initialises f and g, and sizes every workspace.
@@ -152,24 +138,7 @@ impl<T: Real> W2Trainer<T> {
         cfg: &W2Config,
     ) -> Result<Self> {
         cfg.validate()?;
-        if source.rows() == 0 {
-            return Err(Error::data("source set", None, None, "no samples"));
-        }
-        if target.rows() == 0 {
-            return Err(Error::data("target set", None, None, "no samples"));
-        }
-        if source.cols() == 0 {
-            return Err(Error::Shape("samples have no features".into()));
-        }
-        if source.cols() != target.cols() {
-            return Err(Error::Shape(format!(
-                "source has {} features, target has {}",
-                source.cols(),
-                target.cols()
-            )));
-        }
-        check_finite(source, "source set")?;
-        check_finite(target, "target set")?;
+        crate::ot::train::split::check_pair(source, target)?;
         let d = source.cols();
         let sets = HeldoutSets::new(source, target, heldout, cfg.seed)?;
         let HeldoutSets {
