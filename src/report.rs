@@ -180,3 +180,24 @@ impl<T: Into<Value>> From<Vec<T>> for Value {
         Value::Arr(v.into_iter().map(Into::into).collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Value;
+
+    #[test]
+    fn a_count_is_written_as_the_number_it_is() {
+        let v = Value::obj()
+            .with("n", 3usize)
+            .with("x", 3.0)
+            .with("big", 1u64 << 60)
+            .with("nan", f64::NAN);
+        assert_eq!(
+            v.render(),
+            r#"{"n":3,"x":3,"big":1.152921504606847e18,"nan":null}"#
+        );
+        assert_eq!(v.num("n"), Some(3.0));
+        // set replaces a key's value in place
+        assert_eq!(v.with("n", 4usize).render().find(r#""n":4"#), Some(1));
+    }
+}
