@@ -19,6 +19,8 @@
 //! (σ = 1) at three λ; Alg. 2 with budgets `l` (default 1.5k and 1.2k, i.e. 150 and 120 at k = 100); the
 //! elastic-L1 Sinkhorn map.
 
+pub mod known_map;
+
 use crate::data::scrna::{synthetic_scrna, ScrnaConfig, ScrnaData};
 use crate::linalg::Mat;
 use crate::metrics;

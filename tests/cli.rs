@@ -352,6 +352,7 @@ fn bench_quick_json_lists_every_workload() {
         "w2_outer",
         "w2_outer_l0",
         "w2_outer_quad",
+        "w2_outer_quad_ema",
         "w2_outer_lbfgs",
         "w1_potential",
         "w1_gan",
@@ -374,7 +375,7 @@ fn bench_quick_json_lists_every_workload() {
     ] {
         assert!(js.contains(key), "{key}");
     }
-    // 6 solver workloads × 3 dimensions + Sinkhorn + 6 gemm shapes, every median positive
-    assert_eq!(js.matches("\"name\":").count(), 25);
+    // 7 solver workloads × 3 dimensions + Sinkhorn + 6 gemm shapes, every median positive
+    assert_eq!(js.matches("\"name\":").count(), 28);
     assert!(!js.contains("\"ms_median\":0,"));
 }

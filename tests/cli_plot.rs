@@ -253,3 +253,86 @@ fn histories_without_values_are_errors() {
     expect_fail(&o, 1, &["w2.csv", "no values to plot"]);
     assert!(!dir.join("c.svg").exists());
 }
+
+/// `--basis-model`: the plane is a latent model's own PCA (issue 16 item 3: "or the model's own PCA"),
+/// its centre and first two axes as stored in the model file. Mutations that fail it: the plane from
+/// `Plane::of_sets` instead of the model, or the model's axes 1 and 2 instead of 0 and 1.
+#[test]
+fn a_latent_model_gives_its_own_plane() {
+    let dir = scratch("plot-basis-model");
+    setup(&dir);
+    let fit = |latent: &[&str], model: &str| {
+        let mut args = vec![
+            "fit",
+            "--method",
+            "mean-shift",
+            "--source",
+            "a.csv",
+            "--target",
+            "y2.csv",
+            "--model",
+            model,
+            "--quiet",
+        ];
+        args.extend_from_slice(latent);
+        expect_ok(&monge(&args, &dir));
+    };
+    fit(&["--latent", "pca:3"], "lat.monge");
+    fit(&[], "plain.monge");
+    let o = monge(
+        &[
+            "plot",
+            "--source",
+            "a.csv",
+            "--target",
+            "y2.csv",
+            "--mapped",
+            "y1.csv",
+            "--basis-model",
+            "lat.monge",
+            "--save-basis",
+            "used.npy",
+            "--out",
+            "p.svg",
+        ],
+        &dir,
+    );
+    expect_ok(&o);
+    assert!(fs::read_to_string(dir.join("p.svg"))
+        .unwrap()
+        .contains("PC1 of the model ("));
+    let used: monge::linalg::Mat<f64> = monge::io::read_matrix_as(&dir.join("used.npy")).unwrap();
+    let saved = match monge::io::load_model(&dir.join("lat.monge")).unwrap() {
+        monge::io::LoadedModel::F32(m) => m,
+        other => panic!("f32 model expected, got {}", other.dtype()),
+    };
+    let (mshape, mean) = saved.tensor("mean").unwrap();
+    let (bshape, basis) = saved.tensor("basis").unwrap();
+    assert_eq!((mshape, bshape), (&[4usize][..], &[3usize, 4][..]));
+    for j in 0..4 {
+        assert_eq!(used.row(0)[j], mean[j] as f64, "centre, feature {j}");
+        for k in 0..2 {
+            // the stored axes are orthonormal in f32; the plane renormalises them in f64
+            let (u, v) = (used.row(k + 1)[j], basis[k * 4 + j] as f64);
+            assert!((u - v).abs() < 1e-6, "axis {k}, feature {j}: {u} vs {v}");
+        }
+    }
+    // a model without a latent space, or both ways of fixing the plane, are refused
+    let plot = |extra: &[&str]| {
+        let mut args = vec![
+            "plot", "--source", "a.csv", "--target", "y2.csv", "--out", "q.svg",
+        ];
+        args.extend_from_slice(extra);
+        monge(&args, &dir)
+    };
+    expect_fail(
+        &plot(&["--basis-model", "plain.monge"]),
+        1,
+        &["plain.monge", "mean-shift model", "--latent"],
+    );
+    expect_fail(
+        &plot(&["--basis-model", "lat.monge", "--basis", "used.npy"]),
+        2,
+        &["--basis", "--basis-model"],
+    );
+}

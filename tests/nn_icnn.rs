@@ -1,6 +1,9 @@
 //! ICNN: every hand-derived gradient against f64 central differences at random shapes, convexity and
 //! monotonicity of the map for non-negative W.
 
+#[path = "common/cases.rs"]
+mod cases;
+
 use monge::gradcheck::GradCheck;
 use monge::linalg::{Mat, MatRef};
 use monge::nn::icnn::{Icnn, IcnnConfig, IcnnInit};
@@ -61,7 +64,7 @@ fn shapes() -> impl Strategy<Value = (u64, usize, Vec<usize>, usize, bool)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(12))]
+    #![proptest_config(ProptestConfig::with_cases(cases::cases(1000)))]
 
     #[test]
     fn value_param_grad_matches_finite_differences((seed, d, hidden, b, oa) in shapes()) {

@@ -3,6 +3,9 @@
 //! (r < d and r = d), convexity for any quadratic parameters, and the exact representation of a given
 //! affine map.
 
+#[path = "common/cases.rs"]
+mod cases;
+
 use monge::gradcheck::GradCheck;
 use monge::linalg::Mat;
 use monge::nn::icnn::{Icnn, IcnnConfig, IcnnInit};
@@ -71,7 +74,7 @@ fn shapes() -> impl Strategy<Value = (u64, usize, Vec<usize>, usize, usize, bool
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(16))]
+    #![proptest_config(ProptestConfig::with_cases(cases::cases(1000)))]
 
     #[test]
     fn value_param_grad_matches_finite_differences((seed, d, hidden, b, r, oa) in shapes()) {

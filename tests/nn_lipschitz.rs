@@ -1,6 +1,9 @@
 //! LipschitzNet: parameter and input gradients against finite differences (f64) with Björck and Cayley,
 //! and the 1-Lipschitz property for random parameters.
 
+#[path = "common/cases.rs"]
+mod cases;
+
 use monge::gradcheck::GradCheck;
 use monge::linalg::bjorck::{Bjorck, BjorckOrder, BjorckScale};
 use monge::linalg::Mat;
@@ -154,7 +157,7 @@ fn lipschitz_validate_rejects_a_group_size_that_does_not_divide() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(cases::cases(1000)))]
     #[test]
     fn lipschitz_net_is_one_lipschitz(seed in 0u64..10_000, d in 1usize..8, cayley in any::<bool>()) {
         let ortho = if cayley { Orthonormaliser::Cayley } else {

@@ -109,3 +109,35 @@ fn cosine_schedule_hits_its_endpoints_and_midpoint() {
     assert!((s.at(2_500) - want).abs() < 1e-15);
     assert_eq!(LrSchedule::Constant(3e-4).at(123), 3e-4);
 }
+
+#[test]
+fn adam_parameter_groups_follow_the_rule_with_their_own_rates() {
+    // head [0, 3) at lr 1e-2, tail [3, 5) at lr 1e-3: each coordinate replays the PyTorch rule with its
+    // group's rate (one shared step count), and lr_tail = lr gives `step`'s bits exactly
+    let grads: [[f64; 5]; 3] = [
+        [0.3, -1.2, 0.05, 2.0, -0.7],
+        [0.1, 0.4, -0.2, -1.0, 0.3],
+        [-0.5, 0.2, 0.9, 0.6, -0.1],
+    ];
+    let cfg = AdamConfig::default();
+    let (mut split, mut whole, mut same) =
+        (Adam::new(5, cfg), Adam::new(5, cfg), Adam::new(5, cfg));
+    let (mut p, mut q, mut r) = ([1.0f64; 5], [1.0f64; 5], [1.0f64; 5]);
+    for g in &grads {
+        split.step_split(&mut p, g, 1e-2, 3, 1e-3);
+        whole.step(&mut q, g, 1e-2);
+        same.step_split(&mut r, g, 1e-2, 3, 1e-2);
+    }
+    assert_eq!(q, r, "lr_tail = lr differs from step");
+    for j in 0..5 {
+        let lr = if j < 3 { 1e-2 } else { 1e-3 };
+        let gj: Vec<f64> = grads.iter().map(|g| g[j]).collect();
+        let want = adam_reference(1.0, &gj, lr, cfg.beta1, cfg.beta2, cfg.eps, 0.0);
+        assert!(
+            (p[j] - want[2]).abs() < 1e-12,
+            "coordinate {j}: {} vs {}",
+            p[j],
+            want[2]
+        );
+    }
+}

@@ -2,6 +2,9 @@
 //! of every sample moves by `3·max(0, 1 − λ/cᵢ)` with thresholds cᵢ = 0.01·2ⁱ, so the displacement
 //! dimensionality at λ is `#{i : 3(1 − λ/cᵢ) > thr}` — the rules' outcomes can be checked exactly.
 
+mod anneal_common;
+
+use anneal_common::metropolis;
 use monge::linalg::{Mat, MatRef};
 use monge::ot::anneal::{
     anneal_lambda, dim_budget, AnnealConfig, DimBudgetConfig, DimEstimate, LambdaTrainee,
@@ -230,6 +233,21 @@ fn alg1_follows_the_acceptance_rule_and_temperature_schedule() {
         t_sa *= 0.95;
     }
     assert_eq!(rep.final_lambda, lam);
+    // with [C25]'s weights ΔE is in the hundreds: every worse proposal is rejected (measured: 20 of 37)
+    let (worse, worse_accepted) = metropolis(&rep);
+    assert!(worse > 0 && worse_accepted == 0, "{worse} {worse_accepted}");
+    // with weights that make |ΔE| comparable to T the draw decides (measured: 1 of 18 worse accepted)
+    let soft = AnnealConfig {
+        alpha: 0.01,
+        balance: 1e-3,
+        ..cfg.clone()
+    };
+    let (worse, worse_accepted) = metropolis(&anneal_lambda(&mut Mock::new(), &soft).unwrap());
+    println!("soft weights: ΔE ≤ 0 at {worse} steps, {worse_accepted} of them accepted");
+    assert!(
+        worse_accepted > 0 && worse_accepted < worse,
+        "{worse} {worse_accepted}"
+    );
     assert_eq!(
         rep.iterations,
         cfg.initial_iters + rep.steps.len() * cfg.adjust_iters + rejected * cfg.smooth_iters

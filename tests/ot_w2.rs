@@ -1,6 +1,9 @@
 //! W2 solver: the full L_g (with every penalty) and L_f gradients against f64 central differences, option
 //! validation, determinism, save/load, and training outcomes (8gaussians fit, sparse displacement).
 
+#[path = "common/cases.rs"]
+mod cases;
+
 use monge::data::toys::Toy;
 use monge::gradcheck::GradCheck;
 use monge::linalg::Mat;
@@ -40,7 +43,7 @@ fn penalty_of(k: usize) -> Penalty {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(12))]
+    #![proptest_config(ProptestConfig::with_cases(cases::cases(1000)))]
 
     #[test]
     fn g_loss_gradient_matches_finite_differences(

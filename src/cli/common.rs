@@ -222,6 +222,8 @@ pub struct ProgressPrinter {
     iteration: usize,
     last: f64,
     interval_s: f64,
+    /// Put before every line (`monge fit-many`: the group's label).
+    prefix: String,
 }
 
 impl ProgressPrinter {
@@ -236,6 +238,16 @@ impl ProgressPrinter {
             iteration: 0,
             last: -1e9,
             interval_s: 1.0,
+            prefix: String::new(),
+        }
+    }
+
+    /// A printer whose lines start with `prefix`, at most one per `interval_s` seconds.
+    pub fn labelled(quiet: bool, prefix: String, interval_s: f64) -> Self {
+        ProgressPrinter {
+            prefix,
+            interval_s,
+            ..Self::new(quiet)
         }
     }
 
@@ -270,7 +282,10 @@ impl ProgressPrinter {
         } else {
             100.0
         };
-        let mut line = format!("[{}] {}/{} ({pct:.0}%)", p.phase, p.iteration, p.total);
+        let mut line = format!(
+            "{}[{}] {}/{} ({pct:.0}%)",
+            self.prefix, p.phase, p.iteration, p.total
+        );
         for (k, v) in &p.losses {
             line.push_str(&format!(" {k}={}", fmt_num(*v)));
         }

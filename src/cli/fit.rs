@@ -1,8 +1,8 @@
 //! `monge fit`: learn a map from a source set to a target set and save it as a model file.
 //!
 //! The options become a [`Method`] in the library ([`monge::ot::options`], shared with the Python
-//! package); this file keeps the files, the printing and the JSON. The λ schedules, Sinkhorn, mean shift
-//! and identity run through the front door [`monge::fit`]; W2 and W1 run in checkpointed segments
+//! package); this file keeps the files, the printing and the JSON. Sinkhorn, mean shift and identity run
+//! through the front door [`monge::fit`]; W2, W2 under a λ schedule and W1 run in checkpointed segments
 //! ([`super::resume`]).
 
 use super::args::Args;
@@ -59,11 +59,16 @@ COMMON OPTIONS:
                                    500–1000 cells per side when the set is large enough; 0 = none
     --heldout-source FILE, --heldout-target FILE
                                    your own held-out cells (then the inputs are all training data)
-    --checkpoint FILE              w2/w1 (not --anneal/--max-dim): write the whole training state
+    --checkpoint FILE              w2/w1 (with --anneal/--max-dim too): write the whole training state
                                    atomically, periodically and on SIGINT/SIGTERM
     --checkpoint-every N           iterations between checkpoints (default 1000)
     --resume FILE                  continue a checkpoint to the same bits as an uninterrupted run (its
                                    options and data files, checked by fingerprint; --model M may change)
+    --latent pca:K                 train in the K principal coordinates of the pooled training cells
+                                   (any method; the basis is saved in the model; not with --penalty,
+                                   --anneal, --max-dim, --checkpoint); held-out selection runs there
+    --decode keep|full             back to genes: keep (default) adds the latent displacement to x, the
+                                   part of x outside the latent space kept; full projects onto it
     --history FILE.csv             write the training curves (for `monge plot --history`)
     --quiet                        no progress on stderr
     --json                         print one JSON object on stdout
@@ -253,7 +258,7 @@ pub(super) fn json_head<T: Real>(method: &str, x: &Mat<T>, y: &Mat<T>) -> Value 
     report::head(method, x.rows(), y.rows(), x.cols())
 }
 
-/// The λ schedules, Sinkhorn, mean shift and identity: through the front door.
+/// Sinkhorn, mean shift, identity and `--latent`: through the front door.
 fn fit_front<T: Real>(
     f: &Files,
     c: &CommonOptions,
@@ -263,12 +268,11 @@ fn fit_front<T: Real>(
     let (x, y) = load_pair::<T>(f)?;
     let mut out = json_head(method.name(), &x, &y);
     let mut heldout = Heldout::None;
-    if let Method::W2Schedule(_) = method {
+    if let Method::Latent(..) = method {
         heldout = heldout_option::<T>(c)?;
         if f.checkpoint.is_some() || f.resume.is_some() {
             return Err(Error::Usage(
-                "--checkpoint / --resume are available for w2 without --anneal / --max-dim so far"
-                    .into(),
+                "--checkpoint / --resume are not available with --latent so far".into(),
             ));
         }
     }
@@ -283,37 +287,37 @@ fn fit_front<T: Real>(
         )?;
     }
     report::cost_keys(&mut out, method);
-    let fitted = match monge::fit(&x, &y, method, &heldout, Some(progress)) {
-        Ok(fitted) => fitted,
-        // a divergence under a λ schedule: no model is kept across λ
-        Err(e @ Error::Diverged { .. }) => {
-            return Ok(Fitted {
-                saved: None,
-                out,
-                stopped: Some(Stopped::Diverged),
-                iteration: 0,
-                heldout: None,
-                what: String::new(),
-                error: Some(e),
-            })
-        }
-        Err(e) => return Err(e),
-    };
+    let fitted = monge::fit(&x, &y, method, &heldout, Some(progress))?;
     let rep = fitted.report;
     let saved = Some(fitted.map.to_saved());
     report::method_keys(&mut out, method, &rep);
-    if let Some(s) = &rep.schedule {
+    if let Some(l) = &rep.latent {
+        if !l.converged && !f.quiet {
+            say!(
+                "monge: warning: the latent PCA stopped at its iteration cap with a Ritz residual of \
+                 {:.1e} (> {:.0e}): the {} axes are orthonormal but not exactly the leading ones",
+                l.max_residual,
+                monge::ot::latent::LATENT_PCA_TOL,
+                l.components
+            );
+        }
+        let what = match rep.stopped {
+            Some(_) => format!(
+                "the model from iteration {}",
+                rep.heldout
+                    .as_ref()
+                    .map_or(rep.iterations, |h| h.best_iteration)
+            ),
+            None => "the model".into(),
+        };
         return Ok(Fitted {
             saved,
             out,
             stopped: rep.stopped,
             iteration: rep.iterations,
             heldout: rep.heldout,
-            what: format!(
-                "the model at iteration {} (λ = {})",
-                rep.iterations, s.final_lambda
-            ),
-            error: None,
+            what,
+            error: rep.divergence,
         });
     }
     if let Some(r) = &rep.sinkhorn {
@@ -350,6 +354,7 @@ fn fit_typed<T: Real>(f: &Files, opts: &FitOptions) -> Result<()> {
     let fitted: Fitted<T> = match &opts.method {
         Method::W2(cfg) => super::resume::fit_w2::<T>(f, c, cfg, &mut on_progress)?,
         Method::W1(cfg) => super::resume::fit_w1::<T>(f, c, cfg, &mut on_progress)?,
+        Method::W2Schedule(s) => super::resume::fit_w2_schedule::<T>(f, c, s, &mut on_progress)?,
         other => fit_front::<T>(f, c, other, &mut on_progress)?,
     };
     let signal = monge::signal::interrupted();

@@ -303,3 +303,40 @@ fn the_other_helps_state_no_default() {
         all_checked(help, &BTreeSet::new());
     }
 }
+
+#[test]
+fn fit_many_help_states_the_codes_defaults() {
+    let help = super::fit_many::HELP;
+    let mut checked = BTreeSet::new();
+    check_threads(help, &mut checked);
+    let used = defaults_used(
+        super::fit_many::run,
+        &[
+            "--method",
+            "w2",
+            "--data",
+            "/nonexistent/x.csv",
+            "--labels",
+            "/nonexistent/l.txt",
+            "--source-label",
+            "control",
+            "--out",
+            "/nonexistent/out",
+        ],
+    );
+    assert!(used.iter().any(|(o, _)| o == "group-threads"));
+    check(help, &section(help, ""), &used, &mut checked);
+    // "--targets … (default: every label but the source, sorted)" is prose; it is what the code does
+    // (tests/cli_fit_many.rs reads the summary's rows in that order)
+    let t = help
+        .lines()
+        .position(|l| l.contains("--targets A,B"))
+        .unwrap();
+    assert!(help
+        .lines()
+        .nth(t)
+        .unwrap()
+        .contains("(default: every label but the source, sorted)"));
+    checked.insert(t);
+    all_checked(help, &checked);
+}

@@ -22,6 +22,7 @@ pub mod demo;
 pub mod eval;
 pub mod experiment;
 pub mod fit;
+pub mod fit_many;
 pub mod json;
 pub mod map;
 pub mod plot;
@@ -40,6 +41,7 @@ USAGE:
 COMMANDS:
     demo     train on a built-in 2-D toy, print metrics, write an SVG plot
     fit      learn a map from a source set to a target set and save the model
+    fit-many one map per perturbation label of a labelled data set (resumable, groups in parallel)
     map      apply a saved model to a data file
     eval     compare a mapped set with a target set (MMD, sliced/exact W2, r², …)
     synth    generate data sets (toy, scrna, known-map)
@@ -124,6 +126,7 @@ fn dispatch(argv: &[String]) -> Result<()> {
         "synth" => synth::run(args()?),
         "plot" => plot::run(args()?),
         "fit" => fit::run(args()?),
+        "fit-many" => fit_many::run(args()?),
         "experiment" => experiment::run(args()?),
         "demo" => demo::run(args()?),
         "map" => map::run(args()?),

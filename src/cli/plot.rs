@@ -5,7 +5,9 @@ use super::args::Args;
 use super::common::{check_ext, check_paths, load, same_dim};
 use monge::io::panels::{write_scatter_panels_svg, PanelOptions, Plane, ScatterPanel};
 use monge::io::svg::{write_curve_panels_svg, CurveOptions, CurvePanel, Series};
-use monge::linalg::Mat;
+use monge::linalg::{Mat, Real};
+use monge::ot::latent::LatentMap;
+use monge::ot::SavedModel;
 use monge::{Error, Result};
 use std::path::Path;
 
@@ -24,6 +26,8 @@ principal axes of the union of every set drawn, or on a plane you fix:
     --basis FILE         the plane: a 3 × d matrix (.npy/.csv): row 1 the centre, rows 2 and 3 the axes
                          (normalised here); e.g. the mean and PCs of the control cells, the same for
                          every figure of a paper
+    --basis-model M      the plane of a latent model (`monge fit --latent pca:K`, K ≥ 2): its PCA's
+                         centre and first two axes, the plane the map was trained in
     --save-basis FILE    write the plane used in that form (give it to --basis in the next plots)
     --labels L1,L2,…     panel titles, one per --mapped file (otherwise the file names)
     --title T            title of the figure
@@ -67,8 +71,14 @@ pub fn run(mut a: Args) -> Result<()> {
     let mapped_paths = a.strings("mapped")?;
     let labels: Option<String> = a.get("labels")?;
     let basis_path: Option<String> = a.get("basis")?;
+    let basis_model: Option<String> = a.get("basis-model")?;
     let save_basis: Option<String> = a.get("save-basis")?;
     a.finish()?;
+    if basis_path.is_some() && basis_model.is_some() {
+        return Err(Error::Usage(
+            "--basis and --basis-model both fix the plane: give one".into(),
+        ));
+    }
     let labels: Vec<String> = match labels {
         Some(l) => {
             let l: Vec<String> = l.split(',').map(|s| s.trim().to_string()).collect();
@@ -98,6 +108,9 @@ pub fn run(mut a: Args) -> Result<()> {
     if let Some(b) = &basis_path {
         inputs.push(("basis", b.as_str()));
     }
+    if let Some(m) = &basis_model {
+        inputs.push(("basis-model", m.as_str()));
+    }
     let mut outputs = vec![("out", out.as_str())];
     if let Some(s) = &save_basis {
         monge::io::MatrixFormat::from_path(Path::new(s))?;
@@ -121,9 +134,10 @@ pub fn run(mut a: Args) -> Result<()> {
     }
     let mut sets: Vec<&Mat<f64>> = vec![&source, &target];
     sets.extend(mapped.iter());
-    let plane = match &basis_path {
-        Some(b) => read_basis(b, source.cols())?,
-        None => Plane::of_sets(&sets)?,
+    let plane = match (&basis_path, &basis_model) {
+        (Some(b), _) => read_basis(b, source.cols())?,
+        (None, Some(m)) => model_plane(m, source.cols())?,
+        (None, None) => Plane::of_sets(&sets)?,
     };
     let [x_label, y_label] = plane.labels(&sets);
     let (ps, pt) = (plane.project(&source), plane.project(&target));
@@ -189,6 +203,56 @@ fn read_basis(path: &str, d: usize) -> Result<Plane> {
         ["basis axis 1".into(), "basis axis 2".into()],
     )
     .map_err(|e| Error::data(path, None, None, e.to_string()))
+}
+
+/// The plane of a `--basis-model`: the centre m and the first two axes of a latent model's basis V_K
+/// (checked orthonormal when the model is rebuilt), so the plot shows the coordinates the map was
+/// trained in.
+fn model_plane(path: &str, d: usize) -> Result<Plane> {
+    let (mean, axes) = match monge::io::load_model(Path::new(path))? {
+        monge::io::LoadedModel::F32(m) => latent_plane(path, &m)?,
+        monge::io::LoadedModel::F64(m) => latent_plane(path, &m)?,
+    };
+    if mean.len() != d {
+        return Err(Error::Shape(format!(
+            "{path} maps {} features, the data have {d}",
+            mean.len()
+        )));
+    }
+    Plane::from_basis(
+        mean,
+        axes,
+        ["PC1 of the model".into(), "PC2 of the model".into()],
+    )
+    .map_err(|e| Error::data(path, None, None, e.to_string()))
+}
+
+/// (centre, [axis 1, axis 2]) of a saved latent model, in f64.
+fn latent_plane<T: Real>(path: &str, m: &SavedModel<T>) -> Result<(Vec<f64>, [Vec<f64>; 2])> {
+    if m.method != "latent" {
+        return Err(Error::data(
+            path,
+            None,
+            None,
+            format!(
+                "is a {} model; --basis-model takes a latent model (monge fit --latent pca:K)",
+                m.method
+            ),
+        ));
+    }
+    let map = LatentMap::<T>::from_saved(m)?;
+    let basis = map.basis();
+    if basis.components() < 2 {
+        return Err(Error::data(
+            path,
+            None,
+            None,
+            "has 1 latent component; a plot plane needs 2 (fit with --latent pca:K, K ≥ 2)",
+        ));
+    }
+    let f64s = |r: &[T]| r.iter().map(|v| v.to_f64()).collect::<Vec<f64>>();
+    let axes = basis.axes();
+    Ok((f64s(basis.mean()), [f64s(axes.row(0)), f64s(axes.row(1))]))
 }
 
 /// Groups the columns of a history into one panel per quantity: the losses, the held-out selection

@@ -1,5 +1,6 @@
-//! `monge fit --checkpoint` / `--resume`: W2 and W1 trained in segments between checkpoints (each
-//! written atomically with the whole training state, the options as typed and the data files'
+//! `monge fit --checkpoint` / `--resume`: W2, W2 under a λ schedule (`--anneal` / `--max-dim`: the
+//! annealer's state goes into the trainer's checkpoint) and W1 trained in segments between checkpoints
+//! (each written atomically with the whole training state, the options as typed and the data files'
 //! fingerprints), and a resume that re-reads the stored options and continues to the same bits as an
 //! uninterrupted run. Without `--checkpoint` a fit is one segment.
 
@@ -8,6 +9,8 @@ use super::common::fmt_num;
 use super::fit::{heldout_option, json_head, load_pair, run_with, Ctl, Files, Fitted};
 use monge::io::LoadedModel;
 use monge::linalg::Real;
+use monge::ot::anneal::{Annealer, Flow, ReportingTrainee};
+use monge::ot::fit::{report, W2Schedule};
 use monge::ot::options::{CommonOptions, HeldoutChoice};
 use monge::ot::train::Stopped;
 use monge::ot::w1::{W1Config, W1Trainer};
@@ -69,17 +72,11 @@ pub(super) fn fit_w2<T: Real>(
     let heldout = heldout_option::<T>(c)?;
     let mut out = json_head("w2", &x, &y);
     let mut tr = W2Trainer::with_heldout(&x, &y, &heldout, cfg)?;
-    let fps = fingerprints(f, c)?;
-    if let Some(saved) = checked_resume::<T>(f, &fps)? {
+    let (resume, extra, every) = segments::<T>(f, c)?;
+    if let Some(saved) = resume {
         tr.restore(&saved)?;
     }
-    let mut extra = fps;
-    extra.push(("argv".into(), f.argv.join(&ARG_SEP.to_string())));
     // segments between checkpoints train exactly as one run (the final evaluation comes last)
-    let every = f
-        .checkpoint
-        .as_ref()
-        .map_or(usize::MAX, |_| f.checkpoint_every);
     let (stopped, err) = loop {
         let next = cfg.iterations.min(tr.iteration().saturating_add(every));
         let (st, e) = tr.run_segment(next, &mut *progress);
@@ -106,11 +103,7 @@ pub(super) fn fit_w2<T: Real>(
             rep.iterations
         ),
     };
-    out.set("iterations", rep.iterations)
-        .set("batch", rep.batch)
-        .set("best_iteration", rep.best_iteration)
-        .set("lambda", rep.lambda)
-        .set("half_w2sq_estimate", rep.last.half_w2sq);
+    report::w2_keys(&mut out, &rep);
     Ok(Fitted {
         saved,
         out,
@@ -119,6 +112,78 @@ pub(super) fn fit_w2<T: Real>(
         heldout: rep.heldout,
         what,
         error: err,
+    })
+}
+
+/// W2 under a λ schedule (`--anneal`, `--max-dim`), in segments between checkpoints. The map returned
+/// is the one at the final λ; a divergence keeps no model (none is selected across λ).
+pub(super) fn fit_w2_schedule<T: Real>(
+    f: &Files,
+    c: &CommonOptions,
+    s: &W2Schedule,
+    progress: Ctl<'_>,
+) -> Result<Fitted<T>> {
+    let (x, y) = load_pair::<T>(f)?;
+    let heldout = heldout_option::<T>(c)?;
+    let mut out = json_head("w2", &x, &y);
+    let cfg = s.trainer_config();
+    let mut tr = W2Trainer::with_heldout(&x, &y, &heldout, &cfg)?;
+    let mut ann = Annealer::new(&s.schedule);
+    let (resume, extra, every) = segments::<T>(f, c)?;
+    if let Some(saved) = resume {
+        tr.restore(&saved)?;
+        ann.restore(&saved)?;
+    }
+    let res = {
+        let mut rt = ReportingTrainee::controlled(
+            &mut tr,
+            progress,
+            cfg.progress_every,
+            s.schedule.estimated_iterations(),
+            s.cap,
+        )
+        .starting_at(ann.done());
+        loop {
+            let r = ann.run(&mut rt, ann.done().saturating_add(every));
+            if let (Some(p), true) = (&f.checkpoint, r.is_ok()) {
+                let saved = ann.checkpoint_into(rt.inner().checkpoint(&extra));
+                monge::io::save_model(Path::new(p), &saved)?;
+            }
+            match r {
+                Ok(Flow::Paused) => continue,
+                other => break other,
+            }
+        }
+    };
+    let flow = match res {
+        Ok(flow) => flow,
+        Err(e) => {
+            return Ok(Fitted {
+                saved: None,
+                out,
+                stopped: Some(Stopped::Diverged),
+                iteration: tr.iteration(),
+                heldout: None,
+                what: String::new(),
+                error: Some(e),
+            })
+        }
+    };
+    let rep = ann.report(tr.lambda(), flow);
+    let w2rep = tr.finish();
+    report::schedule_keys(&mut out, &s.schedule, tr.iteration(), &w2rep, &rep);
+    Ok(Fitted {
+        saved: Some(tr.map().to_saved()),
+        out,
+        stopped: Some(rep.stopped),
+        iteration: tr.iteration(),
+        heldout: w2rep.heldout,
+        what: format!(
+            "the model at iteration {} (λ = {})",
+            tr.iteration(),
+            rep.final_lambda
+        ),
+        error: None,
     })
 }
 
@@ -132,17 +197,11 @@ pub(super) fn fit_w1<T: Real>(
     let (x, y) = load_pair::<T>(f)?;
     let heldout = heldout_option::<T>(c)?;
     let mut tr = W1Trainer::with_heldout(&x, &y, &heldout, cfg)?;
-    let fps = fingerprints(f, c)?;
-    if let Some(saved) = checked_resume::<T>(f, &fps)? {
+    let (resume, extra, every) = segments::<T>(f, c)?;
+    if let Some(saved) = resume {
         tr.restore(&saved)?;
     }
-    let mut extra = fps;
-    extra.push(("argv".into(), f.argv.join(&ARG_SEP.to_string())));
     let total = cfg.potential_iters + cfg.gan_iters;
-    let every = f
-        .checkpoint
-        .as_ref()
-        .map_or(usize::MAX, |_| f.checkpoint_every);
     let (stopped, err) = loop {
         let next = total.min(tr.iterations().saturating_add(every));
         let (st, e) = tr.run_segment(next, &mut *progress);
@@ -169,13 +228,8 @@ pub(super) fn fit_w1<T: Real>(
             rep.potential_iters, rep.gan_iters
         ),
     };
-    let out = json_head("w1", &x, &y)
-        .with("iterations", iteration)
-        .with("potential_iterations", rep.potential_iters)
-        .with("gan_iterations", rep.gan_iters)
-        .with("batch", rep.batch)
-        .with("w1_estimate", rep.w1_estimate)
-        .with("grad_norm_fraction", rep.grad_norm_fraction);
+    let mut out = json_head("w1", &x, &y);
+    report::w1_keys(&mut out, &rep);
     Ok(Fitted {
         saved,
         out,
@@ -185,6 +239,24 @@ pub(super) fn fit_w1<T: Real>(
         what,
         error: err,
     })
+}
+
+/// (the checkpoint to resume, the entries of every checkpoint written, the interval)
+type Segments<T> = (Option<SavedModel<T>>, Vec<(String, String)>, usize);
+
+/// What every checkpointed fit starts from: the checkpoint to resume (its data fingerprints checked),
+/// the entries every checkpoint it writes carries (the fingerprints and the options as typed), and the
+/// interval between checkpoints (no checkpoint: one segment).
+fn segments<T: Real>(f: &Files, c: &CommonOptions) -> Result<Segments<T>> {
+    let fps = fingerprints(f, c)?;
+    let resume = checked_resume::<T>(f, &fps)?;
+    let mut extra = fps;
+    extra.push(("argv".into(), f.argv.join(&ARG_SEP.to_string())));
+    let every = f
+        .checkpoint
+        .as_ref()
+        .map_or(usize::MAX, |_| f.checkpoint_every);
+    Ok((resume, extra, every))
 }
 
 /// The checkpoint to resume from, in the training type, after checking the data files' fingerprints.

@@ -7,6 +7,7 @@
 //! - [`curves`]: training curves, one panel per quantity on a common iteration axis;
 //! - [`panels`]: scatter plots of projected sets, one panel per method on common axes, and the plane
 //!   they are projected on;
+//! - [`labels`]: per-cell labels (one per line, or a table column) and safe file names made of them;
 //! - [`atomic`]: every write goes through a temp file in the same directory, fsync, rename.
 //!
 //! Every reader also has a byte-slice entry point (`parse_…`) sharing its code, used by the fuzz targets.
@@ -16,6 +17,7 @@
 pub mod atomic;
 pub mod csv;
 pub mod curves;
+pub mod labels;
 pub mod model;
 pub mod npy;
 pub mod panels;

@@ -130,10 +130,26 @@ impl<T: Real> Adam<T> {
 
     /// One update of `params` with gradient `grads` at learning rate `lr`.
     pub fn step(&mut self, params: &mut [T], grads: &[T], lr: f64) {
+        let n = params.len();
+        self.step_split(params, grads, lr, n, lr);
+    }
+
+    /// One update (one step count) with learning rate `lr` on `params[..split]` and `lr_tail` on
+    /// `params[split..]` (parameter groups with their own rates, as PyTorch's `param_groups`; `split`
+    /// is clamped to the length). With `lr_tail = lr` this is [`Adam::step`].
+    pub fn step_split(
+        &mut self,
+        params: &mut [T],
+        grads: &[T],
+        lr: f64,
+        split: usize,
+        lr_tail: f64,
+    ) {
         assert!(
             params.len() == self.m.len() && grads.len() == self.m.len(),
             "Adam: buffer lengths differ from the state"
         );
+        let split = split.min(params.len());
         self.t += 1;
         let b1 = T::from_f64(self.cfg.beta1);
         let b2 = T::from_f64(self.cfg.beta2);
@@ -144,7 +160,7 @@ impl<T: Real> Adam<T> {
         let c2 = 1.0 - self.cfg.beta2.powi(self.t as i32);
         let step_size = T::from_f64(lr / c1);
         let sqrt_c2 = T::from_f64(c2.sqrt());
-        let k = AdamScalars {
+        let mut k = AdamScalars {
             b1,
             b2,
             one_m_b1: T::ONE - b1,
@@ -154,7 +170,14 @@ impl<T: Real> Adam<T> {
             step_size,
             sqrt_c2,
         };
-        adam_update(params, grads, &mut self.m, &mut self.v, k);
+        let (p0, p1) = params.split_at_mut(split);
+        let (m0, m1) = self.m.split_at_mut(split);
+        let (v0, v1) = self.v.split_at_mut(split);
+        adam_update(p0, &grads[..split], m0, v0, k);
+        if !p1.is_empty() {
+            k.step_size = T::from_f64(lr_tail / c1);
+            adam_update(p1, &grads[split..], m1, v1, k);
+        }
     }
 }
 

@@ -44,15 +44,28 @@
 //! weights at the smaller λ' which one block at λ need not undo); with these steps it moves 23.3. The
 //! reported `final_dim` is that of the returned map on the evaluation sample.
 
+//!
+//! # Resumable
+//! Both algorithms are state machines ([`Alg1`], [`Alg2`], one [`Annealer`] for either) that train one
+//! outer iteration at a time and can stop at any iteration boundary ([`Annealer::run`] with a bound,
+//! or the trainee's stop request) and continue; their whole state goes into the trainer's checkpoint
+//! ([`checkpoint`]), so a fit resumed at iteration k ends with the same bits as one never stopped.
+//! Each Alg. 1 step records E₀, E₁, the temperature and the uniform draw of its acceptance rule.
+
 use crate::linalg::{MatRef, Real};
-use crate::ot::penalty::lambda_mean_from_sum;
-use crate::ot::train::criterion::sliced_w2;
+use crate::ot::fit::LambdaSchedule;
 use crate::ot::train::{Control, Stopped};
 use crate::ot::w2::W2Trainer;
 use crate::ot::{Progress, ProgressFn};
-use crate::random::{streams, Stream};
 use crate::Result;
 use std::ops::ControlFlow;
+
+mod alg1;
+mod alg2;
+pub mod checkpoint;
+
+pub use alg1::{anneal_lambda, Alg1, AnnealConfig};
+pub use alg2::{dim_budget, Alg2, DimBudgetConfig, DimEstimate};
 
 /// What the annealers need from a solver: whole outer iterations at a settable λ, and the last batch.
 pub trait LambdaTrainee<T: Real> {
@@ -157,6 +170,16 @@ impl<'a, 'b, T: Real> ReportingTrainee<'a, 'b, T> {
     pub fn done(&self) -> usize {
         self.done
     }
+    /// The wrapped trainer (e.g. for a checkpoint between two runs of an annealer).
+    pub fn inner(&self) -> &W2Trainer<T> {
+        self.inner
+    }
+    /// Continues the count at `done` iterations (an annealer resumed from a checkpoint, which had trained
+    /// that many through the wrapper of the first run): the cap and the progress count on from there.
+    pub fn starting_at(mut self, done: usize) -> Self {
+        self.done = done;
+        self
+    }
 }
 
 impl<T: Real> LambdaTrainee<T> for ReportingTrainee<'_, '_, T> {
@@ -218,57 +241,6 @@ pub fn never_stop(p: ProgressFn<'_>) -> impl FnMut(&Progress) -> ControlFlow<()>
     }
 }
 
-/// Settings of [`anneal_lambda`] (Alg. 1). Defaults are [C25]'s code (λ₀ converted for batch 256).
-#[derive(Clone, Debug, PartialEq)]
-pub struct AnnealConfig {
-    /// Warm-up outer iterations at λ₀ (20 000).
-    pub initial_iters: usize,
-    /// Outer iterations trained per proposal (2 000).
-    pub adjust_iters: usize,
-    /// Iterations trained at the reverted λ after a rejection (default = `adjust_iters`; 0 = [C25]'s code).
-    pub smooth_iters: usize,
-    /// Initial λ, batch-mean convention (default 5e-4 · 256).
-    pub lambda0: f64,
-    /// α, the weight of Spa in Eval (0.8).
-    pub alpha: f64,
-    /// Balance factor on the SW2 term (1e5).
-    pub balance: f64,
-    /// γ of the STVS Spa metric (100).
-    pub stvs_gamma: f64,
-    /// Random projections of the SW2 term (100).
-    pub n_projections: usize,
-    /// Initial temperature T₀ (1).
-    pub t0: f64,
-    /// Minimum temperature T_min (0.15).
-    pub t_min: f64,
-    /// Temperature decay per step (0.95).
-    pub decay: f64,
-    /// Safety cap on annealing steps (the temperature rule alone stops after ⌈ln(T_min/T₀)/ln(decay)⌉).
-    pub max_steps: usize,
-    /// Seed of the proposal / acceptance stream.
-    pub seed: u64,
-}
-
-impl Default for AnnealConfig {
-    fn default() -> Self {
-        AnnealConfig {
-            initial_iters: 20_000,
-            adjust_iters: 2_000,
-            smooth_iters: 2_000,
-            lambda0: lambda_mean_from_sum(5e-4, 256),
-            alpha: 0.8,
-            balance: 1e5,
-            stvs_gamma: 100.0,
-            n_projections: 100,
-            t0: 1.0,
-            t_min: 0.15,
-            decay: 0.95,
-            max_steps: 1_000,
-            seed: 0,
-        }
-    }
-}
-
 /// One proposal of an annealer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AnnealStep {
@@ -288,6 +260,12 @@ pub struct AnnealStep {
     pub eval: f64,
     /// Temperature used in the acceptance rule.
     pub temperature: f64,
+    /// Alg. 1: E₀, the Eval measured before the proposal was trained. Alg. 2: NaN.
+    pub eval_before: f64,
+    /// The U(0, 1) draw of the step — Alg. 1: of the acceptance rule (accept iff `eval − eval_before > 0`
+    /// or `uniform < exp((eval − eval_before)/temperature)`); Alg. 2: of the proposal
+    /// (`λ' = λ·(1 − uniform·r)`).
+    pub uniform: f64,
 }
 
 /// What an annealer reports.
@@ -316,310 +294,78 @@ pub struct AnnealReport {
     pub cut_short: bool,
 }
 
-/// Trains `n` outer iterations; `Ok(Some(why))` when the trainee asked to stop first.
-fn train<T: Real>(
-    s: &mut impl LambdaTrainee<T>,
-    n: usize,
-    done: &mut usize,
-) -> Result<Option<Stopped>> {
-    for _ in 0..n {
-        if let Some(why) = s.should_stop() {
-            return Ok(Some(why));
+impl AnnealReport {
+    /// An empty report of a schedule whose last run ended with `flow`: `Cap` and not cut short when it
+    /// completed; otherwise cut short, `stopped` saying why (`Cap` for a pause at a bound).
+    fn ended(flow: Flow) -> Self {
+        let (stopped, cut_short) = match flow {
+            Flow::Finished => (Stopped::Cap, false),
+            Flow::Paused => (Stopped::Cap, true),
+            Flow::Stopped(why) => (why, true),
+        };
+        AnnealReport {
+            stopped,
+            cut_short,
+            ..AnnealReport::default()
         }
-        s.train_step()?;
-        *done += 1;
     }
-    Ok(None)
 }
 
-/// The report of a schedule the trainee cut short.
-fn cut<T: Real>(
-    s: &impl LambdaTrainee<T>,
-    mut rep: AnnealReport,
-    done: usize,
-    why: Stopped,
-) -> AnnealReport {
-    rep.final_lambda = s.lambda();
-    rep.iterations = done;
-    rep.stopped = why;
-    rep.cut_short = true;
-    rep
+/// How a run of an annealer ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// The schedule completed.
+    Finished,
+    /// The bound on the outer iterations was reached: run again to continue.
+    Paused,
+    /// The trainee asked to stop ([`LambdaTrainee::should_stop`]): its cap or an interrupt.
+    Stopped(Stopped),
 }
 
-/// `?` for a stop request: returns the cut-short report from the enclosing annealer.
-macro_rules! or_stop {
-    ($e:expr, $s:expr, $rep:expr, $done:expr) => {
-        if let Some(why) = $e {
-            return Ok(cut($s, $rep, $done, why));
+/// Either annealer (what `monge fit --anneal` / `--max-dim` runs and checkpoints).
+#[derive(Clone, Debug)]
+pub enum Annealer {
+    /// Alg. 1.
+    Alg1(Alg1),
+    /// Alg. 2.
+    Alg2(Alg2),
+}
+
+impl Annealer {
+    /// The annealer of `schedule`, at its start.
+    pub fn new(schedule: &LambdaSchedule) -> Self {
+        match schedule {
+            LambdaSchedule::Anneal(c) => Annealer::Alg1(Alg1::new(c)),
+            LambdaSchedule::MaxDim(c) => Annealer::Alg2(Alg2::new(c)),
         }
-    };
-}
-
-/// (Spa, Err, Eval) of the trainee's last batch (Alg. 1 metrics).
-fn eval_alg1<T: Real>(
-    s: &impl LambdaTrainee<T>,
-    cfg: &AnnealConfig,
-    proj: &mut Stream,
-) -> (f64, f64, f64) {
-    let (x, tx, y) = s.last_batch();
-    let spa = crate::ot::penalty::Penalty::Stvs {
-        gamma: cfg.stvs_gamma,
     }
-    .displacement_sum(x, tx);
-    let err = sliced_w2(tx, y, cfg.n_projections, proj) * cfg.balance;
-    (spa, err, -cfg.alpha * spa - (1.0 - cfg.alpha) * err)
+    /// Runs until the schedule completes, the trainee asks to stop, or `until` outer iterations in all
+    /// have been trained ([`Flow::Paused`]).
+    pub fn run<T: Real>(&mut self, s: &mut impl LambdaTrainee<T>, until: usize) -> Result<Flow> {
+        match self {
+            Annealer::Alg1(a) => a.run(s, until),
+            Annealer::Alg2(a) => a.run(s, until),
+        }
+    }
+    /// The report now (see [`Alg1::report`], [`Alg2::report`]).
+    pub fn report(&self, lambda: f64, flow: Flow) -> AnnealReport {
+        match self {
+            Annealer::Alg1(a) => a.report(lambda, flow),
+            Annealer::Alg2(a) => a.report(lambda, flow),
+        }
+    }
+    /// Outer iterations trained so far.
+    pub fn done(&self) -> usize {
+        match self {
+            Annealer::Alg1(a) => a.done(),
+            Annealer::Alg2(a) => a.done(),
+        }
+    }
 }
 
 /// The proposal radius `r = max(0.01, exp(−3(1 − T_sa)))`.
 fn radius(t_sa: f64) -> f64 {
     (-3.0 * (1.0 - t_sa)).exp().max(0.01)
-}
-
-/// Alg. 1: simulated annealing on λ (see the module doc). The trainee ends at the final λ.
-pub fn anneal_lambda<T: Real>(
-    s: &mut impl LambdaTrainee<T>,
-    cfg: &AnnealConfig,
-) -> Result<AnnealReport> {
-    let mut rng = Stream::new(cfg.seed, streams::ANNEAL);
-    let mut proj = Stream::new(cfg.seed, streams::PROJECTIONS);
-    let mut rep = AnnealReport::default();
-    let mut done = 0usize;
-    s.set_lambda(cfg.lambda0);
-    or_stop!(train(s, cfg.initial_iters, &mut done)?, s, rep, done);
-    let mut t_sa = cfg.t0;
-    let mut k = 0usize;
-    while t_sa >= cfg.t_min && k < cfg.max_steps {
-        let (_, _, e0) = eval_alg1(s, cfg, &mut proj);
-        let lambda = s.lambda();
-        let r = radius(t_sa);
-        let proposed = lambda * (1.0 + (2.0 * rng.uniform_f64() - 1.0) * r);
-        s.set_lambda(proposed);
-        or_stop!(train(s, cfg.adjust_iters, &mut done)?, s, rep, done);
-        let (spa, err, e1) = eval_alg1(s, cfg, &mut proj);
-        let de = e1 - e0;
-        let temperature = (cfg.t0 * cfg.decay.powi(k as i32)).max(cfg.t_min);
-        let u = rng.uniform_f64();
-        let accepted = de > 0.0 || u < (de / temperature).exp();
-        if !accepted {
-            s.set_lambda(lambda);
-            or_stop!(train(s, cfg.smooth_iters, &mut done)?, s, rep, done);
-        }
-        let step = AnnealStep {
-            iteration: done,
-            lambda_before: lambda,
-            lambda_proposed: proposed,
-            accepted,
-            spa,
-            err,
-            eval: e1,
-            temperature,
-        };
-        rep.steps.push(step);
-        t_sa *= cfg.decay;
-        k += 1;
-    }
-    rep.final_lambda = s.lambda();
-    rep.iterations = done;
-    Ok(rep)
-}
-
-/// Settings of [`dim_budget`] (Alg. 2). Defaults are [C25]'s high-dimensional code (λ₀ for batch 128).
-#[derive(Clone, Debug, PartialEq)]
-pub struct DimBudgetConfig {
-    /// The budget l on the mean displacement dimensionality (150).
-    pub budget: f64,
-    /// Threshold of a moved coordinate, |Δᵢ| > thr (1).
-    pub threshold: f64,
-    /// Initial λ, batch-mean convention (default 0.005 · 128).
-    pub lambda0: f64,
-    /// Warm-up outer iterations (10 000).
-    pub warmup_iters: usize,
-    /// Outer iterations per block (5 000).
-    pub block_iters: usize,
-    /// Last iterations of a block averaged into its dim (100).
-    pub window: usize,
-    /// Factor of the increase phase (1.5).
-    pub increase: f64,
-    /// Cap on increase steps (40: λ grows by 1.5⁴⁰ ≈ 1e7).
-    pub max_increases: usize,
-    /// Projections for the reported SW2 (100).
-    pub n_projections: usize,
-    /// T₀ (1).
-    pub t0: f64,
-    /// T_min (0.15).
-    pub t_min: f64,
-    /// Decay (0.95).
-    pub decay: f64,
-    /// Safety cap on annealing steps.
-    pub max_steps: usize,
-    /// How a block's dimensionality is measured (default `MappedSample`; `BatchWindow` is [C25]'s code).
-    pub estimate: DimEstimate,
-    /// Seed of the proposal stream.
-    pub seed: u64,
-}
-
-/// How Alg. 2 measures a block's displacement dimensionality (module doc).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum DimEstimate {
-    /// The current map on the trainee's fixed evaluation sample, at the end of the block.
-    #[default]
-    MappedSample,
-    /// The mean of the batch dims over the block's last `window` iterations ([C25]'s code).
-    BatchWindow,
-}
-
-impl Default for DimBudgetConfig {
-    fn default() -> Self {
-        DimBudgetConfig {
-            budget: 150.0,
-            threshold: 1.0,
-            lambda0: lambda_mean_from_sum(0.005, 128),
-            warmup_iters: 10_000,
-            block_iters: 5_000,
-            window: 100,
-            increase: 1.5,
-            max_increases: 40,
-            n_projections: 100,
-            t0: 1.0,
-            t_min: 0.15,
-            decay: 0.95,
-            max_steps: 1_000,
-            estimate: DimEstimate::MappedSample,
-            seed: 0,
-        }
-    }
-}
-
-/// What a block measured: its dim (by the configured estimate), the Q3 of the per-sample dims when
-/// measured on the evaluation sample, and the mean batch SW2 over its last `window` iterations.
-#[derive(Clone, Copy, Debug)]
-struct BlockDim {
-    dim: f64,
-    q3: Option<f64>,
-    sw2: f64,
-}
-
-/// Trains one block of `block_iters` outer iterations and measures it.
-fn block<T: Real>(
-    s: &mut impl LambdaTrainee<T>,
-    cfg: &DimBudgetConfig,
-    proj: &mut Stream,
-    done: &mut usize,
-) -> Result<std::result::Result<BlockDim, Stopped>> {
-    let window = cfg.window.clamp(1, cfg.block_iters.max(1));
-    let (mut dim, mut sw, mut cnt) = (0.0, 0.0, 0usize);
-    for it in 0..cfg.block_iters {
-        if let Some(why) = s.should_stop() {
-            return Ok(Err(why));
-        }
-        s.train_step()?;
-        *done += 1;
-        if it + window >= cfg.block_iters {
-            let (x, tx, y) = s.last_batch();
-            if cfg.estimate == DimEstimate::BatchWindow {
-                dim += displacement_dim(x, tx, cfg.threshold).0;
-            }
-            sw += sliced_w2(tx, y, cfg.n_projections, proj);
-            cnt += 1;
-        }
-    }
-    let c = cnt.max(1) as f64;
-    Ok(Ok(match cfg.estimate {
-        DimEstimate::BatchWindow => BlockDim {
-            dim: dim / c,
-            q3: None,
-            sw2: sw / c,
-        },
-        DimEstimate::MappedSample => {
-            let (x, tx) = s.mapped_sample();
-            let (mean, q3) = displacement_dim(x, tx, cfg.threshold);
-            BlockDim {
-                dim: mean,
-                q3: Some(q3),
-                sw2: sw / c,
-            }
-        }
-    }))
-}
-
-/// A block, or the cut-short report from the enclosing annealer.
-macro_rules! block_or_stop {
-    ($s:expr, $cfg:expr, $proj:expr, $done:expr, $rep:expr) => {
-        match block($s, $cfg, $proj, $done)? {
-            Ok(b) => b,
-            Err(why) => return Ok(cut($s, $rep, *$done, why)),
-        }
-    };
-}
-
-/// Alg. 2: meet the displacement-dimensionality budget (see the module doc).
-pub fn dim_budget<T: Real>(
-    s: &mut impl LambdaTrainee<T>,
-    cfg: &DimBudgetConfig,
-) -> Result<AnnealReport> {
-    let mut rng = Stream::new(cfg.seed, streams::ANNEAL);
-    let mut proj = Stream::new(cfg.seed, streams::PROJECTIONS);
-    let mut rep = AnnealReport::default();
-    let mut done = 0usize;
-    s.set_lambda(cfg.lambda0);
-    or_stop!(train(s, cfg.warmup_iters, &mut done)?, s, rep, done);
-    // 2. increase phase
-    let mut last;
-    let mut n_inc = 0usize;
-    loop {
-        last = block_or_stop!(s, cfg, &mut proj, &mut done, rep);
-        rep.increases.push((done, s.lambda(), last.dim));
-        if last.dim < cfg.budget || n_inc >= cfg.max_increases {
-            break;
-        }
-        s.set_lambda(s.lambda() * cfg.increase);
-        n_inc += 1;
-    }
-    // 3. decrease by annealing, only when the budget is met
-    let mut t_sa = cfg.t0;
-    let mut k = 0usize;
-    while last.dim <= cfg.budget && t_sa >= cfg.t_min && k < cfg.max_steps {
-        let lambda = s.lambda();
-        let proposed = lambda * (1.0 - rng.uniform_f64() * radius(t_sa));
-        s.set_lambda(proposed);
-        let b = block_or_stop!(s, cfg, &mut proj, &mut done, rep);
-        let accepted = b.dim <= cfg.budget;
-        if accepted {
-            last = b;
-        } else {
-            s.set_lambda(lambda);
-        }
-        rep.steps.push(AnnealStep {
-            iteration: done,
-            lambda_before: lambda,
-            lambda_proposed: proposed,
-            accepted,
-            spa: f64::NAN,
-            err: b.sw2,
-            eval: b.dim,
-            temperature: (cfg.t0 * cfg.decay.powi(k as i32)).max(cfg.t_min),
-        });
-        t_sa *= cfg.decay;
-        k += 1;
-    }
-    // 4. A rejected proposal trained the weights at λ' (they are not rolled back): settle one block at the
-    // final λ so the reported dimensionality is that of the map actually returned.
-    if rep.steps.last().is_some_and(|st| !st.accepted) {
-        last = block_or_stop!(s, cfg, &mut proj, &mut done, rep);
-    }
-    // 5. repair: the returned map must meet the budget, so resume increasing while it does not.
-    while last.dim > cfg.budget && n_inc < cfg.max_increases {
-        s.set_lambda(s.lambda() * cfg.increase);
-        n_inc += 1;
-        last = block_or_stop!(s, cfg, &mut proj, &mut done, rep);
-        rep.increases.push((done, s.lambda(), last.dim));
-    }
-    rep.final_lambda = s.lambda();
-    rep.iterations = done;
-    rep.final_dim = Some(last.dim);
-    rep.final_dim_q3 = last.q3;
-    rep.budget_met = Some(last.dim <= cfg.budget);
-    Ok(rep)
 }
 
 /// Displacement dimensionality: `(mean, q3)` of the per-sample counts `#{i : |tx_i − x_i| > thr}` (Q3 by

@@ -25,10 +25,9 @@ use std::ops::ControlFlow;
 use std::time::Instant;
 
 use crate::linalg::{Mat, Real};
-use crate::ot::anneal::{
-    anneal_lambda, dim_budget, AnnealConfig, AnnealReport, DimBudgetConfig, ReportingTrainee,
-};
+use crate::ot::anneal::{AnnealConfig, AnnealReport, Annealer, DimBudgetConfig, ReportingTrainee};
 use crate::ot::baselines::{Identity, MeanShift};
+use crate::ot::latent::{LatentConfig, LatentReport};
 use crate::ot::sinkhorn::{ElasticSinkhornMap, SinkhornConfig, SinkhornReport};
 use crate::ot::train::{Control, Heldout, HeldoutReport, Stopped};
 use crate::ot::w1::{W1Config, W1Report, W1Trainer};
@@ -51,10 +50,14 @@ pub enum Method {
     MeanShift,
     /// `T(x) = x`.
     Identity,
+    /// The inner method trained on the K principal coordinates of the pooled training cells and
+    /// decoded to gene space ([`crate::ot::latent`]).
+    Latent(LatentConfig, Box<Method>),
 }
 
 impl Method {
-    /// The method's name as in model files (`"w2"`, `"w1"`, `"sinkhorn"`, `"mean-shift"`, `"identity"`).
+    /// The method's name as in model files (`"w2"`, `"w1"`, `"sinkhorn"`, `"mean-shift"`, `"identity"`,
+    /// `"latent"`).
     pub fn name(&self) -> &'static str {
         match self {
             Method::W2(_) | Method::W2Schedule(_) => "w2",
@@ -62,6 +65,7 @@ impl Method {
             Method::Sinkhorn(_) => "sinkhorn",
             Method::MeanShift => "mean-shift",
             Method::Identity => "identity",
+            Method::Latent(..) => "latent",
         }
     }
 }
@@ -84,6 +88,18 @@ pub enum LambdaSchedule {
     Anneal(AnnealConfig),
     /// Alg. 2: raise λ until the displacement dimensionality meets a budget.
     MaxDim(DimBudgetConfig),
+}
+
+impl W2Schedule {
+    /// The trainer's settings under the schedule: λ starts at λ₀, and no held-out selection (the map
+    /// returned is the one at the final λ; module doc).
+    pub fn trainer_config(&self) -> W2Config {
+        W2Config {
+            eval_every: 0,
+            lambda: self.schedule.lambda0(),
+            ..self.w2.clone()
+        }
+    }
 }
 
 impl LambdaSchedule {
@@ -128,6 +144,9 @@ pub struct FitReport {
     pub schedule: Option<AnnealReport>,
     /// The Sinkhorn solver's convergence.
     pub sinkhorn: Option<SinkhornReport>,
+    /// The latent space of [`Method::Latent`] (then `heldout` is in gene space, the inner trainer's
+    /// latent-space criterion in [`LatentReport::heldout`]).
+    pub latent: Option<LatentReport>,
 }
 
 /// A fitted map and its report.
@@ -160,6 +179,18 @@ pub fn fit<T: Real>(
         ..FitReport::default()
     };
     let map: Box<dyn TransportMap<T>> = match method {
+        Method::Latent(cfg, inner) => {
+            let (fitted, rep) =
+                crate::ot::latent::fit(source, target, cfg, inner, heldout, Some(progress))?;
+            let mut report = fitted.report;
+            report.method = "latent";
+            report.latent = Some(rep);
+            report.seconds = t0.elapsed().as_secs_f64();
+            return Ok(Fitted {
+                map: fitted.map,
+                report,
+            });
+        }
         Method::W2(cfg) => {
             let mut tr = W2Trainer::with_heldout(source, target, heldout, cfg)?;
             let (stopped, err) = tr.run_until(cfg.iterations, progress);
@@ -172,9 +203,7 @@ pub fn fit<T: Real>(
             Box::new(tr.best_map())
         }
         Method::W2Schedule(s) => {
-            let mut cfg = s.w2.clone();
-            cfg.eval_every = 0;
-            cfg.lambda = s.schedule.lambda0();
+            let cfg = s.trainer_config();
             let mut tr = W2Trainer::with_heldout(source, target, heldout, &cfg)?;
             let rep = {
                 let mut rt = ReportingTrainee::controlled(
@@ -184,10 +213,9 @@ pub fn fit<T: Real>(
                     s.schedule.estimated_iterations(),
                     s.cap,
                 );
-                match &s.schedule {
-                    LambdaSchedule::Anneal(a) => anneal_lambda(&mut rt, a)?,
-                    LambdaSchedule::MaxDim(b) => dim_budget(&mut rt, b)?,
-                }
+                let mut a = Annealer::new(&s.schedule);
+                let flow = a.run(&mut rt, usize::MAX)?;
+                a.report(rt.inner().lambda(), flow)
             };
             let w2rep = tr.finish();
             report.iterations = tr.iteration();

@@ -59,6 +59,12 @@
 //! latent-space values the selector minimised are in [`LatentReport::heldout`]. The closed-form inner
 //! methods use no held-out cells: the PCA sees every cell.
 //!
+//! # Inner methods
+//! Any method of the front door: W2, W1, Sinkhorn (its elastic cost then acts on the latent
+//! displacement), mean shift, identity. Refused: a latent method inside another, and W2's
+//! displacement-sparsity penalties and λ schedules — sparsity in principal coordinates is not sparsity
+//! in genes (each axis mixes every gene), so it would not mean what `--penalty`/`--max-dim` promise.
+//!
 //! # Saved form
 //! Method `"latent"`, dim d; hyper-parameters `components` = K, `decode` = `keep`|`full`, `inner` = the
 //! inner method, then the inner model's hyper-parameters under the prefix `inner.`; tensors `mean` `[d]`,
@@ -521,6 +527,24 @@ fn selection(m: &Method) -> Option<(u64, crate::ot::train::Criterion, usize)> {
     }
 }
 
+/// Refuses the inner methods that have no meaning in principal coordinates (module doc, "Inner
+/// methods").
+fn check_inner(m: &Method) -> Result<()> {
+    let why = match m {
+        Method::Latent(..) => "a latent method inside a latent method",
+        Method::W2Schedule(_) => {
+            "the λ schedules (--anneal / --max-dim): the sparsity of a displacement in principal \
+             coordinates says nothing about genes"
+        }
+        Method::W2(c) if !c.penalty.is_none() => {
+            "a displacement-sparsity penalty (--penalty): sparsity in principal coordinates says \
+             nothing about genes"
+        }
+        _ => return Ok(()),
+    };
+    Err(Error::Usage(format!("--latent does not take {why}")))
+}
+
 /// Fits `inner` in the latent space of `cfg` (module doc): PCA of the pooled training cells, the inner
 /// fit on their coordinates (held-out selection in latent space), the decoded map. The returned report
 /// is the inner fit's with `heldout` recomputed in gene space; the [`LatentReport`] has the rest.
@@ -549,6 +573,7 @@ pub fn fit<T: Real>(
         )));
     }
     cfg.validate(d)?;
+    check_inner(inner)?;
     for (m, what) in [(source, "source set"), (target, "target set")] {
         for i in 0..m.rows() {
             if let Some(j) = m.row(i).iter().position(|v| !v.is_finite()) {

@@ -15,6 +15,7 @@
 
 use crate::ot::anneal::{AnnealConfig, DimBudgetConfig};
 use crate::ot::fit::{LambdaSchedule, Method, W2Schedule};
+use crate::ot::latent::{Decode, LatentConfig};
 use crate::ot::penalty::Penalty;
 use crate::ot::sinkhorn::{ElasticCost, SinkhornConfig};
 use crate::ot::train::{Criterion, DEFAULT_PATIENCE};
@@ -304,6 +305,7 @@ pub fn resolve(common: CommonOptions, src: &mut impl OptionSource) -> Result<Fit
             )))
         }
     };
+    let latent = latent(&common, src)?;
     let method = match common.method.as_str() {
         "w2" => w2(&common, src)?,
         "w1" => w1(&common, src)?,
@@ -323,11 +325,47 @@ pub fn resolve(common: CommonOptions, src: &mut impl OptionSource) -> Result<Fit
             )))
         }
     };
+    let method = match latent {
+        Some(cfg) => Method::Latent(cfg, Box::new(method)),
+        None => method,
+    };
     Ok(FitOptions {
         method,
         dtype,
         common,
     })
+}
+
+/// `latent pca:K` and `decode keep|full` ([`crate::ot::latent`]): None without `latent`.
+fn latent(c: &CommonOptions, src: &mut impl OptionSource) -> Result<Option<LatentConfig>> {
+    let spec = src.text("latent")?;
+    let given = src.given("decode");
+    let decode = text_or(src, "decode", Decode::default().name())?;
+    let Some(spec) = spec else {
+        if given {
+            return Err(usage(format!(
+                "{} has no effect without {}",
+                src.spell("decode"),
+                src.spell("latent")
+            )));
+        }
+        return Ok(None);
+    };
+    let mut cfg = LatentConfig::parse(&spec).map_err(|_| {
+        usage(format!(
+            "{}: expected pca:K with K ≥ 1 (e.g. pca:50)",
+            src.spell("latent")
+        ))
+    })?;
+    cfg.decode = Decode::from_name(&decode).ok_or_else(|| {
+        usage(format!(
+            "{}: unknown '{}' (expected keep or full)",
+            src.spell("decode"),
+            decode.chars().take(40).collect::<String>()
+        ))
+    })?;
+    cfg.pca.seed = c.seed;
+    Ok(Some(cfg))
 }
 
 /// `penalty` with its parameters `sigma` (l0), `gamma` (stvs), `lambda` (any but none).

@@ -5,8 +5,13 @@
 //! then [`close`] (`stopped`, `heldout`, `criterion_description`).
 
 use super::{FitReport, LambdaSchedule, Method};
+use crate::linalg::pca::PcaMethod;
 use crate::ot::anneal::AnnealReport;
+use crate::ot::latent::LatentReport;
+use crate::ot::sinkhorn::SinkhornReport;
 use crate::ot::train::{HeldoutReport, Stopped};
+use crate::ot::w1::W1Report;
+use crate::ot::w2::W2Report;
 use crate::report::Value;
 
 /// `{"method", "n_source", "n_target", "d"}`: the head of every fit report.
@@ -26,47 +31,97 @@ pub fn cost_keys(out: &mut Value, method: &Method) {
     }
 }
 
-/// The method's own keys of `rep`: W2 (`iterations`, `batch`, `best_iteration`, `lambda`,
-/// `half_w2sq_estimate`), W2 under a λ schedule (`iterations`, `batch`, `lambda`,
-/// `half_w2sq_estimate`, and `anneal` or `max_dim`: the trajectory), W1 (`iterations`,
-/// `potential_iterations`, `gan_iterations`, `batch`, `w1_estimate`, `grad_norm_fraction`), Sinkhorn
-/// (`epsilon`, `iterations`, `marginal_error`, `converged`).
+/// The method's own keys of `rep`: W2 ([`w2_keys`]), W2 under a λ schedule ([`schedule_keys`]), W1
+/// ([`w1_keys`]), Sinkhorn ([`sinkhorn_keys`]), a latent fit (`latent`: [`latent`], and `iterations`).
 pub fn method_keys(out: &mut Value, method: &Method, rep: &FitReport) {
+    if let Some(l) = &rep.latent {
+        out.set("latent", latent(l))
+            .set("iterations", rep.iterations);
+        return;
+    }
     match (method, &rep.w2, &rep.schedule) {
         (Method::W2Schedule(s), Some(w), Some(a)) => {
-            let key = match s.schedule {
-                LambdaSchedule::Anneal(_) => "anneal",
-                LambdaSchedule::MaxDim(_) => "max_dim",
-            };
-            out.set("iterations", rep.iterations)
-                .set("batch", w.batch)
-                .set("lambda", a.final_lambda)
-                .set("half_w2sq_estimate", w.last.half_w2sq)
-                .set(key, schedule(a));
+            schedule_keys(out, &s.schedule, rep.iterations, w, a);
         }
-        (_, Some(w), _) => {
-            out.set("iterations", w.iterations)
-                .set("batch", w.batch)
-                .set("best_iteration", w.best_iteration)
-                .set("lambda", w.lambda)
-                .set("half_w2sq_estimate", w.last.half_w2sq);
-        }
+        (_, Some(w), _) => w2_keys(out, w),
         _ => {}
     }
     if let Some(w) = &rep.w1 {
-        out.set("iterations", w.potential_iters + w.gan_iters)
-            .set("potential_iterations", w.potential_iters)
-            .set("gan_iterations", w.gan_iters)
-            .set("batch", w.batch)
-            .set("w1_estimate", w.w1_estimate)
-            .set("grad_norm_fraction", w.grad_norm_fraction);
+        w1_keys(out, w);
     }
     if let Some(s) = &rep.sinkhorn {
-        out.set("epsilon", s.epsilon)
-            .set("iterations", s.iterations)
-            .set("marginal_error", s.marginal_error)
-            .set("converged", s.converged);
+        sinkhorn_keys(out, s);
     }
+}
+
+/// W2's keys: `iterations`, `batch`, `best_iteration`, `lambda`, `half_w2sq_estimate`.
+pub fn w2_keys(out: &mut Value, w: &W2Report) {
+    out.set("iterations", w.iterations)
+        .set("batch", w.batch)
+        .set("best_iteration", w.best_iteration)
+        .set("lambda", w.lambda)
+        .set("half_w2sq_estimate", w.last.half_w2sq);
+}
+
+/// W2 under a λ schedule after `iterations` trainer iterations: `iterations`, `batch`, `lambda` (the
+/// final λ), `half_w2sq_estimate`, and the trajectory under `anneal` or `max_dim` ([`schedule`]).
+pub fn schedule_keys(
+    out: &mut Value,
+    s: &LambdaSchedule,
+    iterations: usize,
+    w: &W2Report,
+    a: &AnnealReport,
+) {
+    let key = match s {
+        LambdaSchedule::Anneal(_) => "anneal",
+        LambdaSchedule::MaxDim(_) => "max_dim",
+    };
+    out.set("iterations", iterations)
+        .set("batch", w.batch)
+        .set("lambda", a.final_lambda)
+        .set("half_w2sq_estimate", w.last.half_w2sq)
+        .set(key, schedule(a));
+}
+
+/// W1's keys: `iterations` (both phases), `potential_iterations`, `gan_iterations`, `batch`,
+/// `w1_estimate`, `grad_norm_fraction`.
+pub fn w1_keys(out: &mut Value, w: &W1Report) {
+    out.set("iterations", w.potential_iters + w.gan_iters)
+        .set("potential_iterations", w.potential_iters)
+        .set("gan_iterations", w.gan_iters)
+        .set("batch", w.batch)
+        .set("w1_estimate", w.w1_estimate)
+        .set("grad_norm_fraction", w.grad_norm_fraction);
+}
+
+/// Sinkhorn's keys: `epsilon`, `iterations`, `marginal_error`, `converged`.
+pub fn sinkhorn_keys(out: &mut Value, s: &SinkhornReport) {
+    out.set("epsilon", s.epsilon)
+        .set("iterations", s.iterations)
+        .set("marginal_error", s.marginal_error)
+        .set("converged", s.converged);
+}
+
+/// The latent space of a latent fit: `components`, `decode`, `inner`, `pca` (`exact` or
+/// `randomized`), `pca_cells`, `explained_variance_ratio`, `max_residual`, `converged`, `pca_seconds`,
+/// and `heldout`: the inner trainer's comparison in latent coordinates (the report's top-level
+/// `heldout` is in gene space).
+pub fn latent(l: &LatentReport) -> Value {
+    let pca = match l.pca_method {
+        PcaMethod::Randomized => "randomized",
+        _ => "exact",
+    };
+    Value::obj()
+        .with("components", l.components)
+        .with("decode", l.decode.name())
+        .with("inner", l.inner)
+        .with("pca", pca)
+        .with("pca_cells", l.pca_cells)
+        .with("explained_variance_ratio", l.explained_variance_ratio)
+        .with("max_residual", l.max_residual)
+        .with("converged", l.converged)
+        .with("pca_seconds", l.pca_seconds)
+        .with("heldout", heldout(l.heldout.as_ref()))
 }
 
 /// The closing keys: `stopped` (iterative methods), `heldout`, and `criterion_description` with

@@ -147,9 +147,6 @@ impl<T: Real> HeldoutSets<T> {
     /// The caller's own held-out sets: checked non-empty, finite and of the inputs' dimension.
     pub fn given(source: &Mat<T>, target: &Mat<T>, hs: &Mat<T>, ht: &Mat<T>) -> Result<Self> {
         for (m, what) in [(hs, "held-out source set"), (ht, "held-out target set")] {
-            if m.rows() == 0 {
-                return Err(Error::data(what, None, None, "no samples"));
-            }
             if m.cols() != source.cols() {
                 return Err(Error::Shape(format!(
                     "{what} has {} features, the training data {}",
@@ -157,16 +154,7 @@ impl<T: Real> HeldoutSets<T> {
                     source.cols()
                 )));
             }
-            for i in 0..m.rows() {
-                if let Some(j) = m.row(i).iter().position(|v| !v.is_finite()) {
-                    return Err(Error::data(
-                        what,
-                        Some(i + 1),
-                        Some(j + 1),
-                        "value is not finite",
-                    ));
-                }
-            }
+            check_set(m, what)?;
         }
         Ok(HeldoutSets {
             train_source: source.clone(),
@@ -180,4 +168,40 @@ impl<T: Real> HeldoutSets<T> {
     pub fn has_heldout(&self) -> bool {
         self.heldout_source.rows() > 0 && self.heldout_target.rows() > 0
     }
+}
+
+/// A data set is usable for training: samples, features, every value finite (the error names the first
+/// bad row and column).
+pub fn check_set<T: Real>(m: &Mat<T>, what: &str) -> Result<()> {
+    if m.rows() == 0 {
+        return Err(Error::data(what, None, None, "no samples"));
+    }
+    if m.cols() == 0 {
+        return Err(Error::data(what, None, None, "no features"));
+    }
+    for i in 0..m.rows() {
+        if let Some(j) = m.row(i).iter().position(|v| !v.is_finite()) {
+            return Err(Error::data(
+                what,
+                Some(i + 1),
+                Some(j + 1),
+                "value is not finite",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The two training sets of a solver: each usable ([`check_set`]) and of one dimension.
+pub fn check_pair<T: Real>(source: &Mat<T>, target: &Mat<T>) -> Result<()> {
+    check_set(source, "source set")?;
+    check_set(target, "target set")?;
+    if source.cols() != target.cols() {
+        return Err(Error::Shape(format!(
+            "source has {} features, target has {}",
+            source.cols(),
+            target.cols()
+        )));
+    }
+    Ok(())
 }

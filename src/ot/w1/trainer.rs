@@ -21,27 +21,6 @@ use crate::{Error, Result};
 
 mod checkpoint;
 
-/// Checks a data set: non-empty, finite, dimension > 0.
-fn check_set<T: Real>(m: &Mat<T>, what: &str) -> Result<()> {
-    if m.rows() == 0 {
-        return Err(Error::data(what, None, None, "empty set"));
-    }
-    if m.cols() == 0 {
-        return Err(Error::data(what, None, None, "no features"));
-    }
-    for i in 0..m.rows() {
-        if let Some(j) = m.row(i).iter().position(|v| !v.is_finite()) {
-            return Err(Error::data(
-                what,
-                Some(i + 1),
-                Some(j + 1),
-                "value is not finite",
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// The W1 solver as a step-able object (phase 1 then phase 2); [`fit`] drives it.
 pub struct W1Trainer<T: Real> {
     cfg: W1Config,
@@ -112,15 +91,7 @@ impl<T: Real> W1Trainer<T> {
         heldout: &Heldout<T>,
         cfg: &W1Config,
     ) -> Result<Self> {
-        check_set(source, "source set")?;
-        check_set(target, "target set")?;
-        if source.cols() != target.cols() {
-            return Err(Error::Shape(format!(
-                "source has {} features, target has {}",
-                source.cols(),
-                target.cols()
-            )));
-        }
+        crate::ot::train::split::check_pair(source, target)?;
         let dim = source.cols();
         if cfg.batch == 0 {
             return Err(Error::Usage("batch size must be positive".into()));

@@ -102,6 +102,8 @@ pub struct W2Trainer<T> {
     lambda: f64,
     iter: usize,
     best_params: Vec<T>,
+    /// The moving average ḡ of g's parameters (`cfg.ema > 0`; empty otherwise).
+    avg_params: Vec<T>,
     selector: Selector,
     guard: Guard,
     last: StepStats,
@@ -110,18 +112,10 @@ pub struct W2Trainer<T> {
     heldout_report: Option<HeldoutReport>,
 }
 
-fn check_finite<T: Real>(m: &Mat<T>, what: &str) -> Result<()> {
-    for i in 0..m.rows() {
-        if let Some(j) = m.row(i).iter().position(|v| !v.is_finite()) {
-            return Err(Error::data(
-                what,
-                Some(i + 1),
-                Some(j + 1),
-                "value is not finite",
-            ));
-        }
-    }
-    Ok(())
+/// Where a potential's quadratic path starts in its parameter buffer (its length without one): the
+/// split of the two Adam parameter groups.
+fn quadratic_offset<T: Real>(net: &Icnn<T>) -> usize {
+    net.quadratic().map_or(net.n_params(), |q| q.off)
 }
 
 impl<T: Real> W2Trainer<T> {
@@ -144,24 +138,7 @@ impl<T: Real> W2Trainer<T> {
         cfg: &W2Config,
     ) -> Result<Self> {
         cfg.validate()?;
-        if source.rows() == 0 {
-            return Err(Error::data("source set", None, None, "no samples"));
-        }
-        if target.rows() == 0 {
-            return Err(Error::data("target set", None, None, "no samples"));
-        }
-        if source.cols() == 0 {
-            return Err(Error::Shape("samples have no features".into()));
-        }
-        if source.cols() != target.cols() {
-            return Err(Error::Shape(format!(
-                "source has {} features, target has {}",
-                source.cols(),
-                target.cols()
-            )));
-        }
-        check_finite(source, "source set")?;
-        check_finite(target, "target set")?;
+        crate::ot::train::split::check_pair(source, target)?;
         let d = source.cols();
         let sets = HeldoutSets::new(source, target, heldout, cfg.seed)?;
         let HeldoutSets {
@@ -224,6 +201,11 @@ impl<T: Real> W2Trainer<T> {
             grad_f: vec![T::ZERO; f.n_params()],
             grad_g: vec![T::ZERO; g.n_params()],
             best_params: g.params().to_vec(),
+            avg_params: if cfg.ema > 0.0 {
+                g.params().to_vec()
+            } else {
+                Vec::new()
+            },
             samp_src: BatchSampler::new(src.rows()),
             samp_tgt: BatchSampler::new(tgt.rows()),
             rng_src: Stream::new(cfg.seed, streams::BATCH_SOURCE),
@@ -318,7 +300,10 @@ impl<T: Real> W2Trainer<T> {
             self.guard
                 .grad(&self.grad_g, "the g gradient", self.iter + 1)?;
             let lr = self.lr_at(self.cfg.lr_g);
-            self.opt_g.step(self.g.params_mut(), &self.grad_g, lr);
+            let split = quadratic_offset(&self.g);
+            let lr_q = lr * self.cfg.lr_quadratic_factor;
+            self.opt_g
+                .step_split(self.g.params_mut(), &self.grad_g, lr, split, lr_q);
             stats.loss_g = loss;
             stats.penalty = tau;
             stats.fnorm = fnorm;
@@ -344,7 +329,10 @@ impl<T: Real> W2Trainer<T> {
         self.guard
             .grad(&self.grad_f, "the f gradient", self.iter + 1)?;
         let lr = self.lr_at(self.cfg.lr_f);
-        self.opt_f.step(self.f.params_mut(), &self.grad_f, lr);
+        let split = quadratic_offset(&self.f);
+        let lr_q = lr * self.cfg.lr_quadratic_factor;
+        self.opt_f
+            .step_split(self.f.params_mut(), &self.grad_f, lr, split, lr_q);
         self.f.clamp_nonneg();
         let d = self.tx.cols();
         for w in &self.workers {
@@ -352,13 +340,34 @@ impl<T: Real> W2Trainer<T> {
         }
         stats.loss_f = loss_f;
         stats.half_w2sq = (s.f_tx - s.f_y - s.x_tx + s.half_x2 + s.half_y2) / b;
+        if !self.avg_params.is_empty() {
+            let rho = T::from_f64(self.cfg.ema);
+            for (a, &p) in self.avg_params.iter_mut().zip(self.g.params()) {
+                *a = rho * *a + (T::ONE - rho) * p;
+            }
+        }
         self.iter += 1;
         self.last = stats.clone();
         Ok(stats)
     }
 
-    /// ∇g of the held-out source under the current g, into `held_mapped`.
+    /// Swaps g's parameters with the average ḡ (a no-op without averaging): called in pairs around
+    /// the code that evaluates the returned map.
+    fn swap_average(&mut self) {
+        if !self.avg_params.is_empty() {
+            self.g.params_mut().swap_with_slice(&mut self.avg_params);
+        }
+    }
+
+    /// ∇g of the held-out source under the current g (the average ḡ with `cfg.ema > 0`), into
+    /// `held_mapped`.
     fn map_heldout(&mut self) {
+        self.swap_average();
+        self.map_heldout_current();
+        self.swap_average();
+    }
+
+    fn map_heldout_current(&mut self) {
         let Some(h) = &self.heldout else { return };
         let cap = self.eval_ws.capacity();
         let n = h.source().rows();
@@ -386,13 +395,19 @@ impl<T: Real> W2Trainer<T> {
         let h = self.heldout.as_ref()?;
         let m = h.eval(self.held_mapped.view(), &mut self.pool);
         if self.selector.offer(self.iter, m) == Offer::Best {
-            self.best_params.copy_from_slice(self.g.params());
+            let current = if self.avg_params.is_empty() {
+                self.g.params()
+            } else {
+                &self.avg_params
+            };
+            self.best_params.copy_from_slice(current);
         }
         Some(m)
     }
 
     /// A fixed evaluation sample of the training source — its first `min(n, SAMPLE_ROWS)` rows, a random
-    /// subset since the training rows are a seeded shuffle — and its image `∇g(x)` under the current g.
+    /// subset since the training rows are a seeded shuffle — and its image `∇g(x)` under the current g
+    /// (the average ḡ with `cfg.ema > 0`).
     /// Alg. 2 measures the dimensionality of the map it returns on it. The output buffer is allocated on
     /// the first call only.
     pub fn mapped_training_sample(&mut self) -> (MatRef<'_, T>, MatRef<'_, T>) {
@@ -402,6 +417,7 @@ impl<T: Real> W2Trainer<T> {
         }
         let cap = self.eval_ws.capacity();
         let mut r0 = 0;
+        self.swap_average();
         while r0 < n {
             let r1 = (r0 + cap).min(n);
             let dst: MatMut<'_, T> = self.sample_mapped.view_mut().rows_range(r0, r1);
@@ -409,6 +425,7 @@ impl<T: Real> W2Trainer<T> {
                 .grad_x(self.src.view().rows_range(r0, r1), &mut self.eval_ws, dst);
             r0 = r1;
         }
+        self.swap_average();
         (self.src.view().rows_range(0, n), self.sample_mapped.view())
     }
 
@@ -568,9 +585,13 @@ impl<T: Real> W2Trainer<T> {
     pub fn selector(&self) -> &Selector {
         &self.selector
     }
-    /// The map with the current g.
+    /// The map with the current g (the average ḡ with `cfg.ema > 0`).
     pub fn map(&self) -> W2Map<T> {
-        W2Map::new(self.g.clone())
+        let mut g = self.g.clone();
+        if !self.avg_params.is_empty() {
+            g.params_mut().copy_from_slice(&self.avg_params);
+        }
+        W2Map::new(g)
     }
     /// The selected map: g with the best held-out criterion so far, or the current g without model
     /// selection.

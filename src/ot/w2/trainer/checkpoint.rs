@@ -23,6 +23,9 @@ impl<T: Real> W2Trainer<T> {
         w.tensor("f", self.f.params());
         w.tensor("g", self.g.params());
         w.tensor("best_g", &self.best_params);
+        if !self.avg_params.is_empty() {
+            w.tensor("avg_g", &self.avg_params);
+        }
         w.adam("adam_f", &self.opt_f);
         w.adam("adam_g", &self.opt_g);
         w.stream("rng_source", &self.rng_src);
@@ -61,6 +64,9 @@ impl<T: Real> W2Trainer<T> {
         self.f.params_mut().copy_from_slice(r.tensor("f", nf)?);
         self.g.params_mut().copy_from_slice(r.tensor("g", ng)?);
         self.best_params.copy_from_slice(r.tensor("best_g", ng)?);
+        if !self.avg_params.is_empty() {
+            self.avg_params.copy_from_slice(r.tensor("avg_g", ng)?);
+        }
         r.adam("adam_f", &mut self.opt_f)?;
         r.adam("adam_g", &mut self.opt_g)?;
         self.rng_src = r.stream("rng_source")?;

@@ -1,0 +1,171 @@
+//! Issue 13's accuracy table on known-map pairs ([`monge::experiments::known_map`]), as an ignored test
+//! that prints it:
+//!
+//! ```text
+//! nice -n 10 cargo test --release --test ot_w2_quality -- --ignored --nocapture known_map_table
+//! ```
+//!
+//! Environment (all optional): `MONGE_KM_DIMS` (default `2,8,32,64`), `MONGE_KM_SEEDS` (`0,1,2`),
+//! `MONGE_KM_N` (points per side, 4096), `MONGE_KM_CONFIGS` (comma-separated, default `plain,default`),
+//! `MONGE_KM_TRACE=1` (L2-UVP of the current iterate at every evaluation). A configuration is a base —
+//! `plain` (the CellOT ICNN of `--preset cellot`, 10 000 iterations), `default` (`W2Config::monge()`) —
+//! followed by `+key=value` overrides: `it`, `lr` (both networks), `lrf`, `lrg`, `g` (g steps),
+//! `batch`, `eval`, `cos` (0/1), `min` (lr_min_factor), `b1`, `b2`, `fnorm`, `lrq` (the quadratic path's rate factor), `ema` (the decay of g's parameter average).
+
+use monge::experiments::known_map::known_map_rows;
+use monge::ot::w2::W2Config;
+
+fn env(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+fn list<T: std::str::FromStr>(s: &str) -> Vec<T> {
+    s.split(',')
+        .filter(|t| !t.is_empty())
+        .map(|t| t.trim().parse().ok().expect("a list of numbers"))
+        .collect()
+}
+
+/// A configuration from its spec (module doc).
+fn config(spec: &str) -> W2Config {
+    let mut parts = spec.split('+');
+    let mut cfg = match parts.next().unwrap() {
+        "plain" => W2Config {
+            iterations: 10_000,
+            ..W2Config::default()
+        },
+        "default" => W2Config::monge(),
+        other => panic!("unknown base {other}"),
+    };
+    for kv in parts {
+        let (k, v) = kv.split_once('=').expect("key=value");
+        let f: f64 = v.parse().expect("a number");
+        match k {
+            "it" => cfg.iterations = f as usize,
+            "lr" => (cfg.lr_f, cfg.lr_g) = (f, f),
+            "lrf" => cfg.lr_f = f,
+            "lrg" => cfg.lr_g = f,
+            "g" => cfg.g_iters = f as usize,
+            "batch" => cfg.batch = f as usize,
+            "eval" => cfg.eval_every = f as usize,
+            "cos" => cfg.cosine_lr = f != 0.0,
+            "min" => cfg.lr_min_factor = f,
+            "b1" => cfg.betas.0 = f,
+            "b2" => cfg.betas.1 = f,
+            "fnorm" => cfg.fnorm_penalty = f,
+            "lrq" => cfg.lr_quadratic_factor = f,
+            "ema" => cfg.ema = f,
+            other => panic!("unknown key {other}"),
+        }
+    }
+    cfg.threads = 1;
+    cfg.progress_every = 0;
+    cfg
+}
+
+#[test]
+#[ignore = "minutes per pair: the issue 13 table (run with --ignored --nocapture)"]
+fn known_map_table() {
+    let dims: Vec<usize> = list(&env("MONGE_KM_DIMS", "2,8,32,64"));
+    let seeds: Vec<u64> = list(&env("MONGE_KM_SEEDS", "0,1,2"));
+    let n: usize = env("MONGE_KM_N", "4096").parse().unwrap();
+    let trace = env("MONGE_KM_TRACE", "0") == "1";
+    let configs: Vec<(String, W2Config)> = env("MONGE_KM_CONFIGS", "plain,default")
+        .split(',')
+        .map(|s| (s.to_string(), config(s)))
+        .collect();
+    println!("L2-UVP (%) on 2048 fresh source points, n = {n} per side; seconds to reach each row");
+    for &d in &dims {
+        for &seed in &seeds {
+            // one configuration at a time, so each row prints as soon as it is measured (the
+            // identity, affine and Gaussian rows are recomputed: milliseconds)
+            let mut first = true;
+            for one in std::iter::once(&[][..]).chain(configs.chunks(1)) {
+                let rows = known_map_rows(d, seed, n, one, trace).unwrap();
+                let skip = if first { 0 } else { 3 };
+                first = false;
+                print_rows(d, seed, &rows[skip..]);
+            }
+        }
+    }
+}
+
+fn print_rows(d: usize, seed: u64, rows: &[monge::experiments::known_map::KnownMapRow]) {
+    for r in rows {
+        let it = r
+            .best_iteration
+            .map_or(String::new(), |b| format!(" best it {b}"));
+        println!(
+            "D={d:<3} seed={seed} {:<40} {:>8.3} %  {:>7.1} s{it}",
+            r.name, r.l2_uvp, r.seconds
+        );
+        if !r.trace.is_empty() {
+            let t: Vec<String> = r.trace.iter().map(|(i, u)| format!("{i}:{u:.3}")).collect();
+            println!("      trace {}", t.join(" "));
+        }
+    }
+}
+
+mod averaging {
+    use monge::data::known_map::known_map_pair;
+    use monge::ot::w2::{W2Config, W2Trainer};
+
+    fn cfg(ema: f64) -> W2Config {
+        W2Config {
+            ema,
+            batch: 64,
+            iterations: 6,
+            g_iters: 2,
+            eval_every: 2,
+            hidden: vec![8, 8],
+            ..W2Config::monge()
+        }
+    }
+
+    /// With `ema = ρ` the map the trainer gives is ḡ, replayed here from g's parameters after each
+    /// outer iteration (same operations in the same order: equal bits); without it, the current g.
+    #[test]
+    fn the_returned_map_is_the_moving_average_of_g() {
+        let p = known_map_pair::<f32>(300, 300, 3, 2, 4).unwrap();
+        let rho = 0.7f32;
+        let mut tr = W2Trainer::new(&p.source, &p.target, &cfg(rho as f64)).unwrap();
+        let mut avg = tr.g().params().to_vec();
+        for _ in 0..5 {
+            tr.step().unwrap();
+            for (a, &q) in avg.iter_mut().zip(tr.g().params()) {
+                *a = rho * *a + (1.0 - rho) * q;
+            }
+        }
+        assert_ne!(
+            avg.as_slice(),
+            tr.g().params(),
+            "the average is the last iterate"
+        );
+        assert_eq!(tr.map().potential().params(), avg.as_slice());
+        tr.evaluate();
+        assert_eq!(tr.best_map().potential().params(), avg.as_slice());
+        let mut off = W2Trainer::new(&p.source, &p.target, &cfg(0.0)).unwrap();
+        off.step().unwrap();
+        assert_eq!(off.map().potential().params(), off.g().params());
+    }
+
+    /// A run checkpointed at iteration 3 and restored into a new trainer continues to the same average
+    /// as the run that was never stopped.
+    #[test]
+    fn the_average_survives_a_checkpoint() {
+        let p = known_map_pair::<f32>(300, 300, 3, 2, 5).unwrap();
+        let c = cfg(0.8);
+        let mut a = W2Trainer::new(&p.source, &p.target, &c).unwrap();
+        for _ in 0..3 {
+            a.step().unwrap();
+        }
+        let saved = a.checkpoint(&[]);
+        let mut b = W2Trainer::new(&p.source, &p.target, &c).unwrap();
+        b.restore(&saved).unwrap();
+        for _ in 0..3 {
+            a.step().unwrap();
+            b.step().unwrap();
+        }
+        assert_eq!(a.map().potential().params(), b.map().potential().params());
+    }
+}
