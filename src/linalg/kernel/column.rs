@@ -3,6 +3,7 @@
 //! arithmetic that of the micro-kernels (the same FMA chain over p in the same depth blocks, then the
 //! same `α·acc + β·C`), so the bits of an element do not depend on the path that computed it.
 
+use super::driver::depth_blocks;
 #[cfg(target_arch = "x86_64")]
 use super::gather::{
     f32_avx2 as gather_f32_avx2, f32_avx512 as gather_f32_avx512, f64_avx2 as gather_f64_avx2,
@@ -174,59 +175,34 @@ column_kernel!(
     gather_f64_avx2
 );
 
-/// The column-kernel loop: the depth blocks of [`driver`](super::driver::driver) (same β handling,
-/// same merge of a short last block), `lanes` rows of C per call.
+/// The column-kernel loop: the depth blocks of [`depth_blocks`], `lanes` rows of C per call.
 ///
 /// # Safety
 /// As [`gemm_own`](super::gemm_own), with n ≤ NARROW and `(lanes − 1)·|rsa|` within i32.
 pub(super) unsafe fn columns<T: Real>(mk: &Micro<T>, p: Product<T>) {
-    let Product {
-        m,
-        k,
-        n,
-        alpha,
-        a,
-        rsa,
-        csa,
-        b,
-        rsb,
-        csb,
-        beta,
-        c,
-        rsc,
-        csc,
-    } = p;
-    let mut pc = 0;
-    while pc < k {
-        let kc = if k - pc <= mk.kc + mk.kc / 4 {
-            k - pc
-        } else {
-            mk.kc
-        };
-        let beta = if pc == 0 { beta } else { T::ONE };
-        for i0 in (0..m).step_by(mk.lanes) {
-            let rows = mk.lanes.min(m - i0);
+    for (pc, kc, beta) in depth_blocks(mk, p.k, p.beta) {
+        for i0 in (0..p.m).step_by(mk.lanes) {
+            let rows = mk.lanes.min(p.m - i0);
             // safety: rows i0.. < m and depth pc.. < k inside A, B and C; the kernel's contract holds
             // by this function's.
             unsafe {
                 (mk.column)(
                     kc,
-                    n,
-                    alpha,
-                    a.offset(i0 as isize * rsa + pc as isize * csa),
-                    rsa,
-                    csa,
+                    p.n,
+                    p.alpha,
+                    p.a.offset(i0 as isize * p.rsa + pc as isize * p.csa),
+                    p.rsa,
+                    p.csa,
                     rows,
-                    b.offset(pc as isize * rsb),
-                    rsb,
-                    csb,
+                    p.b.offset(pc as isize * p.rsb),
+                    p.rsb,
+                    p.csb,
                     beta,
-                    c.offset(i0 as isize * rsc),
-                    rsc,
-                    csc,
+                    p.c.offset(i0 as isize * p.rsc),
+                    p.rsc,
+                    p.csc,
                 )
             };
         }
-        pc += kc;
     }
 }
