@@ -4,11 +4,6 @@
 //! same `α·acc + β·C`), so the bits of an element do not depend on the path that computed it.
 
 use super::driver::depth_blocks;
-#[cfg(target_arch = "x86_64")]
-use super::gather::{
-    f32_avx2 as gather_f32_avx2, f32_avx512 as gather_f32_avx512, f64_avx2 as gather_f64_avx2,
-    f64_avx512 as gather_f64_avx512,
-};
 use super::Micro;
 use crate::linalg::gemm::Product;
 use crate::linalg::Real;
@@ -41,17 +36,15 @@ pub(super) type ColumnFn<T> = unsafe fn(
 macro_rules! column_kernel {
     (
         $name:ident, $t:ty, $feat:literal, $lanes:literal,
-        $zero:ident, $load:ident, $store:ident, $splat:ident, $fma:ident, $mul:ident, $gather:ident
+        $zero:ident, $load:ident, $store:ident, $splat:ident, $fma:ident, $mul:ident, $gather:path
     ) => {
         /// # Safety
         /// The CPU must have the instruction set named in `target_feature`; `a` must be valid for
         /// `a[i·rsa + p·csa]` (i < rows, p < kc), `b` for `b[p·rsb + j·csb]` and `c` for
         /// `c[i·rsc + j·csc]` (j < n ≤ NARROW), `c` must not alias `a` or `b`, 1 ≤ rows ≤ lanes, and
         /// `(lanes − 1)·|rsa|` must fit in an i32.
-        #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $feat)]
-        #[allow(clippy::too_many_arguments)]
-        pub(super) unsafe fn $name(
+        pub(in crate::linalg::kernel) unsafe fn $name(
             kc: usize,
             n: usize,
             alpha: $t,
@@ -105,14 +98,10 @@ macro_rules! column_kernel {
                         }
                     }
                     let cv = $load(tmp.as_ptr());
-                    let out = if beta == 0.0 {
-                        $mul(va, x)
-                    } else if beta == 1.0 {
-                        $fma(va, x, cv)
-                    } else {
-                        $fma(va, x, $mul($splat(beta), cv))
-                    };
-                    $store(tmp.as_mut_ptr(), out);
+                    $store(
+                        tmp.as_mut_ptr(),
+                        c_update!($fma, $mul, $splat, va, x, beta, cv),
+                    );
                     for (l, &t) in tmp.iter().enumerate().take(rows) {
                         *cj.offset(l as isize * rsc) = t;
                     }
@@ -122,58 +111,7 @@ macro_rules! column_kernel {
     };
 }
 
-column_kernel!(
-    f32_avx512_col,
-    f32,
-    "avx512f",
-    16,
-    _mm512_setzero_ps,
-    _mm512_loadu_ps,
-    _mm512_storeu_ps,
-    _mm512_set1_ps,
-    _mm512_fmadd_ps,
-    _mm512_mul_ps,
-    gather_f32_avx512
-);
-column_kernel!(
-    f64_avx512_col,
-    f64,
-    "avx512f",
-    8,
-    _mm512_setzero_pd,
-    _mm512_loadu_pd,
-    _mm512_storeu_pd,
-    _mm512_set1_pd,
-    _mm512_fmadd_pd,
-    _mm512_mul_pd,
-    gather_f64_avx512
-);
-column_kernel!(
-    f32_avx2_col,
-    f32,
-    "avx2,fma",
-    8,
-    _mm256_setzero_ps,
-    _mm256_loadu_ps,
-    _mm256_storeu_ps,
-    _mm256_set1_ps,
-    _mm256_fmadd_ps,
-    _mm256_mul_ps,
-    gather_f32_avx2
-);
-column_kernel!(
-    f64_avx2_col,
-    f64,
-    "avx2,fma",
-    4,
-    _mm256_setzero_pd,
-    _mm256_loadu_pd,
-    _mm256_storeu_pd,
-    _mm256_set1_pd,
-    _mm256_fmadd_pd,
-    _mm256_mul_pd,
-    gather_f64_avx2
-);
+pub(super) use column_kernel;
 
 /// The column-kernel loop: the depth blocks of [`depth_blocks`], `lanes` rows of C per call.
 ///
