@@ -9,7 +9,7 @@ use super::common::fmt_num;
 use super::fit::{heldout_option, json_head, load_pair, run_with, Ctl, Files, Fitted};
 use monge::io::LoadedModel;
 use monge::linalg::Real;
-use monge::ot::anneal::{Annealer, Flow, ReportingTrainee};
+use monge::ot::anneal::{Annealer, Flow};
 use monge::ot::fit::{report, W2Schedule};
 use monge::ot::options::{CommonOptions, HeldoutChoice};
 use monge::ot::train::Stopped;
@@ -135,14 +135,7 @@ pub(super) fn fit_w2_schedule<T: Real>(
         ann.restore(&saved)?;
     }
     let res = {
-        let mut rt = ReportingTrainee::controlled(
-            &mut tr,
-            progress,
-            cfg.progress_every,
-            s.schedule.estimated_iterations(),
-            s.cap,
-        )
-        .starting_at(ann.done());
+        let mut rt = s.trainee(&mut tr, progress).starting_at(ann.done());
         loop {
             let r = ann.run(&mut rt, ann.done().saturating_add(every));
             if let (Some(p), true) = (&f.checkpoint, r.is_ok()) {
