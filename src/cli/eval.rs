@@ -4,7 +4,7 @@
 
 use super::args::check_memory;
 use super::args::Args;
-use super::common::{fmt_num, load, load_named};
+use super::common::{fmt_num, load, load_named, read_text};
 use monge::linalg::Mat;
 use monge::metrics::evaluation::{self, EvalOptions, EvalSets, Named};
 use monge::report::Value;
@@ -115,21 +115,11 @@ const MAX_NAMES_BYTES: u64 = 1 << 28;
 /// Reads `--var-names`: one feature name per line (blank lines skipped, names trimmed), exactly `d` of
 /// them, no name twice.
 pub fn read_var_names(path: &str, d: usize) -> Result<Vec<String>> {
-    use std::io::Read;
-    let f = std::fs::File::open(path).map_err(|e| Error::io(path, "open", e))?;
-    let meta = f.metadata().map_err(|e| Error::io(path, "read", e))?;
-    if !meta.is_file() || meta.len() > MAX_NAMES_BYTES {
-        return Err(Error::data(
-            path,
-            None,
-            None,
-            "not a list of feature names (a regular text file of at most 256 MiB, one name per line)",
-        ));
-    }
-    let mut text = String::new();
-    f.take(MAX_NAMES_BYTES)
-        .read_to_string(&mut text)
-        .map_err(|_| Error::data(path, None, None, "not valid UTF-8 text"))?;
+    let text = read_text(
+        path,
+        MAX_NAMES_BYTES,
+        "a list of feature names (a regular text file of at most 256 MiB, one name per line)",
+    )?;
     let names: Vec<String> = text
         .lines()
         .map(str::trim)
