@@ -99,13 +99,14 @@ class Model:
     dtype = _raw_attribute("dtype", '"f32" or "f64": the precision the model was trained and is stored in')
     report = _raw_attribute("report", "the fit's report (the keys of monge fit --json); None when loaded")
 
-    def transport(self, x):
+    def transport(self, x, threads=None):
         """T applied to every row of ``x`` (n × d, or one point of length d), computed in the model's
-        precision and returned as an array of that dtype."""
+        precision and returned as an array of that dtype. ``threads`` workers map row blocks (default:
+        :func:`default_threads`, as ``monge map``); the result does not depend on it."""
         a = _as_array(x, "x", self.dtype)
         if a.ndim == 1:
-            return self._raw.transport(a.reshape(1, -1))[0]
-        return self._raw.transport(a)
+            return self._raw.transport(a.reshape(1, -1), threads)[0]
+        return self._raw.transport(a, threads)
 
     __call__ = transport
 

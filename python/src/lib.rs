@@ -92,6 +92,7 @@ fn transport_typed<'py, T: Typed>(
     py: Python<'py>,
     m: &SavedModel<T>,
     x: &Bound<'py, PyAny>,
+    threads: usize,
 ) -> PyResult<Bound<'py, PyAny>> {
     let x: Mat<T> = array::to_mat(x, "x")?;
     if x.cols() != m.dim {
@@ -104,7 +105,7 @@ fn transport_typed<'py, T: Typed>(
     }
     let out = py.detach(|| -> monge::Result<Mat<T>> {
         let map = map_from_saved(m)?;
-        Ok(map.transport(&x))
+        Ok(map.transport_on(&x, &mut monge::parallel::Pool::new(threads)))
     });
     Ok(array::to_numpy(py, out.map_err(to_py_err)?).into_any())
 }
@@ -140,15 +141,23 @@ impl RawModel {
     fn report(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.report.as_ref().map(|r| r.clone_ref(py))
     }
-    /// T applied to every row of `x` (a 2-D float32/float64 array), in the model's precision.
+    /// T applied to every row of `x` (a 2-D float32/float64 array), in the model's precision, on
+    /// `threads` workers (the result does not depend on it; `monge map --threads`).
+    #[pyo3(signature = (x, threads = None))]
     fn transport<'py>(
         &self,
         py: Python<'py>,
         x: &Bound<'py, PyAny>,
+        threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let threads = match threads {
+            Some(0) => return Err(PyValueError::new_err("threads must be at least 1")),
+            Some(n) => n,
+            None => fitting::default_threads(),
+        };
         match &self.saved {
-            Saved::F32(m) => transport_typed(py, m, x),
-            Saved::F64(m) => transport_typed(py, m, x),
+            Saved::F32(m) => transport_typed(py, m, x, threads),
+            Saved::F64(m) => transport_typed(py, m, x, threads),
         }
     }
     /// Writes the model file (the CLI's format, atomically).

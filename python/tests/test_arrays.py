@@ -89,3 +89,17 @@ def test_evaluate_subset_and_dims():
     # on the untouched coordinate the mapped set is the source: means are those of x[:, 1]
     assert r["subset"]["l2_means"] == pytest.approx(abs(x[:, 1].mean() - y[:, 1].mean()), abs=1e-12)
     assert r["d"] == 2 and r["n_mapped"] == 200 and r["w2sq"] > 0
+
+
+@pytest.mark.parametrize("method", ["w2", "sinkhorn", "w1"])
+def test_transport_threads_give_the_same_bits(toy, method):
+    # monge map --threads: row blocks on the workers of one pool; the bits do not depend on the count
+    x, y = toy
+    m = monge.fit(x, y, method=method, iters=30, eval_every=0, batch=64, seed=2, quiet=True)
+    ref = m.transport(x, threads=1)
+    assert np.abs(ref - x.astype(ref.dtype)).max() > 1e-3
+    for t in (2, 3, None):
+        np.testing.assert_array_equal(m.transport(x, threads=t), ref)
+    with pytest.raises(ValueError, match="threads"):
+        m.transport(x, threads=0)
+    # mutation: `Some(0) => n` in python/src/lib.rs lets threads=0 through (Pool::new(0) runs 1 worker)

@@ -308,7 +308,7 @@ impl ProgressPrinter {
 pub fn fmt_num(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e9 {
         format!("{x:.0}")
-    } else if x.abs() >= 1e-3 && x.abs() < 1e5 || (x.abs() >= 1e-3 && x.abs() < 1e5) {
+    } else if x.abs() >= 1e-3 && x.abs() < 1e5 {
         format!("{x:.4}")
     } else {
         format!("{x:.3e}")
