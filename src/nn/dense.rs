@@ -9,7 +9,9 @@
 //!   L3. `b̄ += 1ᵀ Z̄` (column sums of Z̄, as a gemm with a row of ones);
 //!   L4. `Ā = Z̄ W` (the adjoint of the layer's input, or the input gradient for the first layer).
 //!
-//! Each step is one gemm (L1 adds the bias after it), with no allocation.
+//! Each step is one gemm (L1 adds the bias after it), with no allocation. A stack of dense layers
+//! `d → w_1 → … → w_L → 1` has `Σ_l (w_l·w_{l−1} + w_l)` parameters ([`param_count`]; the Lipschitz
+//! net's Cayley layers add one scale α each).
 
 use crate::linalg::ops::add_row_vector;
 use crate::linalg::{gemm, Mat, MatMut, MatRef, Op, Real};
@@ -40,4 +42,20 @@ pub fn bias_grad<T: Real>(ones: &[T], zbar: MatRef<'_, T>, bbar: &mut [T]) {
 #[inline]
 pub fn input_grad<T: Real>(zbar: MatRef<'_, T>, w: MatRef<'_, T>, abar: MatMut<'_, T>) {
     gemm(T::ONE, zbar, Op::N, w, Op::N, T::ZERO, abar);
+}
+
+/// The parameter count of dense layers `dim → hidden… → 1`: per layer `w_out × w_in` weights, `w_out`
+/// biases and `extra` scalars (1 for the Cayley scale α, else 0). None when it overflows (a hostile
+/// model file).
+pub fn param_count(dim: usize, hidden: &[usize], extra: usize) -> Option<usize> {
+    let mut n = 0usize;
+    let mut w_in = dim;
+    for &w_out in hidden.iter().chain(core::iter::once(&1)) {
+        let layer = w_out
+            .checked_mul(w_in)?
+            .checked_add(w_out.checked_add(extra)?)?;
+        n = n.checked_add(layer)?;
+        w_in = w_out;
+    }
+    Some(n)
 }
