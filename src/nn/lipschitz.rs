@@ -515,20 +515,26 @@ impl<T: Real> LipschitzNet<T> {
         grads: &mut [T],
         ws: &mut LipschitzWork<T>,
     ) {
+        self.assert_ready_for_grads("param_grad_of_value", grads);
+        self.forward(x, ws);
+        self.backward(x, s, ws, false, Some(grads));
+        let qbar = core::mem::take(&mut ws.qbar);
+        self.ortho_backward(&qbar, grads, None);
+        ws.qbar = qbar;
+    }
+
+    /// The preconditions of a parameter gradient (`what`): Q recorded by `orthonormalise(false)` of the
+    /// current parameters, and a gradient buffer of the parameters' length.
+    fn assert_ready_for_grads(&self, what: &str, grads: &[T]) {
         assert!(
             self.q_state == Some(self.cfg.ortho) && self.q_recorded,
-            "LipschitzNet: orthonormalise(false) before param_grad_of_value"
+            "LipschitzNet: orthonormalise(false) before {what}"
         );
         assert_eq!(
             grads.len(),
             self.params.len(),
             "LipschitzNet: gradient length"
         );
-        self.forward(x, ws);
-        self.backward(x, s, ws, false, Some(grads));
-        let qbar = core::mem::take(&mut ws.qbar);
-        self.ortho_backward(&qbar, grads, None);
-        ws.qbar = qbar;
     }
 
     /// Step 4 of the module doc: `W̄_l += orth'(W_l)ᵀ[Q̄_l]` (and `ᾱ_l`) for every layer — each layer
@@ -586,17 +592,9 @@ impl<T: Real> LipschitzNet<T> {
         sh: &mut LipschitzShards<T>,
         pool: &mut Pool,
     ) -> T {
-        assert!(
-            self.q_state == Some(self.cfg.ortho) && self.q_recorded,
-            "LipschitzNet: orthonormalise(false) before param_grad_of_value_sharded"
-        );
+        self.assert_ready_for_grads("param_grad_of_value_sharded", grads);
         assert_eq!(x.rows(), sh.batch, "LipschitzNet: batch size of the shards");
         assert_eq!(s.len(), sh.batch, "LipschitzNet: seed length");
-        assert_eq!(
-            grads.len(),
-            self.params.len(),
-            "LipschitzNet: gradient length"
-        );
         let net: &Self = self;
         pool.for_each_mut(&mut sh.shards, |_, (r0, r1, ws, gpart)| {
             gpart.iter_mut().for_each(|g| *g = T::ZERO);
