@@ -202,10 +202,7 @@ fn lane_sum<T: Real>(a: &[T], b: &[T], f: impl Fn(T) -> T) -> T {
             acc[k] += f(x[k] - y[k]);
         }
     }
-    let mut s = ra
-        .iter()
-        .zip(rb)
-        .fold(T::ZERO, |s, (&x, &y)| s + f(x - y));
+    let mut s = ra.iter().zip(rb).fold(T::ZERO, |s, (&x, &y)| s + f(x - y));
     for v in acc {
         s += v;
     }
