@@ -52,15 +52,7 @@ fn forward_body<T: Real>(net: &Icnn<T>, x: MatRef<'_, T>, ws: &mut IcnnWorkspace
     ws.rows = b;
     ws.state = 1;
     // F1. U ← X Aᵀ + 1 bᵀ
-    gemm(
-        T::ONE,
-        x,
-        Op::N,
-        net.a_all(),
-        Op::T,
-        T::ZERO,
-        MatMut::from_slice(&mut ws.u[..b * h1], b, h1).unwrap(),
-    );
+    net.input_product(x, &mut ws.u);
     let bias = net.b_all();
     for row in ws.u[..b * h1].chunks_exact_mut(h1) {
         for (v, &bi) in row.iter_mut().zip(bias) {
@@ -97,6 +89,15 @@ fn forward_body<T: Real>(net: &Icnn<T>, x: MatRef<'_, T>, ws: &mut IcnnWorkspace
 }
 
 impl<T: Real> Icnn<T> {
+    /// Step F1's product `U ← Y Aᵀ` (B × (H+1), into the front of `u`) for a batch Y: the inputs X,
+    /// or the tangents V of step D1.
+    #[inline(always)]
+    pub(super) fn input_product(&self, y: MatRef<'_, T>, u: &mut [T]) {
+        let (b, h1) = (y.rows(), self.h_total() + 1);
+        let um = MatMut::from_slice(&mut u[..b * h1], b, h1).unwrap();
+        gemm(T::ONE, y, Op::N, self.a_all(), Op::T, T::ZERO, um);
+    }
+
     /// Step F3's product `u_l += z_{l−1} W_lᵀ` on the stacked buffers (`z`: B × H, `u`: B × (H+1)),
     /// also the tangent pass's `u̇_l += ż_{l−1} W_lᵀ` (step D3).
     #[inline(always)]

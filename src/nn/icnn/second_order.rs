@@ -128,15 +128,7 @@ fn map_param_grad_body<T: Real>(
     let h1 = h + 1;
     let h0 = net.hidden[0];
     // D1. U̇ = V Aᵀ
-    gemm(
-        T::ONE,
-        v,
-        Op::N,
-        net.a_all(),
-        Op::T,
-        T::ZERO,
-        MatMut::from_slice(&mut ws.ud[..b * h1], b, h1).unwrap(),
-    );
+    net.input_product(v, &mut ws.ud);
     // D2 + D5 (first half). ż0 = q'(u0) ⊙ u̇0, ū0 = a0 ⊙ u̇0 ⊙ q''(u0)
     for i in 0..b {
         let ur = &ws.u[i * h1..i * h1 + h0];
