@@ -38,22 +38,9 @@
 
 use crate::linalg::{gemm, MatMut, MatRef, Op, Real};
 
-/// softplus(s) = ln(1 + eˢ), computed without overflow.
-#[inline]
-pub fn softplus<T: Real>(s: T) -> T {
-    s.max(T::ZERO) + (-s.abs()).exp().ln_1p()
-}
-
-/// softplus'(s) = 1 / (1 + e^{−s}) (the logistic function), without overflow.
-#[inline]
-pub fn logistic<T: Real>(s: T) -> T {
-    if s >= T::ZERO {
-        T::ONE / (T::ONE + (-s).exp())
-    } else {
-        let e = s.exp();
-        e / (T::ONE + e)
-    }
-}
+/// softplus(s) = ln(1 + eˢ) and its derivative, the logistic function 1 / (1 + e^{−s}), both without
+/// overflow (one implementation, in [`crate::linalg::ops`]).
+pub use crate::linalg::ops::{sigmoid as logistic, softplus};
 
 /// The s with softplus(s) = u, for u > 0: `u + ln(1 − e^{−u}) = u + ln(−expm1(−u))`.
 pub fn softplus_inv(u: f64) -> f64 {
