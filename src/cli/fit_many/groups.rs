@@ -219,11 +219,7 @@ pub(super) fn fit_group<T: Real>(o: &Opts, x: &Mat<T>, source: &Mat<T>, g: &Grou
     let t0 = Instant::now();
     let mut row = pending(o, g);
     let target = x.select_rows(&g.rows);
-    let heldout: Heldout<T> = if o.heldout_fraction == 0.0 {
-        Heldout::None
-    } else {
-        Heldout::Fraction(o.heldout_fraction)
-    };
+    let heldout: Heldout<T> = Heldout::fraction(o.heldout_fraction);
     let mut printer = ProgressPrinter::labelled(o.quiet, format!("{}: ", g.label), 10.0);
     let mut progress = |p: &monge::ot::Progress| {
         printer.report(p);
