@@ -12,7 +12,7 @@
 //! followed by `+key=value` overrides: `it`, `lr` (both networks), `lrf`, `lrg`, `g` (g steps),
 //! `batch`, `eval`, `cos` (0/1), `min` (lr_min_factor), `b1`, `b2`, `fnorm`, `lrq` (the quadratic path's rate factor), `ema` (the decay of g's parameter average).
 
-use monge::experiments::known_map::known_map_rows;
+use monge::experiments::known_map::{known_map_rows, spearman, TracePoint, MANY_DIRECTIONS};
 use monge::ot::w2::W2Config;
 
 fn env(name: &str, default: &str) -> String {
@@ -100,9 +100,43 @@ fn print_rows(d: usize, seed: u64, rows: &[monge::experiments::known_map::KnownM
             r.name, r.l2_uvp, r.seconds
         );
         if !r.trace.is_empty() {
-            let t: Vec<String> = r.trace.iter().map(|(i, u)| format!("{i}:{u:.3}")).collect();
-            println!("      trace {}", t.join(" "));
+            print_trace(&r.trace);
         }
+    }
+}
+
+/// The trace, each criterion's Spearman correlation with L2-UVP over the evaluation points, and the
+/// L2-UVP of the point each criterion would select.
+fn print_trace(t: &[TracePoint]) {
+    for p in t {
+        println!(
+            "      it {:>5}  L2-UVP {:>7.3}  sw2 {:.6e}  sw2x{MANY_DIRECTIONS} {:.6e}  dual {:.8e} \
+             (resid {:.1e}, {} it)  dual-all {:.8e}",
+            p.iteration,
+            p.l2_uvp,
+            p.sliced,
+            p.sliced_many,
+            p.dual,
+            p.dual_resid,
+            p.dual_iters,
+            p.dual_all
+        );
+    }
+    let uvp: Vec<f64> = t.iter().map(|p| p.l2_uvp).collect();
+    let best = uvp.iter().cloned().fold(f64::INFINITY, f64::min);
+    for (name, v) in [
+        ("sw2", t.iter().map(|p| p.sliced).collect::<Vec<_>>()),
+        ("sw2-many", t.iter().map(|p| p.sliced_many).collect()),
+        ("dual", t.iter().map(|p| p.dual).collect()),
+        ("dual-all", t.iter().map(|p| p.dual_all).collect()),
+    ] {
+        let pick = (0..v.len()).min_by(|&i, &j| v[i].total_cmp(&v[j])).unwrap();
+        println!(
+            "      {name:<9} spearman {:>6.3}  picks it {:>5} (L2-UVP {:.3}; best on trace {best:.3})",
+            spearman(&v, &uvp),
+            t[pick].iteration,
+            uvp[pick]
+        );
     }
 }
 
