@@ -8,13 +8,18 @@
 //! ```
 //! where `g*(y) = sup_x ⟨x, y⟩ − g(x)` is the convex conjugate, and the minimiser φ is the Brenier
 //! potential, `∇φ = T*` (the optimal map). Fenchel–Young (`g(x) + g*(y) ≥ ⟨x, y⟩`) makes every convex g a
-//! feasible dual point, so `J(g) ≥ J(φ)` for all g: **the smaller J(g), the closer g is to the optimum**,
-//! and the gap `J(g) − J(φ)` controls the map error. With `g = φ + εh`, the first-order term of the gap
-//! is `ε(E_μ h − E_ν h(∇φ*(y))) = 0` (because `∇φ*#ν = μ`), and the second-order term is
-//! `½ E_μ ⟨∇g − T*, (∇²g)⁻¹(∇g − T*)⟩`-like: when g is α-strongly convex,
-//! `E_μ‖∇g(x) − T*(x)‖² ≤ 2/α · (J(g) − J(φ))` (Makkuva et al. 2020, Thm 3.6; Hütter & Rigollet 2021).
-//! So J sees the map's L2 error itself, squared and unnormalised — the quantity L2-UVP divides by
-//! Var(ν) — where the sliced W2 between `∇g#μ` and ν sees only 1-D marginals of the image.
+//! feasible dual point, so `J(g) ≥ J(φ)` for all g (for any g, in fact: integrate Fenchel–Young under the
+//! optimal coupling): **the smaller J(g), the closer g is to the optimum**. With `g = φ + εh` and
+//! `H = ∇²φ`, the sup defining `g*(y)` moves from `x_y = ∇φ*(y)` to `x_y + δ`; maximising
+//! `φ*(y) − ½δᵀHδ − εh(x_y) − ε∇h(x_y)ᵀδ` over δ gives `δ = −εH⁻¹∇h` and
+//! `g*(y) = φ*(y) − εh(x_y) + ½ε²∇hᵀH⁻¹∇h + O(ε³)`. Since `x_y ~ μ` when `y ~ ν`, the first-order terms
+//! cancel in `J(g) = E_μ[φ + εh] + E_ν g*`, and
+//! ```text
+//! J(g) − J(φ) = ½ E_μ ⟨∇g − T*, (∇²φ)⁻¹ (∇g − T*)⟩ + O(ε³):
+//! ```
+//! J sees the map's squared L2 error itself, **weighted by the inverse Hessian of the Brenier potential**
+//! (errors along directions the optimal map contracts count more), where L2-UVP weights every direction
+//! alike and the sliced W2 between `∇g#μ` and ν sees only 1-D marginals of the image.
 //!
 //! # The estimator
 //! On held-out cells `x_1..x_n` (source) and `y_1..y_m` (target), the same cells for every candidate:
