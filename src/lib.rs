@@ -39,7 +39,8 @@
 //!
 //! Cross-cutting: [`random`] (seeded streams), [`parallel`] (the persistent worker pool that splits a
 //! batch over cores), [`gradcheck`] (the finite-difference harness), [`error`] (the typed error),
-//! [`signal`] (SIGINT/SIGTERM: temp files removed, training loops stopped at an iteration boundary).
+//! [`signal`] (SIGINT/SIGTERM: temp files removed, training loops stopped at an iteration boundary),
+//! [`report`] (the JSON-shaped value reports are composed in, for the CLI and Python alike).
 
 #![warn(missing_docs)]
 
@@ -54,6 +55,7 @@ pub mod nn;
 pub mod ot;
 pub mod parallel;
 pub mod random;
+pub mod report;
 pub mod signal;
 
 pub use error::{Error, Result};

@@ -5,11 +5,11 @@
 //! the displacement dimensionality when the source is given, L2-UVP when the true map is.
 
 use crate::array::to_mat;
-use crate::report::Val;
 use crate::to_py_err;
 use monge::linalg::{Mat, MatRef};
 use monge::metrics;
 use monge::random::{streams, Stream};
+use monge::report::Value as Val;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -204,13 +204,7 @@ pub fn evaluate<'py>(
             .as_ref()
             .map(|t| metrics::l2_uvp(mapped.view(), t.view(), target.view()));
         // the held-out criterion `monge fit` selects on is `sw2` with the defaults; the MMD's kernel named
-        let sw2 = match &out {
-            Val::Obj(kv) => kv.iter().find_map(|(k, v)| match (k.as_str(), v) {
-                ("sw2", Val::Num(x)) => Some(*x),
-                _ => None,
-            }),
-            _ => None,
-        };
+        let sw2 = out.num("sw2");
         out = out
             .with("l2_uvp", uvp)
             .with("sliced_w2", sw2)
@@ -235,5 +229,5 @@ pub fn evaluate<'py>(
         }
         Ok(out)
     });
-    out.map_err(to_py_err)?.to_py(py)
+    crate::report::to_py(py, &out.map_err(to_py_err)?)
 }

@@ -8,13 +8,13 @@
 //! as Python does (`max_dim`, `penalty='l1'`); a wrong type is a `TypeError`, a wrong value a
 //! `ValueError`, an option the method does not read a `TypeError` listing the ones it does.
 
-use crate::report::Val;
 use monge::linalg::{Mat, Real};
-use monge::ot::anneal::AnnealReport;
+use monge::ot::fit::report;
 use monge::ot::options::{self, or_list, Dtype, FitOptions, HeldoutChoice, OptionSource};
-use monge::ot::train::{Control, Heldout, HeldoutReport, Stopped};
+use monge::ot::train::{Control, Heldout, Stopped};
 use monge::ot::SavedModel;
-use monge::{Error, LambdaSchedule, Method, Result};
+use monge::report::Value;
+use monge::{Error, Method, Result};
 use pyo3::exceptions::{PyRuntimeWarning, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
@@ -221,79 +221,14 @@ pub fn dtype_name(o: &FitOptions) -> &'static str {
     }
 }
 
-/// The annealer's trajectory (the CLI's `anneal_json`).
-fn anneal_val(rep: &AnnealReport) -> Val {
-    let steps = rep
-        .steps
-        .iter()
-        .map(|s| {
-            Val::obj()
-                .with("iteration", s.iteration)
-                .with("lambda_before", s.lambda_before)
-                .with("lambda_proposed", s.lambda_proposed)
-                .with("accepted", s.accepted)
-                .with("spa", s.spa)
-                .with("err", s.err)
-                .with("eval", s.eval)
-                .with("temperature", s.temperature)
-        })
-        .collect();
-    let inc = rep
-        .increases
-        .iter()
-        .map(|&(it, l, d)| {
-            Val::obj()
-                .with("iteration", it)
-                .with("lambda", l)
-                .with("dim", d)
-        })
-        .collect();
-    Val::obj()
-        .with("final_lambda", rep.final_lambda)
-        .with("iterations", rep.iterations)
-        .with("budget_met", rep.budget_met)
-        .with("final_dim", rep.final_dim)
-        .with("final_dim_q3", rep.final_dim_q3)
-        .with("schedule_stopped", rep.stopped.name())
-        .with("cut_short", rep.cut_short)
-        .with("increases", Val::Arr(inc))
-        .with("steps", Val::Arr(steps))
-}
-
-/// The held-out comparison (the CLI's `heldout_json`).
-fn heldout_val(h: Option<&HeldoutReport>) -> Val {
-    match h {
-        None => Val::Null,
-        Some(h) => Val::obj()
-            .with("criterion", h.criterion)
-            .with("map", h.map)
-            .with("identity", h.identity)
-            .with("mean_shift", h.mean_shift)
-            .with("best_iteration", h.best_iteration),
-    }
-}
-
 /// What a fit hands back.
 pub struct Outcome<T> {
     /// The model (the best so far after a divergence; None when a divergence left none).
     pub saved: Option<SavedModel<T>>,
     /// The report with `monge fit --json`'s keys (without `model`, `dtype`, `seconds`).
-    pub report: Val,
+    pub report: Value,
     /// The divergence that ended training, if any.
     pub error: Option<Error>,
-}
-
-/// Adds the CLI's closing keys: `stopped`, `heldout`, `criterion_description`.
-fn close(out: Val, stopped: Option<Stopped>, heldout: Option<&HeldoutReport>) -> Val {
-    let mut out = out;
-    if let Some(st) = stopped {
-        out = out.with("stopped", st.name());
-    }
-    out = out.with("heldout", heldout_val(heldout));
-    if let Some(h) = heldout {
-        out = out.with("criterion_description", h.description.as_str());
-    }
-    out
 }
 
 /// Runs the fit (no GIL needed). `heldout` = the caller's own held-out sets, if any.
@@ -316,67 +251,27 @@ pub fn run<T: Real>(
         (None, HeldoutChoice::Fraction(f)) if *f > 0.0 => Heldout::Fraction(*f),
         _ => Heldout::None,
     };
-    let mut out = Val::obj()
-        .with("method", r.method.name())
-        .with("n_source", x.rows())
-        .with("n_target", y.rows())
-        .with("d", x.cols());
-    if let Method::Sinkhorn(cfg) = &r.method {
-        out = out
-            .with("cost", cfg.cost.name())
-            .with("gamma", cfg.cost.gamma());
-    }
+    let mut out = report::head(r.method.name(), x.rows(), y.rows(), x.cols());
+    report::cost_keys(&mut out, &r.method);
     let fitted = match monge::fit(x, y, &r.method, &heldout, Some(progress)) {
         Ok(f) => f,
         // a divergence under a λ schedule: no model is kept across λ
         Err(e @ Error::Diverged { .. }) if matches!(r.method, Method::W2Schedule(_)) => {
+            report::close(&mut out, Some(Stopped::Diverged), None);
             return Ok(Outcome {
                 saved: None,
-                report: close(out, Some(Stopped::Diverged), None),
+                report: out,
                 error: Some(e),
-            })
+            });
         }
         Err(e) => return Err(e),
     };
     let rep = fitted.report;
-    if let (Some(s), Some(w), Method::W2Schedule(ws)) = (&rep.schedule, &rep.w2, &r.method) {
-        let key = match ws.schedule {
-            LambdaSchedule::Anneal(_) => "anneal",
-            LambdaSchedule::MaxDim(_) => "max_dim",
-        };
-        out = out
-            .with("iterations", rep.iterations)
-            .with("batch", w.batch)
-            .with("lambda", s.final_lambda)
-            .with("half_w2sq_estimate", w.last.half_w2sq)
-            .with(key, anneal_val(s));
-    } else if let Some(w) = &rep.w2 {
-        out = out
-            .with("iterations", w.iterations)
-            .with("batch", w.batch)
-            .with("best_iteration", w.best_iteration)
-            .with("lambda", w.lambda)
-            .with("half_w2sq_estimate", w.last.half_w2sq);
-    }
-    if let Some(w) = &rep.w1 {
-        out = out
-            .with("iterations", w.potential_iters + w.gan_iters)
-            .with("potential_iterations", w.potential_iters)
-            .with("gan_iterations", w.gan_iters)
-            .with("batch", w.batch)
-            .with("w1_estimate", w.w1_estimate)
-            .with("grad_norm_fraction", w.grad_norm_fraction);
-    }
-    if let Some(s) = &rep.sinkhorn {
-        out = out
-            .with("epsilon", s.epsilon)
-            .with("iterations", s.iterations)
-            .with("marginal_error", s.marginal_error)
-            .with("converged", s.converged);
-    }
+    report::method_keys(&mut out, &r.method, &rep);
+    report::close(&mut out, rep.stopped, rep.heldout.as_ref());
     Ok(Outcome {
         saved: Some(fitted.map.to_saved()),
-        report: close(out, rep.stopped, rep.heldout.as_ref()),
+        report: out,
         error: rep.divergence,
     })
 }

@@ -197,11 +197,13 @@ fn progress_dict<'py>(py: Python<'py>, p: &Progress) -> PyResult<Bound<'py, PyDi
 fn raw_model<T: Typed>(
     py: Python<'_>,
     saved: SavedModel<T>,
-    report: Option<&report::Val>,
+    report: Option<&monge::report::Value>,
 ) -> PyResult<RawModel> {
     Ok(RawModel {
         saved: T::wrap(saved),
-        report: report.map(|r| r.to_py(py).map(Bound::unbind)).transpose()?,
+        report: report
+            .map(|r| report::to_py(py, r).map(Bound::unbind))
+            .transpose()?,
     })
 }
 
@@ -262,7 +264,7 @@ fn fit_typed<T: Typed>(
     let out = result.map_err(to_py_err)?;
     let rep = out
         .report
-        .with("model", report::Val::Null)
+        .with("model", monge::report::Value::Null)
         .with("dtype", T::NAME)
         .with("seconds", t0.elapsed().as_secs_f64());
     if let Some(e) = out.error {

@@ -11,14 +11,13 @@ use super::common::{
 };
 use super::json::Json;
 use monge::io::LoadedModel;
-use monge::linalg::pca::PcaMethod;
 use monge::linalg::{Mat, Real};
-use monge::ot::anneal::AnnealReport;
-use monge::ot::latent::LatentReport;
+use monge::ot::fit::report;
 use monge::ot::options::{self, CommonOptions, Dtype, FitOptions, HeldoutChoice};
 use monge::ot::penalty::Penalty;
 use monge::ot::train::{Heldout, HeldoutReport, Stopped};
 use monge::ot::{Progress, SavedModel};
+use monge::report::Value;
 use monge::{Error, Method, Result};
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -139,78 +138,9 @@ pub fn parse_penalty(a: &mut Args) -> Result<Penalty> {
     options::penalty(a)
 }
 
-/// The annealer's trajectory as JSON.
-pub fn anneal_json(rep: &AnnealReport) -> Json {
-    let stopped = rep.stopped.name();
-    let steps: Vec<Json> = rep
-        .steps
-        .iter()
-        .map(|s| {
-            Json::obj()
-                .with("iteration", s.iteration)
-                .with("lambda_before", s.lambda_before)
-                .with("lambda_proposed", s.lambda_proposed)
-                .with("accepted", s.accepted)
-                .with("spa", s.spa)
-                .with("err", s.err)
-                .with("eval", s.eval)
-                .with("temperature", s.temperature)
-        })
-        .collect();
-    let inc: Vec<Json> = rep
-        .increases
-        .iter()
-        .map(|&(it, l, d)| {
-            Json::obj()
-                .with("iteration", it)
-                .with("lambda", l)
-                .with("dim", d)
-        })
-        .collect();
-    Json::obj()
-        .with("final_lambda", rep.final_lambda)
-        .with("iterations", rep.iterations)
-        .with("budget_met", rep.budget_met)
-        .with("final_dim", rep.final_dim)
-        .with("final_dim_q3", rep.final_dim_q3)
-        .with("schedule_stopped", stopped)
-        .with("cut_short", rep.cut_short)
-        .with("increases", Json::Arr(inc))
-        .with("steps", Json::Arr(steps))
-}
-
-/// The held-out comparison as JSON: exactly `{"criterion", "map", "identity", "mean_shift",
-/// "best_iteration"}` (null without held-out cells).
+/// The held-out comparison as JSON ([`monge::ot::fit::report::heldout`]).
 pub fn heldout_json(h: Option<&HeldoutReport>) -> Json {
-    match h {
-        None => Json::Null,
-        Some(h) => Json::obj()
-            .with("criterion", h.criterion)
-            .with("map", h.map)
-            .with("identity", h.identity)
-            .with("mean_shift", h.mean_shift)
-            .with("best_iteration", h.best_iteration),
-    }
-}
-
-/// The latent space of a `--latent` fit as JSON (its `heldout` is the inner trainer's, in latent
-/// coordinates; the top-level `heldout` is in gene space).
-pub fn latent_json(l: &LatentReport) -> Json {
-    let pca = match l.pca_method {
-        PcaMethod::Randomized => "randomized",
-        _ => "exact",
-    };
-    Json::obj()
-        .with("components", l.components)
-        .with("decode", l.decode.name())
-        .with("inner", l.inner)
-        .with("pca", pca)
-        .with("pca_cells", l.pca_cells)
-        .with("explained_variance_ratio", l.explained_variance_ratio)
-        .with("max_residual", l.max_residual)
-        .with("converged", l.converged)
-        .with("pca_seconds", l.pca_seconds)
-        .with("heldout", heldout_json(l.heldout.as_ref()))
+    Json::from(report::heldout(h))
 }
 
 /// Runs `monge fit`.
@@ -284,7 +214,7 @@ pub(super) fn run_with(
 pub(super) struct Fitted<T> {
     /// The model to write (the best so far after a divergence or an interrupt; None when there is none).
     pub saved: Option<SavedModel<T>>,
-    pub out: Json,
+    pub out: Value,
     /// Why an iterative fit stopped (None for the closed-form methods).
     pub stopped: Option<Stopped>,
     /// Iterations done when it stopped.
@@ -323,13 +253,9 @@ pub(super) fn load_pair<T: Real>(f: &Files) -> Result<(Mat<T>, Mat<T>)> {
 /// The progress callback of a fit.
 pub(super) type Ctl<'a> = &'a mut dyn FnMut(&Progress) -> ControlFlow<()>;
 
-/// The JSON every fit starts with.
-pub(super) fn json_head<T: Real>(method: &str, x: &Mat<T>, y: &Mat<T>) -> Json {
-    Json::obj()
-        .with("method", method)
-        .with("n_source", x.rows())
-        .with("n_target", y.rows())
-        .with("d", x.cols())
+/// The JSON every fit starts with ([`report::head`]).
+pub(super) fn json_head<T: Real>(method: &str, x: &Mat<T>, y: &Mat<T>) -> Value {
+    report::head(method, x.rows(), y.rows(), x.cols())
 }
 
 /// Sinkhorn, mean shift, identity and `--latent`: through the front door.
@@ -350,7 +276,7 @@ fn fit_front<T: Real>(
             ));
         }
     }
-    if let Method::Sinkhorn(cfg) = method {
+    if let Method::Sinkhorn(_) = method {
         super::args::check_memory(
             &format!(
                 "the Sinkhorn cost matrix ({} source × {} target rows, f64)",
@@ -359,14 +285,13 @@ fn fit_front<T: Real>(
             ),
             8.0 * x.rows() as f64 * y.rows() as f64,
         )?;
-        out.set("cost", cfg.cost.name())
-            .set("gamma", cfg.cost.gamma());
     }
+    report::cost_keys(&mut out, method);
     let fitted = monge::fit(&x, &y, method, &heldout, Some(progress))?;
     let rep = fitted.report;
     let saved = Some(fitted.map.to_saved());
+    report::method_keys(&mut out, method, &rep);
     if let Some(l) = &rep.latent {
-        out.set("latent", latent_json(l));
         if !l.converged && !f.quiet {
             say!(
                 "monge: warning: the latent PCA stopped at its iteration cap with a Ritz residual of \
@@ -385,7 +310,6 @@ fn fit_front<T: Real>(
             ),
             None => "the model".into(),
         };
-        out.set("iterations", rep.iterations);
         return Ok(Fitted {
             saved,
             out,
@@ -397,10 +321,6 @@ fn fit_front<T: Real>(
         });
     }
     if let Some(r) = &rep.sinkhorn {
-        out.set("epsilon", r.epsilon)
-            .set("iterations", r.iterations)
-            .set("marginal_error", r.marginal_error)
-            .set("converged", r.converged);
         if !r.converged && !f.quiet {
             say!(
                 "monge: warning: Sinkhorn stopped at the iteration cap ({}) with marginal error {:.3e} > tol",
@@ -472,13 +392,7 @@ fn fit_typed<T: Real>(f: &Files, opts: &FitOptions) -> Result<()> {
         }
         return Err(e);
     }
-    if let Some(st) = stopped {
-        out.set("stopped", st.name());
-    }
-    out.set("heldout", heldout_json(heldout.as_ref()));
-    if let Some(h) = &heldout {
-        out.set("criterion_description", h.description.as_str());
-    }
+    report::close(&mut out, stopped, heldout.as_ref());
     out.set("model", f.model.as_str())
         .set("dtype", T::NAME)
         .set("seconds", t0.elapsed().as_secs_f64());

@@ -140,3 +140,19 @@ impl<T: Into<Json>> From<Vec<T>> for Json {
         Json::Arr(v.into_iter().map(Into::into).collect())
     }
 }
+
+/// The library's report value as JSON (a count as a number, written the same).
+impl From<monge::report::Value> for Json {
+    fn from(v: monge::report::Value) -> Self {
+        use monge::report::Value as V;
+        match v {
+            V::Null => Json::Null,
+            V::Bool(b) => Json::Bool(b),
+            V::Int(i) => Json::Num(i as f64),
+            V::Num(x) => Json::Num(x),
+            V::Str(s) => Json::Str(s),
+            V::Arr(a) => Json::Arr(a.into_iter().map(Json::from).collect()),
+            V::Obj(kv) => Json::Obj(kv.into_iter().map(|(k, v)| (k, Json::from(v))).collect()),
+        }
+    }
+}

@@ -6,11 +6,11 @@
 
 use super::args::Args;
 use super::common::fmt_num;
-use super::fit::{anneal_json, heldout_option, json_head, load_pair, run_with, Ctl, Files, Fitted};
+use super::fit::{heldout_option, json_head, load_pair, run_with, Ctl, Files, Fitted};
 use monge::io::LoadedModel;
 use monge::linalg::Real;
 use monge::ot::anneal::{Annealer, Flow, ReportingTrainee};
-use monge::ot::fit::{LambdaSchedule, W2Schedule};
+use monge::ot::fit::{report, W2Schedule};
 use monge::ot::options::{CommonOptions, HeldoutChoice};
 use monge::ot::train::Stopped;
 use monge::ot::w1::{W1Config, W1Trainer};
@@ -103,11 +103,7 @@ pub(super) fn fit_w2<T: Real>(
             rep.iterations
         ),
     };
-    out.set("iterations", rep.iterations)
-        .set("batch", rep.batch)
-        .set("best_iteration", rep.best_iteration)
-        .set("lambda", rep.lambda)
-        .set("half_w2sq_estimate", rep.last.half_w2sq);
+    report::w2_keys(&mut out, &rep);
     Ok(Fitted {
         saved,
         out,
@@ -175,15 +171,7 @@ pub(super) fn fit_w2_schedule<T: Real>(
     };
     let rep = ann.report(tr.lambda(), flow);
     let w2rep = tr.finish();
-    let key = match s.schedule {
-        LambdaSchedule::Anneal(_) => "anneal",
-        LambdaSchedule::MaxDim(_) => "max_dim",
-    };
-    out.set("iterations", tr.iteration())
-        .set("batch", tr.batch())
-        .set("lambda", rep.final_lambda)
-        .set("half_w2sq_estimate", w2rep.last.half_w2sq)
-        .set(key, anneal_json(&rep));
+    report::schedule_keys(&mut out, &s.schedule, tr.iteration(), &w2rep, &rep);
     Ok(Fitted {
         saved: Some(tr.map().to_saved()),
         out,
@@ -240,13 +228,8 @@ pub(super) fn fit_w1<T: Real>(
             rep.potential_iters, rep.gan_iters
         ),
     };
-    let out = json_head("w1", &x, &y)
-        .with("iterations", iteration)
-        .with("potential_iterations", rep.potential_iters)
-        .with("gan_iterations", rep.gan_iters)
-        .with("batch", rep.batch)
-        .with("w1_estimate", rep.w1_estimate)
-        .with("grad_norm_fraction", rep.grad_norm_fraction);
+    let mut out = json_head("w1", &x, &y);
+    report::w1_keys(&mut out, &rep);
     Ok(Fitted {
         saved,
         out,

@@ -229,27 +229,44 @@ fn dot<T: Real>(a: &[T], b: &[T]) -> T {
     s
 }
 
-/// F(y) = f(y) − ⟨x, y⟩ and G = ∇f(y) − x for every row of `y` (a contiguous `rows × d` buffer).
-fn evaluate<T: Real>(
-    f: &Icnn<T>,
-    x: MatRef<'_, T>,
-    y: &[T],
-    fws: &mut IcnnWorkspace<T>,
-    fv: &mut [T],
-    g: &mut [T],
-) {
-    let (b, d) = (x.rows(), x.cols());
-    let ym = MatRef::from_slice(&y[..b * d], b, d).unwrap();
-    f.forward(ym, fws);
-    f.backward(fws, None);
-    f.input_grad(fws, MatMut::from_slice(&mut g[..b * d], b, d).unwrap());
-    let vals = fws.values();
-    for i in 0..b {
-        let (xr, yr) = (x.row(i), &y[i * d..(i + 1) * d]);
-        fv[i] = vals[i] - dot(xr, yr);
-        for (gv, &xv) in g[i * d..(i + 1) * d].iter_mut().zip(xr) {
-            *gv -= xv;
+/// One batch of conjugate problems: f, the batch x, the iterate y (the result) and f's workspace for
+/// the batched evaluations.
+struct Problem<'a, T: Real> {
+    cfg: &'a ConjugateConfig,
+    f: &'a Icnn<T>,
+    x: MatRef<'a, T>,
+    y: MatMut<'a, T>,
+    fws: &'a mut IcnnWorkspace<T>,
+}
+
+impl<T: Real> Problem<'_, T> {
+    /// F(y) = f(y) − ⟨x, y⟩ and G = ∇f(y) − x for every row of `y` (a contiguous `rows × d` buffer).
+    fn evaluate(&mut self, y: &[T], fv: &mut [T], g: &mut [T]) {
+        let (f, x) = (self.f, self.x);
+        let (b, d) = (x.rows(), x.cols());
+        let ym = MatRef::from_slice(&y[..b * d], b, d).unwrap();
+        f.forward(ym, self.fws);
+        f.backward(self.fws, None);
+        f.input_grad(self.fws, MatMut::from_slice(&mut g[..b * d], b, d).unwrap());
+        let vals = self.fws.values();
+        for i in 0..b {
+            let (xr, yr) = (x.row(i), &y[i * d..(i + 1) * d]);
+            fv[i] = vals[i] - dot(xr, yr);
+            for (gv, &xv) in g[i * d..(i + 1) * d].iter_mut().zip(xr) {
+                *gv -= xv;
+            }
         }
+    }
+
+    /// The start of both solvers: the iterate ← y₀ = y (the amortised guess), F(y₀) and G(y₀) for every
+    /// row, F(y₀) kept as `f0`.
+    fn start(&mut self, w: &mut ConjugateWorkspace<T>) {
+        let (b, d) = (self.x.rows(), self.x.cols());
+        for i in 0..b {
+            w.y_try[i * d..(i + 1) * d].copy_from_slice(self.y.row_mut(i));
+        }
+        self.evaluate(&w.y_try, &mut w.fv, &mut w.g);
+        w.f0[..b].copy_from_slice(&w.fv[..b]);
     }
 }
 
@@ -267,11 +284,15 @@ pub fn refine<T: Real>(
     let (b, d) = (x.rows(), x.cols());
     assert!(b <= w.cap && d == w.d, "conjugate workspace too small");
     assert!(y.rows() == b && y.cols() == d, "conjugate: y shape");
-    let mut y = y;
-    match cfg.solver {
-        ConjugateSolver::None => SolveStats::default(),
-        ConjugateSolver::Lbfgs => lbfgs(cfg, f, x, &mut y, fws, w),
-        ConjugateSolver::Adam => adam(cfg, f, x, &mut y, fws, w),
+    if cfg.solver == ConjugateSolver::None {
+        return SolveStats::default();
+    }
+    let mut p = Problem { cfg, f, x, y, fws };
+    p.start(w);
+    if cfg.solver == ConjugateSolver::Lbfgs {
+        lbfgs(&mut p, w)
+    } else {
+        adam(&mut p, w)
     }
 }
 
@@ -292,24 +313,13 @@ fn finish<T: Real>(w: &ConjugateWorkspace<T>, b: usize, iters: usize, evals: usi
     }
 }
 
-fn lbfgs<T: Real>(
-    cfg: &ConjugateConfig,
-    f: &Icnn<T>,
-    x: MatRef<'_, T>,
-    y: &mut MatMut<'_, T>,
-    fws: &mut IcnnWorkspace<T>,
-    w: &mut ConjugateWorkspace<T>,
-) -> SolveStats {
+fn lbfgs<T: Real>(p: &mut Problem<'_, T>, w: &mut ConjugateWorkspace<T>) -> SolveStats {
+    let (cfg, x) = (p.cfg, p.x);
     let (b, d, m) = (x.rows(), x.cols(), w.m);
     let tol = T::from_f64(cfg.tol);
     let c1 = T::from_f64(1e-4);
     let half = T::from_f64(0.5);
-    for i in 0..b {
-        w.y_try[i * d..(i + 1) * d].copy_from_slice(y.row_mut(i));
-    }
-    evaluate(f, x, &w.y_try, fws, &mut w.fv, &mut w.g);
-    let mut evals = 1;
-    w.f0[..b].copy_from_slice(&w.fv[..b]);
+    let mut evals = 1; // the start's
     for i in 0..b {
         w.len[i] = 0;
         w.head[i] = 0;
@@ -373,7 +383,7 @@ fn lbfgs<T: Real>(
         for _ in 0..10 {
             for i in 0..b {
                 for c in 0..d {
-                    let base = yv(y, i, c);
+                    let base = yv(&p.y, i, c);
                     w.y_try[i * d + c] = if w.accepted[i] {
                         base
                     } else {
@@ -381,7 +391,7 @@ fn lbfgs<T: Real>(
                     };
                 }
             }
-            evaluate(f, x, &w.y_try, fws, &mut w.f_try, &mut w.g_try);
+            p.evaluate(&w.y_try, &mut w.f_try, &mut w.g_try);
             evals += 1;
             let mut pending = false;
             for i in 0..b {
@@ -416,7 +426,7 @@ fn lbfgs<T: Real>(
                         w.len[i] = (w.len[i] + 1).min(m);
                     }
                     for c in 0..d {
-                        y.set(i, c, w.y_try[i * d + c]);
+                        p.y.set(i, c, w.y_try[i * d + c]);
                     }
                     w.fv[i] = w.f_try[i];
                     w.g[pr.clone()].copy_from_slice(&w.g_try[pr.clone()]);
@@ -436,26 +446,15 @@ fn lbfgs<T: Real>(
     finish(w, b, iters, evals)
 }
 
-fn adam<T: Real>(
-    cfg: &ConjugateConfig,
-    f: &Icnn<T>,
-    x: MatRef<'_, T>,
-    y: &mut MatMut<'_, T>,
-    fws: &mut IcnnWorkspace<T>,
-    w: &mut ConjugateWorkspace<T>,
-) -> SolveStats {
+fn adam<T: Real>(p: &mut Problem<'_, T>, w: &mut ConjugateWorkspace<T>) -> SolveStats {
+    let (cfg, x) = (p.cfg, p.x);
     let (b, d) = (x.rows(), x.cols());
     let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8f64);
     let lr = cfg.adam_lr;
     let tol = T::from_f64(cfg.tol);
-    for i in 0..b {
-        w.y_try[i * d..(i + 1) * d].copy_from_slice(y.row_mut(i));
-    }
     w.s[..b * d].fill(T::ZERO);
     w.t[..b * d].fill(T::ZERO);
-    evaluate(f, x, &w.y_try, fws, &mut w.fv, &mut w.g);
-    w.f0[..b].copy_from_slice(&w.fv[..b]);
-    let mut evals = 1;
+    let mut evals = 1; // the start's
     let mut iters = 0;
     for k in 1..=cfg.steps {
         let mut all_done = true;
@@ -482,7 +481,7 @@ fn adam<T: Real>(
                 w.y_try[c] -= a * w.s[c] / (w.t[c].sqrt() + T::from_f64(eps));
             }
         }
-        evaluate(f, x, &w.y_try, fws, &mut w.f_try, &mut w.g);
+        p.evaluate(&w.y_try, &mut w.f_try, &mut w.g);
         w.fv[..b].copy_from_slice(&w.f_try[..b]);
         evals += 1;
     }
@@ -490,7 +489,7 @@ fn adam<T: Real>(
     for i in 0..b {
         if w.fv[i] < w.f0[i] {
             for c in 0..d {
-                y.set(i, c, w.y_try[i * d + c]);
+                p.y.set(i, c, w.y_try[i * d + c]);
             }
         } else {
             w.fv[i] = w.f0[i];

@@ -19,6 +19,8 @@
 //!
 //! `ot::w2::fit` and `ot::w1::fit` stay as the solver-specific wrappers.
 
+pub mod report;
+
 use std::ops::ControlFlow;
 use std::time::Instant;
 

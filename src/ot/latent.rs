@@ -79,6 +79,7 @@ use crate::linalg::pca::{project_rows, Pca, PcaConfig, PcaMethod};
 use crate::linalg::{gemm, Mat, MatRef, Op, Real};
 use crate::ot::baselines::expect_method;
 use crate::ot::fit::{Fitted, Method};
+use crate::ot::train::split::check_pair;
 use crate::ot::train::{Control, Heldout, HeldoutEval, HeldoutReport, HeldoutSets};
 use crate::ot::{map_from_saved, SavedModel, TransportMap};
 use crate::parallel::Pool;
@@ -557,35 +558,10 @@ pub fn fit<T: Real>(
     progress: Option<Control<'_>>,
 ) -> Result<(Fitted<T>, LatentReport)> {
     let t0 = Instant::now();
-    if source.rows() == 0 || target.rows() == 0 {
-        let what = if source.rows() == 0 {
-            "source set"
-        } else {
-            "target set"
-        };
-        return Err(Error::data(what, None, None, "no samples"));
-    }
+    check_pair(source, target)?;
     let d = source.cols();
-    if target.cols() != d {
-        return Err(Error::Shape(format!(
-            "source has {d} features, target has {}",
-            target.cols()
-        )));
-    }
     cfg.validate(d)?;
     check_inner(inner)?;
-    for (m, what) in [(source, "source set"), (target, "target set")] {
-        for i in 0..m.rows() {
-            if let Some(j) = m.row(i).iter().position(|v| !v.is_finite()) {
-                return Err(Error::data(
-                    what,
-                    Some(i + 1),
-                    Some(j + 1),
-                    "value is not finite",
-                ));
-            }
-        }
-    }
     let sel = selection(inner).filter(|_| !heldout.is_none());
     let sets = match sel {
         Some((seed, _, _)) => HeldoutSets::new(source, target, heldout, seed)?,
@@ -616,15 +592,8 @@ pub fn fit<T: Real>(
         let mut pool = Pool::new(threads.max(1));
         if let Some(ev) = HeldoutEval::new(&sets, criterion, seed, &mut pool) {
             let mapped = map.transport(ev.source());
-            let (identity, mean_shift) = ev.baselines(&mut pool);
-            report.heldout = Some(HeldoutReport {
-                criterion: lh.criterion,
-                description: ev.evaluator().describe(),
-                map: ev.eval(mapped.view(), &mut pool),
-                identity,
-                mean_shift,
-                best_iteration: lh.best_iteration,
-            });
+            let value = ev.eval(mapped.view(), &mut pool);
+            report.heldout = Some(ev.report(lh.best_iteration, value, &mut pool));
         }
     }
     let explained: f64 = pca.explained_variance().iter().sum();

@@ -110,6 +110,16 @@ impl<'a, T: Real> Reader<'a, T> {
         }
         Ok(Reader { saved })
     }
+    /// Checks that the checkpoint is for `dim` features (a trainer built from other data refuses it).
+    pub fn check_dim(&self, dim: usize) -> Result<()> {
+        if self.saved.dim != dim {
+            return Err(Error::Shape(format!(
+                "the checkpoint is for d = {}, the data have {dim} features",
+                self.saved.dim
+            )));
+        }
+        Ok(())
+    }
     /// A text entry.
     pub fn text(&self, key: &str) -> Result<&'a str> {
         self.saved

@@ -290,14 +290,9 @@ pub fn sliced_w2sq<T: Real>(
     sliced_w2sq_sorted(&to_f64(x), &theta, &py)
 }
 
-/// Sliced W2 (not squared): `√`[`sliced_w2sq`].
-pub fn sliced_w2<T: Real>(
-    x: MatRef<'_, T>,
-    y: MatRef<'_, T>,
-    n_proj: usize,
-    rng: &mut Stream,
-) -> f64 {
-    sliced_w2sq(x, y, n_proj, rng).sqrt()
+/// Sliced W2 (not squared) over `k` directions: `√`[`sliced_w2sq`].
+pub fn sliced_w2<T: Real>(x: MatRef<'_, T>, y: MatRef<'_, T>, k: usize, rng: &mut Stream) -> f64 {
+    sliced_w2sq(x, y, k, rng).sqrt()
 }
 
 /// `mean_k W2²₁D` of x's projections against the (already sorted, direction-major) projections `py`.

@@ -9,14 +9,15 @@
 //! iterations a held-out evaluation ([`Phase::evaluate`], which offers the value to the phase's
 //! [`super::select::Selector`]); (4) progress every `progress_every` iterations, after an evaluation's
 //! verdict and at the end; the callback may return `ControlFlow::Break(())` to stop the fit (ending
-//! like an interrupt); (5) stop when the patience is exhausted. After the last iteration (cap or
-//! patience) the final iterate is evaluated if the last iteration was not. The loop counts the phase's
-//! own iteration counter, so a phase resumed from a checkpoint continues to the same cap.
+//! like an interrupt); (5) stop when the patience is exhausted. After its last segment, when the run
+//! ended at the cap or by patience, the trainer evaluates the final iterate if it was not evaluated
+//! ([`evaluate_final`]). The loop counts the phase's own iteration counter, so a phase resumed from a
+//! checkpoint continues to the same cap.
 
 use std::ops::ControlFlow;
 
 use super::select::Selector;
-use crate::ot::Progress;
+use crate::ot::{Progress, ProgressFn};
 use crate::{Error, Result};
 
 /// Why training ended.
@@ -107,9 +108,17 @@ pub struct Schedule {
     pub eval_every: usize,
     /// Progress interval (0 = only at the end).
     pub progress_every: usize,
-    /// Whether to evaluate the final iterate when the loop ends at the cap or by patience (false for a
-    /// segment of a longer run, e.g. between checkpoints).
-    pub final_eval: bool,
+}
+
+impl Schedule {
+    /// A phase (or a segment of one, e.g. between checkpoints) up to `cap` iterations.
+    pub fn new(cap: usize, eval_every: usize, progress_every: usize) -> Self {
+        Schedule {
+            cap,
+            eval_every,
+            progress_every,
+        }
+    }
 }
 
 /// What the run loop needs from a solver phase.
@@ -188,16 +197,29 @@ pub fn run_phase<P: Phase + ?Sized>(
             break;
         }
     }
-    if sched.final_eval
-        && matches!(stopped, Stopped::Cap | Stopped::Patience)
-        && sched.eval_every > 0
-        && phase.iteration() > 0
-        && last_eval_at != Some(phase.iteration())
-        && phase.selector().last().map(|e| e.0) != Some(phase.iteration())
+    (stopped, err)
+}
+
+/// The end of a run that stopped with `stopped` (after its last segment): at the cap or by patience the
+/// final iterate is evaluated and offered to the selector, unless it already was or the run has no
+/// evaluations (`eval_every` 0) or no iterations.
+pub fn evaluate_final<P: Phase + ?Sized>(phase: &mut P, stopped: Stopped, eval_every: usize) {
+    let it = phase.iteration();
+    if matches!(stopped, Stopped::Cap | Stopped::Patience)
+        && eval_every > 0
+        && it > 0
+        && phase.selector().last().map(|e| e.0) != Some(it)
     {
         phase.evaluate();
     }
-    (stopped, err)
+}
+
+/// A [`Control`] that only reports progress (never stops the run).
+pub fn observe<'a>(progress: ProgressFn<'a>) -> impl FnMut(&Progress) -> ControlFlow<()> + 'a {
+    move |p: &Progress| {
+        progress(p);
+        ControlFlow::Continue(())
+    }
 }
 
 /// The progress report of a phase now.

@@ -13,6 +13,7 @@
 //! the mean shift `T(x) = x + mean(ν_train) − mean(μ_train)` — for the report every fit ends with.
 
 use super::criterion::{Criterion, Evaluator};
+use super::run::HeldoutReport;
 use super::split::HeldoutSets;
 use crate::linalg::{Mat, MatRef, Real};
 use crate::parallel::Pool;
@@ -170,6 +171,20 @@ impl<T: Real> HeldoutEval<T> {
     /// The criterion of mapped held-out source cells.
     pub fn eval(&self, mapped: MatRef<'_, T>, pool: &mut Pool) -> f64 {
         self.evaluator.eval(mapped, pool)
+    }
+
+    /// The report of a fit returning the map from `best_iteration` whose criterion is `map`: the
+    /// criterion of the identity and of the mean shift beside it.
+    pub fn report(&self, best_iteration: usize, map: f64, pool: &mut Pool) -> HeldoutReport {
+        let (identity, mean_shift) = self.baselines(pool);
+        HeldoutReport {
+            criterion: self.evaluator.criterion().name(),
+            description: self.evaluator.describe(),
+            map,
+            identity,
+            mean_shift,
+            best_iteration,
+        }
     }
 
     /// The criterion of the identity and of the mean shift on the held-out cells.

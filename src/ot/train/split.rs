@@ -82,6 +82,15 @@ impl<T> Default for Heldout<T> {
 }
 
 impl<T: Real> Heldout<T> {
+    /// The split of a solver's `heldout_fraction` option: `Fraction(f)`, or `None` for f = 0.
+    pub fn fraction(f: f64) -> Self {
+        if f == 0.0 {
+            Heldout::None
+        } else {
+            Heldout::Fraction(f)
+        }
+    }
+
     /// Checks the option (a usage error names it).
     pub fn validate(&self) -> Result<()> {
         if let Heldout::Fraction(f) = self {

@@ -2,7 +2,6 @@
 //! [`crate::ot::w1`]); the run loop, selector, criterion and guard are the harness's
 //! ([`crate::ot::train`]).
 
-use std::ops::ControlFlow;
 use std::time::Instant;
 
 use super::{normalise_rows, GanShard, GanWork, W1Config, W1Map, W1Report};
@@ -11,12 +10,12 @@ use crate::nn::lipschitz::{LipschitzNet, LipschitzShards};
 use crate::nn::mlp::{Mlp, MlpWork};
 use crate::nn::{Adam, LrSchedule};
 use crate::ot::train::{
-    run_phase, Control, Guard, Heldout, HeldoutEval, HeldoutReport, HeldoutSets, Losses, Offer,
-    Phase, Schedule, Selector, Stopped,
+    evaluate_final, observe, run_phase, BatchDraws, Control, Guard, Heldout, HeldoutEval,
+    HeldoutSets, Losses, Offer, Phase, Schedule, Selector, Stopped,
 };
-use crate::ot::{Progress, ProgressFn};
+use crate::ot::ProgressFn;
 use crate::parallel::Pool;
-use crate::random::{streams, BatchSampler, Stream};
+use crate::random::{streams, Stream};
 use crate::{Error, Result};
 
 mod checkpoint;
@@ -41,10 +40,7 @@ pub struct W1Trainer<T: Real> {
     pool: Pool,
     xy: Mat<T>,
     seeds_f: Vec<T>,
-    samp_x: BatchSampler,
-    samp_y: BatchSampler,
-    rng_x: Stream,
-    rng_y: Stream,
+    draws: BatchDraws,
     idx_x: Vec<usize>,
     idx_y: Vec<usize>,
     it_f: usize,
@@ -76,12 +72,7 @@ impl<T: Real> W1Trainer<T> {
     /// Validates the inputs and options, splits off the held-out cells (`cfg.heldout_frac`, SPEC §7.7)
     /// and builds every network, optimiser and workspace.
     pub fn new(source: &Mat<T>, target: &Mat<T>, cfg: &W1Config) -> Result<Self> {
-        let how = if cfg.heldout_frac == 0.0 {
-            Heldout::None
-        } else {
-            Heldout::Fraction(cfg.heldout_frac)
-        };
-        Self::with_heldout(source, target, &how, cfg)
+        Self::with_heldout(source, target, &Heldout::fraction(cfg.heldout_frac), cfg)
     }
 
     /// As [`W1Trainer::new`], with the held-out cells given by `heldout`.
@@ -166,10 +157,7 @@ impl<T: Real> W1Trainer<T> {
             pool,
             xy: Mat::zeros(2 * b, dim),
             seeds_f,
-            samp_x: BatchSampler::new(xs.rows()),
-            samp_y: BatchSampler::new(ys.rows()),
-            rng_x: Stream::new(cfg.seed, streams::BATCH_SOURCE),
-            rng_y: Stream::new(cfg.seed, streams::BATCH_TARGET),
+            draws: BatchDraws::new(xs.rows(), ys.rows(), cfg.seed),
             idx_x: vec![0; b],
             idx_y: vec![0; b],
             it_f: 0,
@@ -210,8 +198,8 @@ impl<T: Real> W1Trainer<T> {
     /// One phase-1 step; returns the batch's dual objective `mean f(x) − mean f(y)` (before the update).
     pub fn potential_step(&mut self) -> Result<f64> {
         let b = self.batch;
-        self.samp_x.sample(&mut self.rng_x, &mut self.idx_x);
-        self.samp_y.sample(&mut self.rng_y, &mut self.idx_y);
+        self.draws.source(&mut self.idx_x);
+        self.draws.target(&mut self.idx_y);
         for (r, &i) in self.idx_x.iter().enumerate() {
             self.xy.row_mut(r).copy_from_slice(self.xs.row(i));
         }
@@ -272,8 +260,8 @@ impl<T: Real> W1Trainer<T> {
             self.start_gan();
         }
         let dirs = self.dirs.as_ref().expect("directions");
-        self.samp_x.sample(&mut self.rng_x, &mut self.idx_x);
-        self.samp_y.sample(&mut self.rng_y, &mut self.idx_y);
+        self.draws.source(&mut self.idx_x);
+        self.draws.target(&mut self.idx_y);
         gather_rows(self.xs.view(), &self.idx_x, &mut self.xb);
         gather_rows(dirs.view(), &self.idx_x, &mut self.db);
         gather_rows(self.ys.view(), &self.idx_y, &mut self.yb);
@@ -429,12 +417,11 @@ impl<T: Real> W1Trainer<T> {
     /// [`W1Trainer::finalize`] train and select exactly as one uninterrupted run.
     pub fn run_segment(&mut self, cap: usize, progress: Control<'_>) -> (Stopped, Option<Error>) {
         let t0 = Instant::now();
-        let sched1 = Schedule {
-            cap: self.cfg.potential_iters.min(cap),
-            eval_every: 0,
-            progress_every: self.cfg.progress_every,
-            final_eval: false,
-        };
+        let sched1 = Schedule::new(
+            self.cfg.potential_iters.min(cap),
+            0,
+            self.cfg.progress_every,
+        );
         let (mut stopped, mut err) = run_phase(&mut PotentialPhase(self), &sched1, progress);
         self.report.seconds_potential += t0.elapsed().as_secs_f64();
         if stopped == Stopped::Cap && self.it_f == self.cfg.potential_iters {
@@ -444,19 +431,9 @@ impl<T: Real> W1Trainer<T> {
                 self.report.w1_estimate = self.full_objective();
             }
             let t1 = Instant::now();
-            let sched2 = Schedule {
-                cap: self
-                    .cfg
-                    .gan_iters
-                    .min(cap.saturating_sub(self.cfg.potential_iters)),
-                eval_every: if self.heldout.is_some() {
-                    self.cfg.eval_every
-                } else {
-                    0
-                },
-                progress_every: self.cfg.progress_every,
-                final_eval: false,
-            };
+            let cap2 = (self.cfg.gan_iters).min(cap.saturating_sub(self.cfg.potential_iters));
+            let eval_every = self.heldout.as_ref().map_or(0, |_| self.cfg.eval_every);
+            let sched2 = Schedule::new(cap2, eval_every, self.cfg.progress_every);
             (stopped, err) = run_phase(self, &sched2, progress);
             self.report.seconds_gan += t1.elapsed().as_secs_f64();
         }
@@ -468,13 +445,8 @@ impl<T: Real> W1Trainer<T> {
     /// at the cap or by patience and it was not evaluated yet, then the held-out report.
     pub fn finalize(&mut self, stopped: Stopped) {
         self.report.stopped = stopped;
-        if matches!(stopped, Stopped::Cap | Stopped::Patience)
-            && self.heldout.is_some()
-            && self.cfg.eval_every > 0
-            && self.it_g > 0
-            && self.selector.last().map(|e| e.0) != Some(self.it_g)
-        {
-            self.evaluate();
+        if self.heldout.is_some() {
+            evaluate_final(self, stopped, self.cfg.eval_every);
         }
         self.finish_heldout();
     }
@@ -495,15 +467,7 @@ impl<T: Real> W1Trainer<T> {
             }
         };
         let h = self.heldout.as_ref().expect("held-out cells");
-        let (identity, mean_shift) = h.baselines(&mut self.pool);
-        self.report.heldout = Some(HeldoutReport {
-            criterion: self.cfg.criterion.name(),
-            description: h.evaluator().describe(),
-            map: map_value,
-            identity,
-            mean_shift,
-            best_iteration,
-        });
+        self.report.heldout = Some(h.report(best_iteration, map_value, &mut self.pool));
     }
 
     /// The report so far.
@@ -615,11 +579,7 @@ pub fn fit<T: Real>(
     progress: ProgressFn,
 ) -> Result<(W1Map<T>, W1Report)> {
     let mut tr = W1Trainer::new(source, target, cfg)?;
-    let mut ctl = |p: &Progress| {
-        progress(p);
-        ControlFlow::Continue(())
-    };
-    let (_, err) = tr.run_all(&mut ctl);
+    let (_, err) = tr.run_all(&mut observe(progress));
     if let Some(e) = err {
         return Err(e);
     }

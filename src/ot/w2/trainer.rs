@@ -8,14 +8,12 @@ use crate::nn::icnn::{Icnn, IcnnWorkspace};
 use crate::nn::{Adam, AdamConfig, LrSchedule};
 use crate::ot::conjugate::{Amortization, ConjugateWorkspace};
 use crate::ot::train::{
-    run_phase, Control, Guard, Heldout, HeldoutEval, HeldoutReport, HeldoutSets, Losses, Offer,
-    Phase, Schedule, Selector, Stopped,
+    evaluate_final, observe, run_phase, BatchDraws, Control, Guard, Heldout, HeldoutEval,
+    HeldoutReport, HeldoutSets, Losses, Offer, Phase, Schedule, Selector, Stopped,
 };
-use crate::ot::{Progress, ProgressFn};
+use crate::ot::ProgressFn;
 use crate::parallel::Pool;
-use crate::random::{streams, BatchSampler, Stream};
 use crate::{Error, Result};
-use std::ops::ControlFlow;
 
 mod checkpoint;
 
@@ -83,10 +81,7 @@ pub struct W2Trainer<T> {
     /// ∇g of [`W2Trainer::mapped_training_sample`]'s rows (allocated on its first call).
     sample_mapped: Mat<T>,
     eval_ws: IcnnWorkspace<T>,
-    samp_src: BatchSampler,
-    samp_tgt: BatchSampler,
-    rng_src: Stream,
-    rng_tgt: Stream,
+    draws: BatchDraws,
     idx: Vec<usize>,
     /// Current source batch (g steps, then the f step's batch).
     x: Mat<T>,
@@ -112,6 +107,13 @@ pub struct W2Trainer<T> {
     heldout_report: Option<HeldoutReport>,
 }
 
+/// One of the two potentials (f on the target side, g whose gradient is the map).
+#[derive(Clone, Copy)]
+enum Potential {
+    F,
+    G,
+}
+
 /// Where a potential's quadratic path starts in its parameter buffer (its length without one): the
 /// split of the two Adam parameter groups.
 fn quadratic_offset<T: Real>(net: &Icnn<T>) -> usize {
@@ -122,12 +124,12 @@ impl<T: Real> W2Trainer<T> {
     /// Validates the data and options, splits off the held-out sets (`cfg.heldout_fraction`, SPEC §7.7),
     /// initialises f and g, and sizes every workspace.
     pub fn new(source: &Mat<T>, target: &Mat<T>, cfg: &W2Config) -> Result<Self> {
-        let how = if cfg.heldout_fraction == 0.0 {
-            Heldout::None
-        } else {
-            Heldout::Fraction(cfg.heldout_fraction)
-        };
-        Self::with_heldout(source, target, &how, cfg)
+        Self::with_heldout(
+            source,
+            target,
+            &Heldout::fraction(cfg.heldout_fraction),
+            cfg,
+        )
     }
 
     /// As [`W2Trainer::new`], with the held-out cells given by `heldout` (e.g. the caller's own sets).
@@ -206,10 +208,7 @@ impl<T: Real> W2Trainer<T> {
             } else {
                 Vec::new()
             },
-            samp_src: BatchSampler::new(src.rows()),
-            samp_tgt: BatchSampler::new(tgt.rows()),
-            rng_src: Stream::new(cfg.seed, streams::BATCH_SOURCE),
-            rng_tgt: Stream::new(cfg.seed, streams::BATCH_TARGET),
+            draws: BatchDraws::new(src.rows(), tgt.rows(), cfg.seed),
             idx: vec![0; b],
             x: Mat::zeros(b, d),
             y: Mat::zeros(b, d),
@@ -237,8 +236,60 @@ impl<T: Real> W2Trainer<T> {
     }
 
     fn draw_source(&mut self) {
-        self.samp_src.sample(&mut self.rng_src, &mut self.idx);
+        self.draws.source(&mut self.idx);
         gather_rows(self.src.view(), &self.idx, &mut self.x);
+    }
+
+    /// Every worker runs `work` (a g or an f step) on its rows of the batches x and y.
+    fn round(&mut self, work: fn(&Shared<'_, T>, &mut Worker<T>)) {
+        let shared = Shared {
+            f: &self.f,
+            g: &self.g,
+            x: &self.x,
+            y: &self.y,
+            penalty: self.cfg.penalty,
+            lambda: T::from_f64(self.lambda),
+            inv_b: T::ONE / T::from_f64(self.batch as f64),
+            conj: &self.cfg.conjugate,
+        };
+        self.pool
+            .for_each_mut(&mut self.workers, |_, w| work(&shared, w));
+    }
+
+    /// The update of one potential from its loss and its summed gradient: the guard sees both first
+    /// (`Error::Diverged` before any change), then one Adam step at the iteration's rate, the quadratic
+    /// path's group at `lr_quadratic_factor` of it.
+    fn update(&mut self, which: Potential, loss: f64) -> Result<()> {
+        let it = self.iter + 1;
+        let lr = self.lr_at(match which {
+            Potential::F => self.cfg.lr_f,
+            Potential::G => self.cfg.lr_g,
+        });
+        let (net, opt, grad, what) = match which {
+            Potential::F => (
+                &mut self.f,
+                &mut self.opt_f,
+                &self.grad_f,
+                ["the f loss", "the f gradient"],
+            ),
+            Potential::G => (
+                &mut self.g,
+                &mut self.opt_g,
+                &self.grad_g,
+                ["the g loss", "the g gradient"],
+            ),
+        };
+        self.guard.loss(loss, what[0], it)?;
+        self.guard.grad(grad, what[1], it)?;
+        let split = quadratic_offset(net);
+        opt.step_split(
+            net.params_mut(),
+            grad,
+            lr,
+            split,
+            lr * self.cfg.lr_quadratic_factor,
+        );
+        Ok(())
     }
 
     /// Sums of the workers' gradients, in worker order, into `out`.
@@ -264,7 +315,7 @@ impl<T: Real> W2Trainer<T> {
     pub fn step(&mut self) -> Result<StepStats> {
         let b = self.batch as f64;
         // 1. target batch
-        self.samp_tgt.sample(&mut self.rng_tgt, &mut self.idx);
+        self.draws.target(&mut self.idx);
         gather_rows(self.tgt.view(), &self.idx, &mut self.y);
         let fnorm_w = T::from_f64(self.cfg.fnorm_penalty);
         let mut stats = StepStats {
@@ -274,18 +325,7 @@ impl<T: Real> W2Trainer<T> {
         // 2. g steps
         for _ in 0..self.cfg.g_iters {
             self.draw_source();
-            let shared = Shared {
-                f: &self.f,
-                g: &self.g,
-                x: &self.x,
-                y: &self.y,
-                penalty: self.cfg.penalty,
-                lambda: T::from_f64(self.lambda),
-                inv_b: T::ONE / T::from_f64(b),
-                conj: &self.cfg.conjugate,
-            };
-            self.pool
-                .for_each_mut(&mut self.workers, |_, w| g_step_worker(&shared, w));
+            self.round(g_step_worker);
             Self::reduce(&self.workers, |w| &w.grad_g, &mut self.grad_g);
             // G5
             let fnorm = if self.cfg.fnorm_penalty > 0.0 {
@@ -296,43 +336,18 @@ impl<T: Real> W2Trainer<T> {
             let s = self.reduce_sums();
             let tau = s.tau / b;
             let loss = (s.f_tx - s.x_tx) / b + self.lambda * tau + self.cfg.fnorm_penalty * fnorm;
-            self.guard.loss(loss, "the g loss", self.iter + 1)?;
-            self.guard
-                .grad(&self.grad_g, "the g gradient", self.iter + 1)?;
-            let lr = self.lr_at(self.cfg.lr_g);
-            let split = quadratic_offset(&self.g);
-            let lr_q = lr * self.cfg.lr_quadratic_factor;
-            self.opt_g
-                .step_split(self.g.params_mut(), &self.grad_g, lr, split, lr_q);
+            self.update(Potential::G, loss)?;
             stats.loss_g = loss;
             stats.penalty = tau;
             stats.fnorm = fnorm;
         }
         // 3. f step
         self.draw_source();
-        let shared = Shared {
-            f: &self.f,
-            g: &self.g,
-            x: &self.x,
-            y: &self.y,
-            penalty: self.cfg.penalty,
-            lambda: T::from_f64(self.lambda),
-            inv_b: T::ONE / T::from_f64(b),
-            conj: &self.cfg.conjugate,
-        };
-        self.pool
-            .for_each_mut(&mut self.workers, |_, w| f_step_worker(&shared, w));
+        self.round(f_step_worker);
         Self::reduce(&self.workers, |w| &w.grad_f, &mut self.grad_f);
         let s = self.reduce_sums();
         let loss_f = (s.f_y - s.f_tx) / b;
-        self.guard.loss(loss_f, "the f loss", self.iter + 1)?;
-        self.guard
-            .grad(&self.grad_f, "the f gradient", self.iter + 1)?;
-        let lr = self.lr_at(self.cfg.lr_f);
-        let split = quadratic_offset(&self.f);
-        let lr_q = lr * self.cfg.lr_quadratic_factor;
-        self.opt_f
-            .step_split(self.f.params_mut(), &self.grad_f, lr, split, lr_q);
+        self.update(Potential::F, loss_f)?;
         self.f.clamp_nonneg();
         let d = self.tx.cols();
         for w in &self.workers {
@@ -434,11 +449,7 @@ impl<T: Real> W2Trainer<T> {
     /// divergence returns the error; [`W2Trainer::best_map`] still gives the best model.
     pub fn run(&mut self, iterations: usize, progress: ProgressFn<'_>) -> Result<()> {
         let cap = self.iter + iterations;
-        let mut ctl = |p: &Progress| {
-            progress(p);
-            ControlFlow::Continue(())
-        };
-        let (_, err) = self.run_until(cap, &mut ctl);
+        let (_, err) = self.run_until(cap, &mut observe(progress));
         err.map_or(Ok(()), Err)
     }
 
@@ -457,16 +468,8 @@ impl<T: Real> W2Trainer<T> {
     /// exactly as one uninterrupted run.
     pub fn run_segment(&mut self, cap: usize, progress: Control<'_>) -> (Stopped, Option<Error>) {
         let t0 = std::time::Instant::now();
-        let sched = Schedule {
-            cap,
-            eval_every: if self.heldout.is_some() {
-                self.cfg.eval_every
-            } else {
-                0
-            },
-            progress_every: self.cfg.progress_every,
-            final_eval: false,
-        };
+        let eval_every = self.heldout.as_ref().map_or(0, |_| self.cfg.eval_every);
+        let sched = Schedule::new(cap, eval_every, self.cfg.progress_every);
         let (stopped, err) = run_phase(self, &sched, progress);
         self.stopped = stopped;
         self.seconds += t0.elapsed().as_secs_f64();
@@ -477,13 +480,8 @@ impl<T: Real> W2Trainer<T> {
     /// cap or by patience and it was not evaluated yet, then the held-out report.
     pub fn finalize(&mut self, stopped: Stopped) {
         self.stopped = stopped;
-        if matches!(stopped, Stopped::Cap | Stopped::Patience)
-            && self.heldout.is_some()
-            && self.cfg.eval_every > 0
-            && self.iter > 0
-            && self.selector.last().map(|e| e.0) != Some(self.iter)
-        {
-            self.evaluate();
+        if self.heldout.is_some() {
+            evaluate_final(self, stopped, self.cfg.eval_every);
         }
         self.finish_heldout();
     }
@@ -509,15 +507,7 @@ impl<T: Real> W2Trainer<T> {
             }
         };
         let h = self.heldout.as_ref().expect("held-out cells");
-        let (identity, mean_shift) = h.baselines(&mut self.pool);
-        self.heldout_report = Some(HeldoutReport {
-            criterion: self.cfg.criterion.name(),
-            description: h.evaluator().describe(),
-            map: map_value,
-            identity,
-            mean_shift,
-            best_iteration,
-        });
+        self.heldout_report = Some(h.report(best_iteration, map_value, &mut self.pool));
     }
 
     /// Sets the penalty weight λ (batch-mean convention) for the following steps.

@@ -6,8 +6,9 @@
 use super::W1Trainer;
 use crate::linalg::Real;
 use crate::ot::train::checkpoint::{Reader, Writer};
+use crate::ot::train::BatchDraws;
 use crate::ot::SavedModel;
-use crate::{Error, Result};
+use crate::Result;
 
 /// The checkpoint kind of a W1 trainer.
 pub const KIND: &str = "checkpoint-w1";
@@ -28,10 +29,7 @@ impl<T: Real> W1Trainer<T> {
         w.adam("adam_potential", &self.opt_f);
         w.adam("adam_step_size", &self.opt_eta);
         w.adam("adam_discriminator", &self.opt_d);
-        w.stream("rng_source", &self.rng_x);
-        w.stream("rng_target", &self.rng_y);
-        w.sampler("sampler_source", &self.samp_x);
-        w.sampler("sampler_target", &self.samp_y);
+        self.draws.write(&mut w);
         w.selector("selector", &self.selector);
         for (k, v) in extra {
             w.text(k, v);
@@ -42,12 +40,7 @@ impl<T: Real> W1Trainer<T> {
     /// Restores a [`W1Trainer::checkpoint`] into this trainer, built from the same data and options.
     pub fn restore(&mut self, saved: &SavedModel<T>) -> Result<()> {
         let r = Reader::new(saved, KIND)?;
-        if saved.dim != self.dim {
-            return Err(Error::Shape(format!(
-                "the checkpoint is for d = {}, the data have {} features",
-                saved.dim, self.dim
-            )));
-        }
+        r.check_dim(self.dim)?;
         let (np, ns, nd) = (
             self.potential.n_params(),
             self.step.n_params(),
@@ -67,10 +60,7 @@ impl<T: Real> W1Trainer<T> {
         r.adam("adam_potential", &mut self.opt_f)?;
         r.adam("adam_step_size", &mut self.opt_eta)?;
         r.adam("adam_discriminator", &mut self.opt_d)?;
-        self.rng_x = r.stream("rng_source")?;
-        self.rng_y = r.stream("rng_target")?;
-        self.samp_x = r.sampler("sampler_source", self.xs.rows())?;
-        self.samp_y = r.sampler("sampler_target", self.ys.rows())?;
+        self.draws = BatchDraws::read(&r, self.xs.rows(), self.ys.rows())?;
         self.selector = r.selector("selector")?;
         self.it_f = r.parse("potential_iteration")?;
         self.it_g = r.parse("gan_iteration")?;

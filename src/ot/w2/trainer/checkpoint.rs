@@ -6,8 +6,9 @@
 use super::W2Trainer;
 use crate::linalg::Real;
 use crate::ot::train::checkpoint::{Reader, Writer};
+use crate::ot::train::BatchDraws;
 use crate::ot::SavedModel;
-use crate::{Error, Result};
+use crate::Result;
 
 /// The checkpoint kind of a W2 trainer.
 pub const KIND: &str = "checkpoint-w2";
@@ -28,10 +29,7 @@ impl<T: Real> W2Trainer<T> {
         }
         w.adam("adam_f", &self.opt_f);
         w.adam("adam_g", &self.opt_g);
-        w.stream("rng_source", &self.rng_src);
-        w.stream("rng_target", &self.rng_tgt);
-        w.sampler("sampler_source", &self.samp_src);
-        w.sampler("sampler_target", &self.samp_tgt);
+        self.draws.write(&mut w);
         w.selector("selector", &self.selector);
         let l = &self.last;
         for (k, v) in [
@@ -53,13 +51,7 @@ impl<T: Real> W2Trainer<T> {
     /// Restores a [`W2Trainer::checkpoint`] into this trainer, built from the same data and options.
     pub fn restore(&mut self, saved: &SavedModel<T>) -> Result<()> {
         let r = Reader::new(saved, KIND)?;
-        if saved.dim != self.src.cols() {
-            return Err(Error::Shape(format!(
-                "the checkpoint is for d = {}, the data have {} features",
-                saved.dim,
-                self.src.cols()
-            )));
-        }
+        r.check_dim(self.src.cols())?;
         let (nf, ng) = (self.f.n_params(), self.g.n_params());
         self.f.params_mut().copy_from_slice(r.tensor("f", nf)?);
         self.g.params_mut().copy_from_slice(r.tensor("g", ng)?);
@@ -69,10 +61,7 @@ impl<T: Real> W2Trainer<T> {
         }
         r.adam("adam_f", &mut self.opt_f)?;
         r.adam("adam_g", &mut self.opt_g)?;
-        self.rng_src = r.stream("rng_source")?;
-        self.rng_tgt = r.stream("rng_target")?;
-        self.samp_src = r.sampler("sampler_source", self.src.rows())?;
-        self.samp_tgt = r.sampler("sampler_target", self.tgt.rows())?;
+        self.draws = BatchDraws::read(&r, self.src.rows(), self.tgt.rows())?;
         self.selector = r.selector("selector")?;
         self.iter = r.parse("iteration")?;
         self.lambda = r.f64("lambda")?;
