@@ -10,7 +10,8 @@
 //! `MONGE_KM_TRACE=1` (L2-UVP of the current iterate at every evaluation). A configuration is a base —
 //! `plain` (the CellOT ICNN of `--preset cellot`, 10 000 iterations), `default` (`W2Config::monge()`) —
 //! followed by `+key=value` overrides: `it`, `lr` (both networks), `lrf`, `lrg`, `g` (g steps),
-//! `batch`, `eval`, `cos` (0/1), `min` (lr_min_factor), `b1`, `b2`, `fnorm`, `lrq` (the quadratic path's rate factor), `ema` (the decay of g's parameter average).
+//! `batch`, `eval`, `cos` (0/1), `min` (lr_min_factor), `b1`, `b2`, `fnorm`, `lrq` (the quadratic path's rate factor), `ema` (the decay of g's parameter average), `dim`
+//! (`lr_reference_dim`, 0 = off).
 
 use monge::experiments::known_map::{known_map_rows, spearman, TracePoint, MANY_DIRECTIONS};
 use monge::ot::w2::W2Config;
@@ -55,6 +56,7 @@ fn config(spec: &str) -> W2Config {
             "fnorm" => cfg.fnorm_penalty = f,
             "lrq" => cfg.lr_quadratic_factor = f,
             "ema" => cfg.ema = f,
+            "dim" => cfg.lr_reference_dim = f as usize,
             other => panic!("unknown key {other}"),
         }
     }
@@ -201,5 +203,39 @@ mod averaging {
             b.step().unwrap();
         }
         assert_eq!(a.map().potential().params(), b.map().potential().params());
+    }
+}
+
+mod dimension_scaled_rates {
+    use monge::data::known_map::known_map_pair;
+    use monge::ot::w2::{W2Config, W2Trainer};
+
+    fn g_after_two_steps(d: usize, lr: f64, reference: usize) -> Vec<f32> {
+        let p = known_map_pair::<f32>(200, 200, d, 2, 6).unwrap();
+        let cfg = W2Config {
+            lr_f: lr,
+            lr_g: lr,
+            lr_reference_dim: reference,
+            cosine_lr: false,
+            batch: 32,
+            g_iters: 2,
+            hidden: vec![8, 8],
+            eval_every: 0,
+            ..W2Config::monge()
+        };
+        let mut tr = W2Trainer::new(&p.source, &p.target, &cfg).unwrap();
+        tr.step().unwrap();
+        tr.step().unwrap();
+        tr.g().params().to_vec()
+    }
+
+    /// With `lr_reference_dim = 8` a fit on d = 16 trains exactly as one at half the rate without the
+    /// scaling, at d = 160 as one at the floor (a tenth), and at d = 4 as one at the full rate.
+    #[test]
+    fn the_rate_is_scaled_by_the_reference_dimension_over_d_down_to_the_floor() {
+        assert_eq!(g_after_two_steps(16, 1e-3, 8), g_after_two_steps(16, 5e-4, 0));
+        assert_eq!(g_after_two_steps(160, 1e-3, 8), g_after_two_steps(160, 1e-4, 0));
+        assert_eq!(g_after_two_steps(4, 1e-3, 8), g_after_two_steps(4, 1e-3, 0));
+        assert_ne!(g_after_two_steps(16, 1e-3, 8), g_after_two_steps(16, 1e-3, 0));
     }
 }
