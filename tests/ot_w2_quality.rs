@@ -233,9 +233,18 @@ mod dimension_scaled_rates {
     /// scaling, at d = 160 as one at the floor (a tenth), and at d = 4 as one at the full rate.
     #[test]
     fn the_rate_is_scaled_by_the_reference_dimension_over_d_down_to_the_floor() {
-        assert_eq!(g_after_two_steps(16, 1e-3, 8), g_after_two_steps(16, 5e-4, 0));
-        assert_eq!(g_after_two_steps(160, 1e-3, 8), g_after_two_steps(160, 1e-4, 0));
+        assert_eq!(
+            g_after_two_steps(16, 1e-3, 8),
+            g_after_two_steps(16, 5e-4, 0)
+        );
+        assert_eq!(
+            g_after_two_steps(160, 1e-3, 8),
+            g_after_two_steps(160, 1e-4, 0)
+        );
         assert_eq!(g_after_two_steps(4, 1e-3, 8), g_after_two_steps(4, 1e-3, 0));
-        assert_ne!(g_after_two_steps(16, 1e-3, 8), g_after_two_steps(16, 1e-3, 0));
+        assert_ne!(
+            g_after_two_steps(16, 1e-3, 8),
+            g_after_two_steps(16, 1e-3, 0)
+        );
     }
 }
