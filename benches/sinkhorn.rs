@@ -11,6 +11,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use monge::linalg::Mat;
 use monge::ot::sinkhorn::{ElasticCost, ElasticSinkhornMap, SinkhornConfig};
 use monge::ot::TransportMap;
+use monge::parallel::Pool;
 use monge::random::Stream;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -56,7 +57,7 @@ fn one_shot(x: &Mat<f32>, y: &Mat<f32>) {
         let map = ElasticSinkhornMap::fit(x.view(), y.view(), &config(threads)).expect("fit");
         let fit = t.elapsed();
         let t = Instant::now();
-        let tx = map.transport(x);
+        let tx = map.transport_on(x, &mut Pool::new(threads));
         let eval = t.elapsed();
         black_box(tx.as_slice()[0]);
         let r = map.report().expect("report");
@@ -90,8 +91,9 @@ fn bench(c: &mut Criterion) {
             })
         });
         let map = ElasticSinkhornMap::fit(x.view(), y.view(), &config(threads)).expect("fit");
+        let mut pool = Pool::new(threads);
         group.bench_function(format!("map_t{threads}"), |b| {
-            b.iter(|| black_box(map.transport(&x).as_slice()[0]))
+            b.iter(|| black_box(map.transport_on(&x, &mut pool).as_slice()[0]))
         });
     }
     group.finish();

@@ -303,7 +303,7 @@ pub fn scrna_experiment(cfg: &ScrnaExperiment, progress: ProgressFn<'_>) -> Resu
             ..SinkhornConfig::default()
         },
     )?;
-    let m = sk.transport(x);
+    let m = sk.transport_on(x, &mut crate::parallel::Pool::new(cfg.threads));
     rows.push(measure(
         &format!("Sinkhorn elastic L1 (γ = {})", cfg.sinkhorn_gamma),
         &data,

@@ -11,7 +11,8 @@
 //!   runs through (`ot::train`: held-out split, selection criterion, selector, divergence guard, run
 //!   loop); `ot` imports neither `metrics` nor `data` (the metrics re-export the formulas the solvers
 //!   need, so each formula has one implementation);
-//! - `metrics`, `data`, `io`;
+//! - `metrics` (with `metrics::evaluation`: the report of `monge eval` and Python's `monge.evaluate`,
+//!   composed once), `data`, `io`;
 //! - the `monge` binary's command line.
 //!
 //! # Fit a map (the front door)

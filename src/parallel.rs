@@ -126,6 +126,13 @@ impl Pool {
         self.handles.len() + 1
     }
 
+    /// How many jobs this pool has handed to its helper threads so far (a job whose elements all ran
+    /// inline — one worker, or at most one element — is not counted): the observable proof that work
+    /// was split, e.g. for `monge map --threads N` to report the workers it really used.
+    pub fn jobs(&self) -> u64 {
+        self.shared.generation.load(Ordering::Acquire)
+    }
+
     /// Calls `f(k, &mut items[k])` for every `k`, element `k` on worker `k mod threads` (worker 0 is the
     /// caller); returns when all calls have returned. See the module doc for the contract.
     pub fn for_each_mut<S, F>(&mut self, items: &mut [S], f: F)

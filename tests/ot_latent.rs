@@ -22,7 +22,7 @@ impl<T: Real> TransportMap<T> for Wobble {
     fn dim(&self) -> usize {
         self.0
     }
-    fn transport(&self, x: &Mat<T>) -> Mat<T> {
+    fn transport_on(&self, x: &Mat<T>, _pool: &mut Pool) -> Mat<T> {
         let k = self.0;
         Mat::from_fn(x.rows(), k, |i, c| {
             let v = x.get(i, c).to_f64() + x.get(i, (c + 1) % k).to_f64().sin() + 0.3 * c as f64;

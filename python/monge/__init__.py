@@ -77,33 +77,27 @@ def _dtype_name(options):
     return {"float32": "f32", "float64": "f64"}.get(d, d)
 
 
+def _raw_attribute(name, doc):
+    """A read-only attribute of the model the Rust extension holds."""
+    return property(lambda self: getattr(self._raw, name), doc=doc)
+
+
 class Model:
     """A fitted or loaded transport map T: R^d -> R^d.
 
-    Attributes: ``method`` ("w2", "w1", "sinkhorn", "mean-shift", "identity"), ``dim`` (d), ``dtype``
-    ("f32" or "f64", the precision it was trained and is stored in), ``report`` (the fit's report with
-    the keys of ``monge fit --json``; None for a loaded model).
+    Attributes: ``method`` ("w2", "w1", "sinkhorn", "mean-shift", "identity", "latent"), ``dim`` (d),
+    ``dtype`` ("f32" or "f64", the precision it was trained and is stored in), ``report`` (the fit's
+    report with the keys of ``monge fit --json``; None for a loaded model).
     """
 
     def __init__(self, raw, meta=None):
         self._raw = raw
         self.meta = dict(meta or {})
 
-    @property
-    def method(self):
-        return self._raw.method
-
-    @property
-    def dim(self):
-        return self._raw.dim
-
-    @property
-    def dtype(self):
-        return self._raw.dtype
-
-    @property
-    def report(self):
-        return self._raw.report
+    method = _raw_attribute("method", "the method's name, as in model files")
+    dim = _raw_attribute("dim", "d, the number of features")
+    dtype = _raw_attribute("dtype", '"f32" or "f64": the precision the model was trained and is stored in')
+    report = _raw_attribute("report", "the fit's report (the keys of monge fit --json); None when loaded")
 
     def transport(self, x):
         """T applied to every row of ``x`` (n × d, or one point of length d), computed in the model's
@@ -173,16 +167,24 @@ def load(path):
     return Model(_monge.load(_os.fspath(path)))
 
 
-def _columns(features, d):
+def _columns(features, d, var_names=None):
     if features is None:
         return None
     f = _np.asarray(features)
+    if f.dtype.kind in "US":
+        if var_names is None:
+            raise TypeError("features: names need var_names (the feature names); otherwise give columns")
+        where = {n: j for j, n in enumerate(var_names)}
+        missing = [str(n) for n in f.reshape(-1) if str(n) not in where]
+        if missing:
+            raise ValueError(f"features: {missing[0]!r} is not in var_names")
+        return [where[str(n)] for n in f.reshape(-1)]
     if f.dtype == bool:
         if f.shape != (d,):
             raise ValueError(f"features: a boolean mask must have {d} entries, got {f.shape}")
         f = _np.flatnonzero(f)
     elif f.dtype.kind not in "iu":
-        raise TypeError("features: expected column indices (0-based) or a boolean mask")
+        raise TypeError("features: expected column indices (0-based), a boolean mask or names")
     f = f.reshape(-1)
     if (f < 0).any():
         raise ValueError("features: column indices are 0-based and non-negative")
@@ -190,20 +192,36 @@ def _columns(features, d):
 
 
 def evaluate(source, mapped, target, features=None, threshold=1.0, *, true_mapped=None,
-             projections=200, seed=0, max_cells=5000):
-    """The metrics of ``monge eval`` between ``mapped`` (T(source)) and ``target``, as a dict with its
-    JSON keys: mmd, sw2, w2sq (exact, both sets ≤ 2000 rows), r2, pearson, l2_means, dim_mean and dim_q3
-    (with ``source``; |Δᵢ| > ``threshold`` counts a coordinate as moved), l2_uvp (with ``true_mapped``),
-    threshold, n_mapped, n_target, d, and ``subset`` (the distribution metrics on ``features``: column
-    indices or a boolean mask), mmd_max_cells and mmd_subsampled (the MMD, also the subset's, is computed
-    on a seeded subsample of at most ``max_cells`` rows of each set). ``source`` may be None."""
+             projections=200, seed=0, max_cells=5000, top_genes=None, baselines=False,
+             heldout_target=None, var_names=None):
+    """The report of ``monge eval`` between ``mapped`` (T(source)) and ``target``, as a dict with its
+    JSON keys (the same composition, so the same numbers): mmd, sw2, w2sq (exact, both sets ≤ 2000
+    rows), r2, pearson, l2_means, dim_mean and dim_q3 (with ``source``; |Δᵢ| > ``threshold`` counts a
+    coordinate as moved), r2_delta and pearson_delta (with ``source``), l2_uvp (with ``true_mapped``),
+    threshold, n_mapped, n_target, d, mmd_max_cells and mmd_subsampled (the MMD, also the subsets', is
+    computed on a seeded subsample of at most ``max_cells`` rows of each set), and:
+
+    - ``subset``: the distribution metrics on ``features`` (column indices, a boolean mask, or names
+      with ``var_names``);
+    - ``top_genes``: the same on the ``top_genes`` features with the largest
+      |mean(target) − mean(source)| (needs ``source``), with their ``names`` (``var_names``, else the
+      columns) and ``columns``, largest change first;
+    - ``baselines``: with ``baselines=True`` (needs ``source``) the rows ``identity`` (the source itself)
+      and ``mean_shift`` (source + mean(target) − mean(source), the shift estimated on
+      ``heldout_target`` when given); with ``heldout_target`` (other cells of the target condition) the
+      row ``observed``, those cells scored as if predicted: the floor a perfect map reaches.
+
+    ``source`` may be None."""
     m = _as_array(mapped, "mapped", "f64")
     t = _as_array(target, "target", "f64")
     s = None if source is None else _as_array(source, "source", "f64")
     tm = None if true_mapped is None else _as_array(true_mapped, "true_mapped", "f64")
+    ht = None if heldout_target is None else _as_array(heldout_target, "heldout_target", "f64")
+    names = None if var_names is None else [str(n) for n in var_names]
     d = m.shape[1] if m.ndim == 2 else 0
-    return _monge.evaluate(s, m, t, _columns(features, d), float(threshold), tm, int(projections),
-                           int(seed), int(max_cells))
+    k = None if top_genes is None else int(top_genes)
+    return _monge.evaluate(s, m, t, _columns(features, d, names), float(threshold), tm,
+                           int(projections), int(seed), int(max_cells), k, bool(baselines), ht, names)
 
 
 # last: it refers to the names above (and imports no anndata itself)

@@ -298,26 +298,19 @@ fn fit(
     heldout_target: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<RawModel> {
     let resolved = fitting::resolve(method, options)?;
-    match fitting::dtype_name(&resolved) {
-        "f32" => fit_typed::<f32>(
-            py,
-            &resolved,
-            source,
-            target,
-            heldout_source,
-            heldout_target,
-            progress,
-        ),
-        _ => fit_typed::<f64>(
-            py,
-            &resolved,
-            source,
-            target,
-            heldout_source,
-            heldout_target,
-            progress,
-        ),
-    }
+    let typed = match fitting::dtype_name(&resolved) {
+        "f32" => fit_typed::<f32>,
+        _ => fit_typed::<f64>,
+    };
+    typed(
+        py,
+        &resolved,
+        source,
+        target,
+        heldout_source,
+        heldout_target,
+        progress,
+    )
 }
 
 /// The CLI's default thread count.

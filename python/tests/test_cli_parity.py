@@ -110,3 +110,38 @@ def test_evaluate_equals_cli_eval(cli, tmp_path, max_cells):
             assert got[k] == v, k
         else:
             assert got[k] == pytest.approx(v, rel=1e-12), k
+
+
+@pytest.mark.parametrize("max_cells", [5000, 150])
+def test_evaluate_reports_top_genes_and_baselines_as_cli_eval(cli, tmp_path, max_cells):
+    s, t, tm = monge.synth.known_map(n=500, dim=4, components=2, seed=3)
+    s, tm, t, ht = s[:300], tm[:300], t[:300], t[300:]
+    mapped = s + np.array([0.3, 0.0, -0.2, 0.0])
+    names = ["g0", "g1", "g2", "g3"]
+    (tmp_path / "names.txt").write_text("\n".join(names) + "\n")
+    for name, a in (("s", s), ("t", t), ("tm", tm), ("m", mapped), ("h", ht)):
+        np.save(tmp_path / f"{name}.npy", a)
+    out = run_cli(cli, "eval", "--source", tmp_path / "s.npy", "--mapped", tmp_path / "m.npy",
+                  "--target", tmp_path / "t.npy", "--true-mapped", tmp_path / "tm.npy",
+                  "--heldout-target", tmp_path / "h.npy", "--var-names", tmp_path / "names.txt",
+                  "--features", "g1,g3", "--top-genes", 2, "--baselines", "--threshold", 0.05,
+                  "--max-cells", max_cells, "--json")
+    want = json.loads(out)
+    got = monge.evaluate(s, mapped, t, features=["g1", "g3"], threshold=0.05, true_mapped=tm,
+                         max_cells=max_cells, top_genes=2, baselines=True, heldout_target=ht,
+                         var_names=names)
+    # the same composition: the same keys in the same order, the same numbers to the bit
+    assert list(got.keys()) == list(want.keys())
+    assert got == want
+    for row in ("identity", "mean_shift", "observed"):
+        assert list(got["baselines"][row].keys()) == list(want["baselines"][row].keys())
+    assert list(got["baselines"].keys()) == ["identity", "mean_shift", "observed"]
+    assert got["baselines"]["mean_shift"]["shift_estimated_on"] == "heldout-target"
+    assert got["mmd_subsampled"] == (max_cells < 300)
+    top = got["top_genes"]
+    assert top["features"] == 2 and top["names"] == [names[j] for j in top["columns"]]
+    # the largest change of the means first
+    change = np.abs(t.mean(axis=0) - s.mean(axis=0))
+    assert top["columns"] == list(np.argsort(-change)[:2])
+    # the identity moves nothing: no coordinate counts as moved
+    assert got["baselines"]["identity"]["dim_mean"] == 0

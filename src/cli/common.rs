@@ -382,3 +382,24 @@ impl History {
         monge::io::atomic::write_bytes_atomic(Path::new(path), s.as_bytes())
     }
 }
+
+/// Reads a text file of at most `max_bytes` bytes that must be a regular file; `what` says what it
+/// should have been ("not {what}") when it is not one or is larger.
+pub fn read_text(path: &str, max_bytes: u64, what: &str) -> Result<String> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(|e| Error::io(path, "open", e))?;
+    let meta = f.metadata().map_err(|e| Error::io(path, "read", e))?;
+    if !meta.is_file() || meta.len() > max_bytes {
+        return Err(Error::data(path, None, None, format!("not {what}")));
+    }
+    let mut text = String::new();
+    f.take(max_bytes)
+        .read_to_string(&mut text)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidData => {
+                Error::data(path, None, None, "not valid UTF-8 text")
+            }
+            _ => Error::io(path, "read", e),
+        })?;
+    Ok(text)
+}

@@ -141,7 +141,7 @@ pub fn parse_penalty(a: &mut Args) -> Result<Penalty> {
 
 /// The held-out comparison as JSON ([`monge::ot::fit::report::heldout`]).
 pub fn heldout_json(h: Option<&HeldoutReport>) -> Json {
-    Json::from(report::heldout(h))
+    report::heldout(h)
 }
 
 /// Runs `monge fit`.

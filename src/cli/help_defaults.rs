@@ -293,13 +293,26 @@ fn synth_and_experiment_helps_state_the_generators_defaults() {
 }
 
 #[test]
+fn map_help_states_the_codes_defaults() {
+    let help = super::map::HELP;
+    let mut checked = BTreeSet::new();
+    check_threads(help, &mut checked);
+    let nowhere = [
+        "--model",
+        "/nonexistent/m.monge",
+        "--input",
+        "/nonexistent/x.csv",
+    ];
+    let argv = [&nowhere[..], &["--output", "/nonexistent/y.npy"]].concat();
+    let used = defaults_used(super::map::run, &argv);
+    assert!(used.iter().any(|(o, _)| o == "threads"), "{used:?}");
+    check(help, &section(help, ""), &used, &mut checked);
+    all_checked(help, &checked);
+}
+
+#[test]
 fn the_other_helps_state_no_default() {
-    for help in [
-        super::map::HELP,
-        super::plot::HELP,
-        super::bench::HELP,
-        super::HELP,
-    ] {
+    for help in [super::plot::HELP, super::bench::HELP, super::HELP] {
         all_checked(help, &BTreeSet::new());
     }
 }

@@ -2,7 +2,7 @@
 //! arrows), or of training curves from a fit history, one panel per quantity.
 
 use super::args::Args;
-use super::common::{check_ext, check_paths, load, same_dim};
+use super::common::{check_ext, check_paths, load, read_text, same_dim};
 use monge::io::panels::{write_scatter_panels_svg, PanelOptions, Plane, ScatterPanel};
 use monge::io::svg::{write_curve_panels_svg, CurveOptions, CurvePanel, Series};
 use monge::linalg::{Mat, Real};
@@ -295,21 +295,11 @@ const MAX_HISTORY_BYTES: u64 = 1 << 30;
 /// Reads a history CSV: a header `iteration,name1,name2,…` then numeric rows (empty cells are gaps).
 /// Only a regular file of at most 1 GiB is read; a file with a header and no rows is an error.
 pub fn read_history(path: &str) -> Result<Vec<Series>> {
-    use std::io::Read;
-    let f = std::fs::File::open(path).map_err(|e| Error::io(path, "open", e))?;
-    let meta = f.metadata().map_err(|e| Error::io(path, "read", e))?;
-    if !meta.is_file() || meta.len() > MAX_HISTORY_BYTES {
-        return Err(Error::data(
-            path,
-            None,
-            None,
-            "not a history file (a regular file of at most 1 GiB written by `monge fit --history`)",
-        ));
-    }
-    let mut text = String::new();
-    f.take(MAX_HISTORY_BYTES)
-        .read_to_string(&mut text)
-        .map_err(|e| Error::io(path, "read", e))?;
+    let text = read_text(
+        path,
+        MAX_HISTORY_BYTES,
+        "a history file (a regular file of at most 1 GiB written by `monge fit --history`)",
+    )?;
     let mut lines = text
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'));

@@ -9,13 +9,14 @@ use super::common::fmt_num;
 use super::fit::{heldout_option, json_head, load_pair, run_with, Ctl, Files, Fitted};
 use monge::io::LoadedModel;
 use monge::linalg::Real;
-use monge::ot::anneal::{Annealer, Flow, ReportingTrainee};
+use monge::ot::anneal::{Annealer, Flow};
 use monge::ot::fit::{report, W2Schedule};
 use monge::ot::options::{CommonOptions, HeldoutChoice};
 use monge::ot::train::Stopped;
 use monge::ot::w1::{W1Config, W1Trainer};
 use monge::ot::w2::{W2Config, W2Trainer};
 use monge::ot::{SavedModel, TransportMap};
+use monge::report::Value;
 use monge::{Error, Result};
 use std::path::Path;
 
@@ -61,6 +62,38 @@ pub(super) fn resume(ck: String, mut a: Args) -> Result<()> {
 /// The checkpoint kinds `monge fit` writes (W2, W1).
 const CHECKPOINT_KINDS: [&str; 2] = ["checkpoint-w2", "checkpoint-w1"];
 
+/// Where a checkpointed W2 fit starts ([`w2_start`]).
+struct W2Start<T: Real> {
+    /// The JSON head.
+    out: Value,
+    /// The trainer, restored from the checkpoint when resuming.
+    tr: W2Trainer<T>,
+    /// The checkpoint resumed (the annealer's state is in it too).
+    resume: Option<SavedModel<T>>,
+    /// The entries every checkpoint carries, and the iterations between checkpoints.
+    extra: Vec<(String, String)>,
+    every: usize,
+}
+
+/// The data, the JSON head and the trainer with `cfg` of a W2 fit, with or without a λ schedule.
+fn w2_start<T: Real>(f: &Files, c: &CommonOptions, cfg: &W2Config) -> Result<W2Start<T>> {
+    let (x, y) = load_pair::<T>(f)?;
+    let heldout = heldout_option::<T>(c)?;
+    let out = json_head("w2", &x, &y);
+    let mut tr = W2Trainer::with_heldout(&x, &y, &heldout, cfg)?;
+    let (resume, extra, every) = segments::<T>(f, c)?;
+    if let Some(saved) = &resume {
+        tr.restore(saved)?;
+    }
+    Ok(W2Start {
+        out,
+        tr,
+        resume,
+        extra,
+        every,
+    })
+}
+
 /// W2 without a λ schedule, in segments between checkpoints.
 pub(super) fn fit_w2<T: Real>(
     f: &Files,
@@ -68,14 +101,13 @@ pub(super) fn fit_w2<T: Real>(
     cfg: &W2Config,
     progress: Ctl<'_>,
 ) -> Result<Fitted<T>> {
-    let (x, y) = load_pair::<T>(f)?;
-    let heldout = heldout_option::<T>(c)?;
-    let mut out = json_head("w2", &x, &y);
-    let mut tr = W2Trainer::with_heldout(&x, &y, &heldout, cfg)?;
-    let (resume, extra, every) = segments::<T>(f, c)?;
-    if let Some(saved) = resume {
-        tr.restore(&saved)?;
-    }
+    let W2Start {
+        mut out,
+        mut tr,
+        extra,
+        every,
+        ..
+    } = w2_start::<T>(f, c, cfg)?;
     // segments between checkpoints train exactly as one run (the final evaluation comes last)
     let (stopped, err) = loop {
         let next = cfg.iterations.min(tr.iteration().saturating_add(every));
@@ -123,26 +155,19 @@ pub(super) fn fit_w2_schedule<T: Real>(
     s: &W2Schedule,
     progress: Ctl<'_>,
 ) -> Result<Fitted<T>> {
-    let (x, y) = load_pair::<T>(f)?;
-    let heldout = heldout_option::<T>(c)?;
-    let mut out = json_head("w2", &x, &y);
-    let cfg = s.trainer_config();
-    let mut tr = W2Trainer::with_heldout(&x, &y, &heldout, &cfg)?;
+    let W2Start {
+        mut out,
+        mut tr,
+        resume,
+        extra,
+        every,
+    } = w2_start::<T>(f, c, &s.trainer_config())?;
     let mut ann = Annealer::new(&s.schedule);
-    let (resume, extra, every) = segments::<T>(f, c)?;
     if let Some(saved) = resume {
-        tr.restore(&saved)?;
         ann.restore(&saved)?;
     }
     let res = {
-        let mut rt = ReportingTrainee::controlled(
-            &mut tr,
-            progress,
-            cfg.progress_every,
-            s.schedule.estimated_iterations(),
-            s.cap,
-        )
-        .starting_at(ann.done());
+        let mut rt = s.trainee(&mut tr, progress).starting_at(ann.done());
         loop {
             let r = ann.run(&mut rt, ann.done().saturating_add(every));
             if let (Some(p), true) = (&f.checkpoint, r.is_ok()) {

@@ -34,8 +34,8 @@
 //! The forward pass stores the K + 1 iterates (`(K+1)·n·m` values); [`Bjorck::forward`] with
 //! `record = false` keeps only two (for export / inference, where no backward follows).
 
-use super::tall::{add_from_tall, from_tall, to_tall};
-use super::{gemm, Mat, MatMut, MatRef, Op, Real};
+use super::tall::{add_from_tall, from_tall, to_tall, Tall};
+use super::{gemm, ops, Mat, MatMut, MatRef, Op, Real};
 
 /// Order of the Björck polynomial (see the module doc, step 2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,10 +131,8 @@ impl Default for Bjorck {
 /// Workspace of [`Bjorck::forward`] / [`Bjorck::backward`] for one matrix shape, sized once.
 #[derive(Clone, Debug)]
 pub struct BjorckWork<T> {
-    rows: usize,
-    cols: usize,
-    n: usize,
-    m: usize,
+    /// The weight's shape and its tall form's.
+    tall: Tall,
     cfg: Bjorck,
     /// Scale s of the last forward.
     s: T,
@@ -158,17 +156,11 @@ pub struct BjorckWork<T> {
 impl<T: Real> BjorckWork<T> {
     /// Workspace for a `rows × cols` weight under settings `cfg`.
     pub fn new(rows: usize, cols: usize, cfg: Bjorck) -> Self {
-        let (n, m) = if rows >= cols {
-            (rows, cols)
-        } else {
-            (cols, rows)
-        };
+        let tall = Tall::of(rows, cols);
+        let Tall { n, m, .. } = tall;
         let p = cfg.order.degree();
         BjorckWork {
-            rows,
-            cols,
-            n,
-            m,
+            tall,
             cfg,
             s: T::ONE,
             one_inf: (0, 0, T::ZERO, T::ZERO),
@@ -193,8 +185,15 @@ impl<T: Real> BjorckWork<T> {
     }
 }
 
-/// Horner: H_p = c_p I, H_j = c_j I + S H_{j+1}.
-fn horner<T: Real>(c: &[f64], s: &Mat<T>, h: &mut [Mat<T>]) {
+/// `C ← op(A)·op(B) + β·C` on whole matrices (every product of the iteration has α = 1).
+fn mul<T: Real>(a: &Mat<T>, op_a: Op, b: &Mat<T>, op_b: Op, beta: T, c: &mut Mat<T>) {
+    gemm(T::ONE, a.view(), op_a, b.view(), op_b, beta, c.view_mut());
+}
+
+/// Step 2's polynomial of one iterate, for the forward and again for the backward: `S = XᵀX` into `s`,
+/// then Horner, `H_p = c_p I`, `H_j = c_j I + S H_{j+1}` into `h` (`P = H_0`).
+fn polynomial<T: Real>(c: &[f64], x: &Mat<T>, s: &mut Mat<T>, h: &mut [Mat<T>]) {
+    mul(x, Op::T, x, Op::N, T::ZERO, s);
     let p = c.len() - 1;
     let m = s.rows();
     h[p].fill(T::ZERO);
@@ -203,15 +202,7 @@ fn horner<T: Real>(c: &[f64], s: &Mat<T>, h: &mut [Mat<T>]) {
     }
     for j in (0..p).rev() {
         let (lo, hi) = h.split_at_mut(j + 1);
-        gemm(
-            T::ONE,
-            s.view(),
-            Op::N,
-            hi[0].view(),
-            Op::N,
-            T::ZERO,
-            lo[j].view_mut(),
-        );
+        mul(s, Op::N, &hi[0], Op::N, T::ZERO, &mut lo[j]);
         let cj = T::from_f64(c[j]);
         for i in 0..m {
             let v = lo[j].get(i, i) + cj;
@@ -230,25 +221,17 @@ impl Bjorck {
         ws: &mut BjorckWork<T>,
         record: bool,
     ) {
-        assert_eq!(
-            (w.rows(), w.cols()),
-            (ws.rows, ws.cols),
-            "bjorck: workspace shape"
-        );
-        assert_eq!(
-            (q.rows(), q.cols()),
-            (ws.rows, ws.cols),
-            "bjorck: output shape"
-        );
+        ws.tall.check("bjorck", "workspace", (w.rows(), w.cols()));
+        ws.tall.check("bjorck", "output", (q.rows(), q.cols()));
         assert!(
             ws.cfg.order == self.order && ws.cfg.iters == self.iters,
             "bjorck: workspace settings"
         );
-        let (n, m) = (ws.n, ws.m);
+        let Tall { n, m, .. } = ws.tall;
         to_tall(w, &mut ws.r);
         // step 1: scale
         let s = match self.scale {
-            BjorckScale::Frobenius => ops_norm_fro(ws.r.as_slice()),
+            BjorckScale::Frobenius => ops::norm2(ws.r.as_slice()),
             BjorckScale::OneInf => {
                 let (mut jstar, mut a) = (0, T::ZERO);
                 for j in 0..m {
@@ -286,25 +269,8 @@ impl Bjorck {
                 (k % 2, 1 - k % 2)
             };
             let (xa, xb) = pair_mut(&mut ws.xs, src, dst);
-            gemm(
-                T::ONE,
-                xa.view(),
-                Op::T,
-                xa.view(),
-                Op::N,
-                T::ZERO,
-                ws.s_mat.view_mut(),
-            );
-            horner(c, &ws.s_mat, &mut ws.h);
-            gemm(
-                T::ONE,
-                xa.view(),
-                Op::N,
-                ws.h[0].view(),
-                Op::N,
-                T::ZERO,
-                xb.view_mut(),
-            );
+            polynomial(c, xa, &mut ws.s_mat, &mut ws.h);
+            mul(xa, Op::N, &ws.h[0], Op::N, T::ZERO, xb);
         }
         ws.recorded = record;
         // step 3
@@ -316,102 +282,36 @@ impl Bjorck {
     /// this workspace to have run with `record = true`. `w_bar` is row-major like `w`.
     pub fn backward<T: Real>(&self, q_bar: MatRef<'_, T>, w_bar: &mut [T], ws: &mut BjorckWork<T>) {
         assert!(ws.recorded, "bjorck: backward needs a recorded forward");
-        assert_eq!(
-            (q_bar.rows(), q_bar.cols()),
-            (ws.rows, ws.cols),
-            "bjorck: Q̄ shape"
-        );
-        assert_eq!(w_bar.len(), ws.rows * ws.cols, "bjorck: W̄ length");
-        let (n, m) = (ws.n, ws.m);
+        ws.tall.check("bjorck", "Q̄", (q_bar.rows(), q_bar.cols()));
+        assert_eq!(w_bar.len(), ws.tall.rows * ws.tall.cols, "bjorck: W̄ length");
+        let Tall { n, m, .. } = ws.tall;
         to_tall(q_bar, &mut ws.xbar);
         let c = self.order.coeffs();
         let p = c.len() - 1;
         for k in (0..self.iters).rev() {
             let xk = &ws.xs[k];
-            gemm(
-                T::ONE,
-                xk.view(),
-                Op::T,
-                xk.view(),
-                Op::N,
-                T::ZERO,
-                ws.s_mat.view_mut(),
-            );
-            horner(c, &ws.s_mat, &mut ws.h);
+            polynomial(c, xk, &mut ws.s_mat, &mut ws.h);
             // step 4: P̄ = X_kᵀ X̄ (into hbar = H̄_0), X̄_k = X̄ Pᵀ (into xbar2)
-            gemm(
-                T::ONE,
-                xk.view(),
-                Op::T,
-                ws.xbar.view(),
-                Op::N,
-                T::ZERO,
-                ws.hbar.view_mut(),
-            );
-            gemm(
-                T::ONE,
-                ws.xbar.view(),
-                Op::N,
-                ws.h[0].view(),
-                Op::T,
-                T::ZERO,
-                ws.xbar2.view_mut(),
-            );
+            mul(xk, Op::T, &ws.xbar, Op::N, T::ZERO, &mut ws.hbar);
+            mul(&ws.xbar, Op::N, &ws.h[0], Op::T, T::ZERO, &mut ws.xbar2);
             // step 5: Horner in reverse
             ws.sbar.fill(T::ZERO);
             for j in 0..p {
-                gemm(
-                    T::ONE,
-                    ws.hbar.view(),
-                    Op::N,
-                    ws.h[j + 1].view(),
-                    Op::T,
-                    T::ONE,
-                    ws.sbar.view_mut(),
-                );
+                mul(&ws.hbar, Op::N, &ws.h[j + 1], Op::T, T::ONE, &mut ws.sbar);
                 if j + 1 < p {
-                    gemm(
-                        T::ONE,
-                        ws.s_mat.view(),
-                        Op::T,
-                        ws.hbar.view(),
-                        Op::N,
-                        T::ZERO,
-                        ws.hbar2.view_mut(),
-                    );
+                    mul(&ws.s_mat, Op::T, &ws.hbar, Op::N, T::ZERO, &mut ws.hbar2);
                     core::mem::swap(&mut ws.hbar, &mut ws.hbar2);
                 }
             }
             // step 6: X̄_k += X_k (S̄ + S̄ᵀ)
-            gemm(
-                T::ONE,
-                xk.view(),
-                Op::N,
-                ws.sbar.view(),
-                Op::N,
-                T::ONE,
-                ws.xbar2.view_mut(),
-            );
-            gemm(
-                T::ONE,
-                xk.view(),
-                Op::N,
-                ws.sbar.view(),
-                Op::T,
-                T::ONE,
-                ws.xbar2.view_mut(),
-            );
+            mul(xk, Op::N, &ws.sbar, Op::N, T::ONE, &mut ws.xbar2);
+            mul(xk, Op::N, &ws.sbar, Op::T, T::ONE, &mut ws.xbar2);
             core::mem::swap(&mut ws.xbar, &mut ws.xbar2);
         }
         // step 7: through the scale, R̄ = X̄₀/s − (⟨X̄₀, R⟩/s²)∇s (into xbar2)
         let s = ws.s;
         let inv_s = T::ONE / s;
-        let dot = ws
-            .xbar
-            .as_slice()
-            .iter()
-            .zip(ws.r.as_slice())
-            .fold(T::ZERO, |acc, (&a, &b)| acc + a * b);
+        let dot = ops::dot(ws.xbar.as_slice(), ws.r.as_slice());
         let coef = dot * inv_s * inv_s;
         for (o, &xb) in ws.xbar2.as_mut_slice().iter_mut().zip(ws.xbar.as_slice()) {
             *o = xb * inv_s;
@@ -440,12 +340,8 @@ impl Bjorck {
             BjorckScale::Dims => {}
         }
         // step 8
-        add_from_tall(&ws.xbar2, ws.rows, ws.cols, w_bar);
+        add_from_tall(&ws.xbar2, ws.tall.rows, ws.tall.cols, w_bar);
     }
-}
-
-fn ops_norm_fro<T: Real>(x: &[T]) -> T {
-    super::ops::norm2(x)
 }
 
 /// Two distinct elements of a slice, the first shared and the second mutable.

@@ -19,16 +19,14 @@
 //! 10. `W̄ += R̄` (transposed back when wide).
 
 use super::simd::simd_dispatch;
-use super::tall::{add_from_tall, from_tall, to_tall};
-use super::{gemm, Mat, MatMut, MatRef, Op, Real};
+use super::tall::{add_from_tall, from_tall, to_tall, Tall};
+use super::{gemm, ops, Mat, MatMut, MatRef, Op, Real};
 
 /// Workspace of [`cayley_forward`] / [`cayley_backward`] for one shape, sized once.
 #[derive(Clone, Debug)]
 pub struct CayleyWork<T> {
-    rows: usize,
-    cols: usize,
-    n: usize,
-    m: usize,
+    /// The weight's shape and its tall form's.
+    tall: Tall,
     /// R (tall copy of W) and ρ, α of the last forward.
     r: Mat<T>,
     rho: T,
@@ -52,16 +50,10 @@ pub struct CayleyWork<T> {
 impl<T: Real> CayleyWork<T> {
     /// Workspace for a `rows × cols` weight.
     pub fn new(rows: usize, cols: usize) -> Self {
-        let (n, m) = if rows >= cols {
-            (rows, cols)
-        } else {
-            (cols, rows)
-        };
+        let tall = Tall::of(rows, cols);
+        let Tall { n, m, .. } = tall;
         CayleyWork {
-            rows,
-            cols,
-            n,
-            m,
+            tall,
             r: Mat::zeros(n, m),
             rho: T::ONE,
             alpha: None,
@@ -158,23 +150,15 @@ pub fn cayley_forward<T: Real>(
     mut q: MatMut<'_, T>,
     ws: &mut CayleyWork<T>,
 ) {
-    assert_eq!(
-        (w.rows(), w.cols()),
-        (ws.rows, ws.cols),
-        "cayley: workspace shape"
-    );
-    assert_eq!(
-        (q.rows(), q.cols()),
-        (ws.rows, ws.cols),
-        "cayley: output shape"
-    );
-    let (n, m) = (ws.n, ws.m);
+    ws.tall.check("cayley", "workspace", (w.rows(), w.cols()));
+    ws.tall.check("cayley", "output", (q.rows(), q.cols()));
+    let Tall { n, m, .. } = ws.tall;
     to_tall(w, &mut ws.r);
     // step 1
     ws.alpha = alpha;
     let factor = match alpha {
         Some(a) => {
-            let rho = super::ops::norm2(ws.r.as_slice());
+            let rho = ops::norm2(ws.r.as_slice());
             let rho = if rho > T::ZERO { rho } else { T::ONE };
             ws.rho = rho;
             a / rho
@@ -236,13 +220,9 @@ pub fn cayley_backward<T: Real>(
     alpha_bar: Option<&mut T>,
     ws: &mut CayleyWork<T>,
 ) {
-    assert_eq!(
-        (q_bar.rows(), q_bar.cols()),
-        (ws.rows, ws.cols),
-        "cayley: Q̄ shape"
-    );
-    assert_eq!(w_bar.len(), ws.rows * ws.cols, "cayley: W̄ length");
-    let (n, m) = (ws.n, ws.m);
+    ws.tall.check("cayley", "Q̄", (q_bar.rows(), q_bar.cols()));
+    assert_eq!(w_bar.len(), ws.tall.rows * ws.tall.cols, "cayley: W̄ length");
+    let Tall { n, m, .. } = ws.tall;
     to_tall(q_bar, &mut ws.qbar);
     let zv = ws.z.view();
     let v = zv.rows_range(m, n);
@@ -260,24 +240,10 @@ pub fn cayley_backward<T: Real>(
         gemm(-T::TWO, q2, Op::N, ws.ninv.view(), Op::T, T::ZERO, vbar);
     }
     // step 7: M̄ = −Nᵀ N̄ Nᵀ (tmp = N̄ Nᵀ, then a ← −Nᵀ tmp = Ā)
-    gemm(
-        T::ONE,
-        ws.nbar.view(),
-        Op::N,
-        ws.ninv.view(),
-        Op::T,
-        T::ZERO,
-        ws.tmp.view_mut(),
-    );
-    gemm(
-        -T::ONE,
-        ws.ninv.view(),
-        Op::T,
-        ws.tmp.view(),
-        Op::N,
-        T::ZERO,
-        ws.a.view_mut(),
-    );
+    let (nbar, ninv) = (ws.nbar.view(), ws.ninv.view());
+    gemm(T::ONE, nbar, Op::N, ninv, Op::T, T::ZERO, ws.tmp.view_mut());
+    let tmp = ws.tmp.view();
+    gemm(-T::ONE, ninv, Op::T, tmp, Op::N, T::ZERO, ws.a.view_mut());
     // step 8: Ū = Ā − Āᵀ (rows 0..m of zbar); V̄ += V (Ā + Āᵀ)
     for i in 0..m {
         for j in 0..m {
@@ -295,12 +261,7 @@ pub fn cayley_backward<T: Real>(
     match ws.alpha {
         Some(alpha) => {
             let rho = ws.rho;
-            let dot = ws
-                .zbar
-                .as_slice()
-                .iter()
-                .zip(ws.r.as_slice())
-                .fold(T::ZERO, |acc, (&a, &b)| acc + a * b);
+            let dot = ops::dot(ws.zbar.as_slice(), ws.r.as_slice());
             if let Some(ab) = alpha_bar {
                 *ab += dot / rho;
             }
@@ -318,5 +279,5 @@ pub fn cayley_backward<T: Real>(
         }
     }
     // step 10
-    add_from_tall(&ws.zbar, ws.rows, ws.cols, w_bar);
+    add_from_tall(&ws.zbar, ws.tall.rows, ws.tall.cols, w_bar);
 }

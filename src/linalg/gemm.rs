@@ -61,8 +61,9 @@ impl Op {
 
 /// One product `C ← α·A·B + β·C` on raw strided operands: `A` m×k at strides (rsa, csa), `B` k×n at
 /// (rsb, csb), `C` m×n at (rsc, csc). If β is zero, C is not read.
+/// (`pub` in this private module: named only inside `linalg`, yet allowed in [`Real::gemm_raw`].)
 #[derive(Clone, Copy)]
-pub(crate) struct Product<T> {
+pub struct Product<T> {
     pub(crate) m: usize,
     pub(crate) k: usize,
     pub(crate) n: usize,
@@ -189,47 +190,5 @@ pub fn gemm<T: Real>(
     // safety: MatRef/MatMut constructors guarantee every (i, j) with i < rows, j < cols lies inside the
     // borrowed slices at i*rs + j; `op` only swaps which of the two strides walks which index. C is a
     // unique borrow, so it cannot alias A or B. (k = 0 is C ← β·C in both backends.)
-    unsafe {
-        T::gemm_raw(
-            p.m, p.k, p.n, p.alpha, p.a, p.rsa, p.csa, p.b, p.rsb, p.csb, p.beta, p.c, p.rsc, p.csc,
-        );
-    }
-}
-
-/// The same product by the textbook triple loop (reference for tests; never used in hot paths).
-pub fn gemm_naive<T: Real>(
-    alpha: T,
-    a: MatRef<'_, T>,
-    op_a: Op,
-    b: MatRef<'_, T>,
-    op_b: Op,
-    beta: T,
-    mut c: MatMut<'_, T>,
-) {
-    let at = |i: usize, l: usize| match op_a {
-        Op::N => a.get(i, l),
-        Op::T => a.get(l, i),
-    };
-    let bt = |l: usize, j: usize| match op_b {
-        Op::N => b.get(l, j),
-        Op::T => b.get(j, l),
-    };
-    let k = match op_a {
-        Op::N => a.cols(),
-        Op::T => a.rows(),
-    };
-    for i in 0..c.rows() {
-        for j in 0..c.cols() {
-            let mut s = T::ZERO;
-            for l in 0..k {
-                s += at(i, l) * bt(l, j);
-            }
-            let old = if beta == T::ZERO {
-                T::ZERO
-            } else {
-                beta * c.get(i, j)
-            };
-            c.set(i, j, alpha * s + old);
-        }
-    }
+    unsafe { T::gemm_raw(p) };
 }

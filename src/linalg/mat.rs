@@ -42,6 +42,27 @@ fn needed_len(rows: usize, cols: usize, rs: usize) -> usize {
     }
 }
 
+/// `rows`, `cols` and `shape` of [`Mat`] and of both views.
+macro_rules! shape_methods {
+    () => {
+        /// Number of rows.
+        #[inline]
+        pub fn rows(&self) -> usize {
+            self.rows
+        }
+        /// Number of columns.
+        #[inline]
+        pub fn cols(&self) -> usize {
+            self.cols
+        }
+        /// (rows, cols)
+        #[inline]
+        pub fn shape(&self) -> (usize, usize) {
+            (self.rows, self.cols)
+        }
+    };
+}
+
 impl<T: Real> Mat<T> {
     /// A `rows × cols` matrix of zeros.
     pub fn zeros(rows: usize, cols: usize) -> Self {
@@ -73,21 +94,7 @@ impl<T: Real> Mat<T> {
         Self::from_fn(n, n, |i, j| if i == j { T::ONE } else { T::ZERO })
     }
 
-    /// Number of rows.
-    #[inline]
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-    /// Number of columns.
-    #[inline]
-    pub fn cols(&self) -> usize {
-        self.cols
-    }
-    /// (rows, cols)
-    #[inline]
-    pub fn shape(&self) -> (usize, usize) {
-        (self.rows, self.cols)
-    }
+    shape_methods!();
     /// The row-major buffer.
     #[inline]
     pub fn as_slice(&self) -> &[T] {
@@ -186,46 +193,59 @@ pub fn gather_rows<T: Real>(src: MatRef<'_, T>, idx: &[usize], out: &mut Mat<T>)
     }
 }
 
+/// Where the block of rows `r0..r1` and columns `c0..c1` of a `rows × cols` view (row stride `rs`) over
+/// `len` elements starts (clamped to `len` for an empty block at the end). Panics when out of bounds.
+fn block_start(
+    (rows, cols, rs): (usize, usize, usize),
+    len: usize,
+    (r0, r1): (usize, usize),
+    (c0, c1): (usize, usize),
+) -> usize {
+    assert!(r0 <= r1 && r1 <= rows, "rows_range out of bounds");
+    assert!(c0 <= c1 && c1 <= cols, "block columns out of bounds");
+    let start = (r0 * rs).min(len);
+    start + c0.min(len - start)
+}
+
+/// The methods [`MatRef`] and [`MatMut`] share; they differ only in the mutability of the borrowed
+/// slice `$slice`.
+macro_rules! view_methods {
+    ($slice:ty) => {
+        /// A view of `data` as `rows × cols` with row stride `rs`. `None` if the buffer is too short or
+        /// `rs < cols` (rows would overlap).
+        pub fn new(data: $slice, rows: usize, cols: usize, rs: usize) -> Option<Self> {
+            (rs >= cols && data.len() >= needed_len(rows, cols, rs)).then_some(Self {
+                data,
+                rows,
+                cols,
+                rs,
+            })
+        }
+        /// A contiguous row-major view (`rs = cols`).
+        pub fn from_slice(data: $slice, rows: usize, cols: usize) -> Option<Self> {
+            Self::new(data, rows, cols, cols)
+        }
+        shape_methods!();
+        /// Row stride.
+        #[inline]
+        pub fn row_stride(&self) -> usize {
+            self.rs
+        }
+        /// Element (i, j).
+        #[inline]
+        pub fn get(&self, i: usize, j: usize) -> T {
+            debug_assert!(i < self.rows && j < self.cols);
+            self.data[i * self.rs + j]
+        }
+    };
+}
+
 impl<'a, T: Real> MatRef<'a, T> {
-    /// A view of `data` as `rows × cols` with row stride `rs`. `None` if the buffer is too short or
-    /// `rs < cols` (rows would overlap).
-    pub fn new(data: &'a [T], rows: usize, cols: usize, rs: usize) -> Option<Self> {
-        (rs >= cols && data.len() >= needed_len(rows, cols, rs)).then_some(MatRef {
-            data,
-            rows,
-            cols,
-            rs,
-        })
-    }
-    /// A contiguous row-major view (`rs = cols`).
-    pub fn from_slice(data: &'a [T], rows: usize, cols: usize) -> Option<Self> {
-        Self::new(data, rows, cols, cols)
-    }
-    /// Number of rows.
-    #[inline]
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-    /// Number of columns.
-    #[inline]
-    pub fn cols(&self) -> usize {
-        self.cols
-    }
-    /// Row stride.
-    #[inline]
-    pub fn row_stride(&self) -> usize {
-        self.rs
-    }
+    view_methods!(&'a [T]);
     /// The underlying slice, starting at element (0, 0).
     #[inline]
     pub fn as_slice(&self) -> &'a [T] {
         self.data
-    }
-    /// Element (i, j).
-    #[inline]
-    pub fn get(&self, i: usize, j: usize) -> T {
-        debug_assert!(i < self.rows && j < self.cols);
-        self.data[i * self.rs + j]
     }
     /// Row `i`.
     #[inline]
@@ -234,22 +254,14 @@ impl<'a, T: Real> MatRef<'a, T> {
     }
     /// Rows `r0..r1`.
     pub fn rows_range(&self, r0: usize, r1: usize) -> MatRef<'a, T> {
-        assert!(r0 <= r1 && r1 <= self.rows, "rows_range out of bounds");
-        let start = (r0 * self.rs).min(self.data.len());
-        MatRef {
-            data: &self.data[start..],
-            rows: r1 - r0,
-            cols: self.cols,
-            rs: self.rs,
-        }
+        self.block(r0, r1, 0, self.cols)
     }
     /// The strided block of rows `r0..r1` and columns `c0..c1`.
     pub fn block(&self, r0: usize, r1: usize, c0: usize, c1: usize) -> MatRef<'a, T> {
-        assert!(c0 <= c1 && c1 <= self.cols, "block columns out of bounds");
-        let r = self.rows_range(r0, r1);
-        let start = c0.min(r.data.len());
+        let shape = (self.rows, self.cols, self.rs);
+        let start = block_start(shape, self.data.len(), (r0, r1), (c0, c1));
         MatRef {
-            data: &r.data[start..],
+            data: &self.data[start..],
             rows: r1 - r0,
             cols: c1 - c0,
             rs: self.rs,
@@ -262,43 +274,7 @@ impl<'a, T: Real> MatRef<'a, T> {
 }
 
 impl<'a, T: Real> MatMut<'a, T> {
-    /// A mutable view of `data` as `rows × cols` with row stride `rs`.
-    pub fn new(data: &'a mut [T], rows: usize, cols: usize, rs: usize) -> Option<Self> {
-        if rs >= cols && data.len() >= needed_len(rows, cols, rs) {
-            Some(MatMut {
-                data,
-                rows,
-                cols,
-                rs,
-            })
-        } else {
-            None
-        }
-    }
-    /// A contiguous mutable row-major view.
-    pub fn from_slice(data: &'a mut [T], rows: usize, cols: usize) -> Option<Self> {
-        Self::new(data, rows, cols, cols)
-    }
-    /// Number of rows.
-    #[inline]
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-    /// Number of columns.
-    #[inline]
-    pub fn cols(&self) -> usize {
-        self.cols
-    }
-    /// Row stride.
-    #[inline]
-    pub fn row_stride(&self) -> usize {
-        self.rs
-    }
-    /// Element (i, j).
-    #[inline]
-    pub fn get(&self, i: usize, j: usize) -> T {
-        self.data[i * self.rs + j]
-    }
+    view_methods!(&'a mut [T]);
     /// Sets element (i, j).
     #[inline]
     pub fn set(&mut self, i: usize, j: usize, v: T) {
@@ -330,26 +306,18 @@ impl<'a, T: Real> MatMut<'a, T> {
     }
     /// Rows `r0..r1`, mutable.
     pub fn rows_range(self, r0: usize, r1: usize) -> MatMut<'a, T> {
-        assert!(r0 <= r1 && r1 <= self.rows, "rows_range out of bounds");
-        let start = (r0 * self.rs).min(self.data.len());
-        MatMut {
-            data: &mut self.data[start..],
-            rows: r1 - r0,
-            cols: self.cols,
-            rs: self.rs,
-        }
+        let cols = self.cols;
+        self.block(r0, r1, 0, cols)
     }
     /// The strided block of rows `r0..r1` and columns `c0..c1`, mutable.
     pub fn block(self, r0: usize, r1: usize, c0: usize, c1: usize) -> MatMut<'a, T> {
-        assert!(c0 <= c1 && c1 <= self.cols, "block columns out of bounds");
-        let rs = self.rs;
-        let r = self.rows_range(r0, r1);
-        let start = c0.min(r.data.len());
+        let shape = (self.rows, self.cols, self.rs);
+        let start = block_start(shape, self.data.len(), (r0, r1), (c0, c1));
         MatMut {
-            data: &mut r.data[start..],
+            data: &mut self.data[start..],
             rows: r1 - r0,
             cols: c1 - c0,
-            rs,
+            rs: self.rs,
         }
     }
     /// Raw pointer to element (0, 0) (for gemm).

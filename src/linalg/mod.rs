@@ -12,7 +12,7 @@ mod real;
 pub(crate) mod simd;
 mod tall;
 
-pub use gemm::{count_flops, gemm, gemm_naive, Op};
+pub use gemm::{count_flops, gemm, Op};
 pub use mat::{gather_rows, Mat, MatMut, MatRef};
 pub use real::Real;
 

@@ -5,6 +5,7 @@
 //! constants and for reporting), and the raw gemm entry point for the type (monge's kernels, or
 //! `matrixmultiply` on CPUs without AVX2), so that [`crate::linalg::gemm`] can stay generic.
 
+use super::gemm::Product;
 use core::fmt::{Debug, Display};
 use core::iter::Sum;
 use core::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
@@ -101,34 +102,33 @@ pub trait Real:
     /// Read from exactly `Self::BYTES` little-endian bytes.
     fn read_le(bytes: &[u8]) -> Self;
 
-    /// C ← α·op(A)·op(B) + β·C, the raw gemm entry for this type: monge's own kernels
-    /// ([`super::kernel`]) where the CPU has AVX-512F or AVX2 + FMA, else `matrixmultiply`.
-    ///
-    /// `A` is m×k with strides (rsa, csa), `B` k×n with (rsb, csb), `C` m×n with (rsc, csc).
-    /// If β is zero, C is not read (it may hold anything, even NaN).
+    /// The raw gemm entry for this type, `C ← α·A·B + β·C` on the strided operands of `p`: monge's own
+    /// kernels ([`super::kernel`]) where the CPU has AVX-512F or AVX2 + FMA, else `matrixmultiply`.
+    /// If β is zero, C is not read (it may hold anything, even NaN). `Product` cannot be named outside
+    /// `linalg`: [`crate::linalg::gemm`] is the entry point.
     ///
     /// # Safety
-    /// The pointers must be valid for every element addressed by the dimensions and strides, and `C` must
-    /// not alias `A` or `B`.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn gemm_raw(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: Self,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        beta: Self,
-        c: *mut Self,
-        rsc: isize,
-        csc: isize,
-    );
+    /// The pointers of `p` must be valid for every element addressed by its dimensions and strides, and
+    /// `C` must not alias `A` or `B`.
+    #[doc(hidden)]
+    unsafe fn gemm_raw(p: Product<Self>);
 }
 
+/// `Self -> Self` methods that call the inherent method of the same name.
+macro_rules! forward_unary {
+    ($t:ty: $($f:ident)*) => {
+        $(
+            #[inline(always)]
+            fn $f(self) -> Self {
+                <$t>::$f(self)
+            }
+        )*
+    };
+}
+
+/// `impl Real for $t`. The f32 and f64 impls differ only in the type, its name (`$name`) and its
+/// matrixmultiply entry (`$gemm`: `sgemm` or `dgemm`); every function forwards to the type's inherent
+/// method of the same name, or is an `as` cast.
 macro_rules! impl_real {
     ($t:ty, $name:literal, $gemm:ident) => {
         impl Real for $t {
@@ -154,46 +154,7 @@ macro_rules! impl_real {
             fn from_usize(n: usize) -> Self {
                 n as $t
             }
-            #[inline(always)]
-            fn exp(self) -> Self {
-                <$t>::exp(self)
-            }
-            #[inline(always)]
-            fn ln(self) -> Self {
-                <$t>::ln(self)
-            }
-            #[inline(always)]
-            fn ln_1p(self) -> Self {
-                <$t>::ln_1p(self)
-            }
-            #[inline(always)]
-            fn exp_m1(self) -> Self {
-                <$t>::exp_m1(self)
-            }
-            #[inline(always)]
-            fn sqrt(self) -> Self {
-                <$t>::sqrt(self)
-            }
-            #[inline(always)]
-            fn abs(self) -> Self {
-                <$t>::abs(self)
-            }
-            #[inline(always)]
-            fn asinh(self) -> Self {
-                <$t>::asinh(self)
-            }
-            #[inline(always)]
-            fn tanh(self) -> Self {
-                <$t>::tanh(self)
-            }
-            #[inline(always)]
-            fn cos(self) -> Self {
-                <$t>::cos(self)
-            }
-            #[inline(always)]
-            fn sin(self) -> Self {
-                <$t>::sin(self)
-            }
+            forward_unary!($t: exp ln ln_1p exp_m1 sqrt abs asinh tanh cos sin);
             #[inline(always)]
             fn powi(self, n: i32) -> Self {
                 <$t>::powi(self, n)
@@ -223,27 +184,13 @@ macro_rules! impl_real {
                 <$t>::from_le_bytes(b)
             }
             #[inline]
-            unsafe fn gemm_raw(
-                m: usize,
-                k: usize,
-                n: usize,
-                alpha: Self,
-                a: *const Self,
-                rsa: isize,
-                csa: isize,
-                b: *const Self,
-                rsb: isize,
-                csb: isize,
-                beta: Self,
-                c: *mut Self,
-                rsc: isize,
-                csc: isize,
-            ) {
+            unsafe fn gemm_raw(p: Product<Self>) {
                 // safety: forwarded contract of this function.
                 unsafe {
-                    if !super::kernel::gemm_own(
-                        m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
-                    ) {
+                    if !super::kernel::gemm_own(p) {
+                        let Product {
+                            m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
+                        } = p;
                         matrixmultiply::$gemm(
                             m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
                         )

@@ -5,6 +5,33 @@
 
 use super::{Mat, MatMut, MatRef, Real};
 
+/// A `rows × cols` weight and the `n × m` shape of its tall form (`n ≥ m`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Tall {
+    pub(crate) rows: usize,
+    pub(crate) cols: usize,
+    pub(crate) n: usize,
+    pub(crate) m: usize,
+}
+
+impl Tall {
+    /// The tall form of a `rows × cols` matrix.
+    pub(crate) fn of(rows: usize, cols: usize) -> Self {
+        let (n, m) = if rows >= cols {
+            (rows, cols)
+        } else {
+            (cols, rows)
+        };
+        Tall { rows, cols, n, m }
+    }
+
+    /// Panics (naming `who` and `what`) unless `shape` is `rows × cols`: a workspace used for a matrix
+    /// of another shape is a violated internal invariant.
+    pub(crate) fn check(&self, who: &str, what: &str, shape: (usize, usize)) {
+        assert_eq!(shape, (self.rows, self.cols), "{who}: {what} shape");
+    }
+}
+
 /// Copies `w` (rows×cols) into the tall `r` (n×m), transposing when wide.
 pub(crate) fn to_tall<T: Real>(w: MatRef<'_, T>, r: &mut Mat<T>) {
     if w.rows() >= w.cols() {

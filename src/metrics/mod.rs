@@ -6,13 +6,16 @@
 //! - [`wasserstein`]: sliced W2 (random projections) and exact W2² by an assignment solver;
 //! - [`summary`]: feature-mean r² / Pearson / ℓ2, displacement dimensionality, L2-UVP, moved-gene
 //!   precision and recall;
-//! - [`changes`]: the features that changed most (top-k genes) and r²/Pearson of the mean changes.
+//! - [`changes`]: the features that changed most (top-k genes) and r²/Pearson of the mean changes;
+//! - [`evaluation`]: the report of `monge eval` and Python's `monge.evaluate`, composed once from the
+//!   metrics above (subsets, top genes, the identity / mean-shift / observed baselines).
 //!
 //! On expression data the metrics are also reported on a user-given subset of features (SPEC §7.7, e.g.
 //! the top-50 marker genes): [`feature_subset`] extracts those columns, and any metric applies to the
 //! result.
 
 pub mod changes;
+pub mod evaluation;
 pub mod mmd;
 pub mod summary;
 pub mod wasserstein;

@@ -4,7 +4,8 @@
 //! Saved form: method `"identity"` (no tensors) or `"mean-shift"` (tensor `shift`, shape `[d]`).
 
 use crate::linalg::{Mat, MatRef, Real};
-use crate::ot::{SavedModel, TransportMap};
+use crate::ot::{map_rows, SavedModel, TransportMap};
+use crate::parallel::Pool;
 use crate::{Error, Result};
 
 /// T(x) = x.
@@ -34,7 +35,8 @@ impl<T: Real> TransportMap<T> for Identity {
     fn dim(&self) -> usize {
         self.dim
     }
-    fn transport(&self, x: &Mat<T>) -> Mat<T> {
+    /// A copy of `x`, on the caller (there is nothing to compute).
+    fn transport_on(&self, x: &Mat<T>, _pool: &mut Pool) -> Mat<T> {
         assert_eq!(x.cols(), self.dim, "identity map: input width");
         x.clone()
     }
@@ -113,15 +115,21 @@ impl<T: Real> TransportMap<T> for MeanShift<T> {
     fn dim(&self) -> usize {
         self.shift.len()
     }
-    fn transport(&self, x: &Mat<T>) -> Mat<T> {
+    fn transport_on(&self, x: &Mat<T>, pool: &mut Pool) -> Mat<T> {
         assert_eq!(x.cols(), self.shift.len(), "mean-shift map: input width");
-        let mut y = x.clone();
-        for i in 0..y.rows() {
-            for (v, s) in y.row_mut(i).iter_mut().zip(&self.shift) {
-                *v += *s;
-            }
-        }
-        y
+        map_rows(
+            x,
+            pool,
+            x.rows(),
+            |_| (),
+            |_, xr, out| {
+                for (i, row) in out.chunks_exact_mut(self.shift.len()).enumerate() {
+                    for ((v, &xv), s) in row.iter_mut().zip(xr.row(i)).zip(&self.shift) {
+                        *v = xv + *s;
+                    }
+                }
+            },
+        )
     }
     fn to_saved(&self) -> SavedModel<T> {
         SavedModel {

@@ -100,6 +100,23 @@ impl W2Schedule {
             ..self.w2.clone()
         }
     }
+
+    /// The trainer `tr` (set up with [`W2Schedule::trainer_config`]) as the annealer drives it:
+    /// progress every `progress_every` iterations, the ETA from the schedule's estimated length, and
+    /// the schedule's iteration cap.
+    pub fn trainee<'a, 'b, T: Real>(
+        &self,
+        tr: &'a mut W2Trainer<T>,
+        progress: Control<'b>,
+    ) -> ReportingTrainee<'a, 'b, T> {
+        ReportingTrainee::controlled(
+            tr,
+            progress,
+            self.w2.progress_every,
+            self.schedule.estimated_iterations(),
+            self.cap,
+        )
+    }
 }
 
 impl LambdaSchedule {
@@ -206,13 +223,7 @@ pub fn fit<T: Real>(
             let cfg = s.trainer_config();
             let mut tr = W2Trainer::with_heldout(source, target, heldout, &cfg)?;
             let rep = {
-                let mut rt = ReportingTrainee::controlled(
-                    &mut tr,
-                    progress,
-                    cfg.progress_every,
-                    s.schedule.estimated_iterations(),
-                    s.cap,
-                );
+                let mut rt = s.trainee(&mut tr, progress);
                 let mut a = Annealer::new(&s.schedule);
                 let flow = a.run(&mut rt, usize::MAX)?;
                 a.report(rt.inner().lambda(), flow)

@@ -81,12 +81,15 @@ use crate::ot::baselines::expect_method;
 use crate::ot::fit::{Fitted, Method};
 use crate::ot::train::split::check_pair;
 use crate::ot::train::{Control, Heldout, HeldoutEval, HeldoutReport, HeldoutSets};
-use crate::ot::{map_from_saved, SavedModel, TransportMap};
+use crate::ot::{map_from_saved, map_rows, SavedModel, TransportMap};
 use crate::parallel::Pool;
 use crate::{Error, Result};
 
 /// Rows decoded at a time (the f64 blocks are BLOCK × d and BLOCK × K).
 const BLOCK: usize = crate::linalg::pca::BLOCK;
+
+/// Rows per chunk when mapping ([`LatentMap`]'s `transport_on`).
+pub const LATENT_MAP_CHUNK: usize = 1024;
 
 /// Ritz-residual tolerance of the latent PCA (module doc, "PCA").
 pub const LATENT_PCA_TOL: f64 = 1e-6;
@@ -448,13 +451,23 @@ impl<T: Real> TransportMap<T> for LatentMap<T> {
         self.basis.dim()
     }
 
-    fn transport(&self, x: &Mat<T>) -> Mat<T> {
+    /// Encode, map and decode per chunk of [`LATENT_MAP_CHUNK`] rows on the pool's workers (the inner
+    /// map on its worker alone): memory is one chunk's codes per worker, and each row's bits do not
+    /// depend on its chunk (row ranges of the PCA products and of the inner map).
+    fn transport_on(&self, x: &Mat<T>, pool: &mut Pool) -> Mat<T> {
         assert_eq!(x.cols(), self.basis.dim(), "latent map: input width");
-        let z = self.basis.encode(x.view()).expect("width checked");
-        let tz = self.inner.transport(&z);
-        self.basis
-            .decode(self.decode, x.view(), &z, &tz)
-            .expect("shapes checked")
+        map_rows(
+            x,
+            pool,
+            LATENT_MAP_CHUNK,
+            |_| (),
+            |_, xr, out| {
+                let z = self.basis.encode(xr).expect("width checked");
+                let tz = self.inner.transport(&z);
+                let y = self.basis.decode(self.decode, xr, &z, &tz);
+                out.copy_from_slice(y.expect("shapes checked").as_slice());
+            },
+        )
     }
 
     fn to_saved(&self) -> SavedModel<T> {

@@ -23,17 +23,70 @@ pub mod train;
 pub mod w1;
 pub mod w2;
 
-use crate::linalg::{Mat, Real};
+use crate::linalg::{Mat, MatRef, Real};
+use crate::parallel::Pool;
 use crate::Result;
 
 /// A fitted map T: ℝᵈ → ℝᵈ, applied batch-wise.
-pub trait TransportMap<T: Real> {
+///
+/// # Threads
+/// One policy for every map: the caller's thread count is the size of the [`Pool`] it passes to
+/// [`TransportMap::transport_on`] (persistent: one pool can serve many calls). The learned maps and the
+/// mean shift split the rows with [`map_rows`], one contiguous range per worker, and each row's
+/// arithmetic does not depend on its range, so the output has the same bits on every pool size.
+pub trait TransportMap<T: Real>: Send + Sync {
     /// Input (and output) dimension d.
     fn dim(&self) -> usize;
-    /// T applied to every row of `x` (n × d) → n × d. Not a hot path: may allocate.
-    fn transport(&self, x: &Mat<T>) -> Mat<T>;
+    /// T applied to every row of `x` (n × d) → n × d, on the workers of `pool`. Not a hot path: may
+    /// allocate (work buffers of a bounded number of rows per worker).
+    fn transport_on(&self, x: &Mat<T>, pool: &mut Pool) -> Mat<T>;
+    /// [`Self::transport_on`] on the calling thread alone.
+    fn transport(&self, x: &Mat<T>) -> Mat<T> {
+        self.transport_on(x, &mut Pool::new(1))
+    }
     /// The model's content for saving (method name, hyper-parameters, parameter tensors).
     fn to_saved(&self) -> SavedModel<T>;
+}
+
+/// Maps the rows of `x` on the workers of `pool` (the one row loop of every learned map): the n rows
+/// are cut into one contiguous range of ⌈n/threads⌉ rows per worker (fewer ranges when n is small), each
+/// range into chunks of at most `chunk` rows, and `map(state, rows of x, the same rows of the output,
+/// row-major)` is called per chunk with a per-worker `state(rows)` (work buffers), made on the worker for
+/// its first chunk and again when a chunk's row count differs (a range's last chunk). Memory beyond x
+/// and the n × d output is one chunk's state per worker. `map` must give each row bits that do not
+/// depend on the chunk it came in; then the result does not depend on the pool's size either.
+pub fn map_rows<T: Real, S>(
+    x: &Mat<T>,
+    pool: &mut Pool,
+    chunk: usize,
+    state: impl Fn(usize) -> S + Sync,
+    map: impl Fn(&mut S, MatRef<'_, T>, &mut [T]) + Sync,
+) -> Mat<T> {
+    let (n, d) = x.shape();
+    let mut out = Mat::zeros(n, d);
+    if n == 0 || d == 0 {
+        return out;
+    }
+    let chunk = chunk.clamp(1, n);
+    let per = n.div_ceil(pool.threads().min(n));
+    let mut ranges: Vec<(usize, &mut [T])> = out
+        .as_mut_slice()
+        .chunks_mut(per * d)
+        .enumerate()
+        .map(|(k, rows)| (k * per, rows))
+        .collect();
+    pool.for_each_mut(&mut ranges, |_, (r0, rows)| {
+        let mut work: Option<(usize, S)> = None;
+        for (k, dst) in rows.chunks_mut(chunk * d).enumerate() {
+            let (c0, m) = (*r0 + k * chunk, dst.len() / d);
+            if work.as_ref().map(|w| w.0) != Some(m) {
+                work = Some((m, state(m)));
+            }
+            let (_, st) = work.as_mut().expect("made above");
+            map(st, x.view().rows_range(c0, c0 + m), dst);
+        }
+    });
+    out
 }
 
 /// The format-neutral content of a model file: enough to rebuild the map bit-exactly.

@@ -56,7 +56,8 @@ pub use trainer::{fit, W1Trainer};
 use crate::linalg::{Mat, MatRef, Real};
 use crate::nn::lipschitz::{LipschitzConfig, LipschitzNet, Orthonormaliser};
 use crate::nn::mlp::{bce_fake, bce_fake_grad, bce_real, bce_real_grad, Mlp, MlpConfig, MlpWork};
-use crate::ot::{SavedModel, TransportMap};
+use crate::ot::{map_rows, SavedModel, TransportMap};
+use crate::parallel::Pool;
 use crate::random::{streams, Stream};
 use crate::{Error, Result};
 
@@ -438,34 +439,28 @@ impl<T: Real> TransportMap<T> for W1Map<T> {
         self.potential.dim()
     }
 
-    fn transport(&self, x: &Mat<T>) -> Mat<T> {
+    fn transport_on(&self, x: &Mat<T>, pool: &mut Pool) -> Mat<T> {
         assert_eq!(x.cols(), self.dim(), "W1Map: input dimension");
-        // Rows in chunks of W1_MAP_CHUNK (as the W2 map): the workspaces hold one chunk, not every row;
-        // each row's arithmetic does not depend on its chunk, so the result does not either.
-        let (n, dim) = x.shape();
-        let mut out = x.clone();
-        let chunk = W1_MAP_CHUNK.min(n).max(1);
-        let (mut pw, mut sw) = (self.potential.work(chunk), self.step.work(chunk));
-        let mut d = Mat::zeros(chunk, dim);
-        for r0 in (0..n).step_by(chunk) {
-            let r1 = (r0 + chunk).min(n);
-            if r1 - r0 != chunk {
-                (pw, sw) = (self.potential.work(r1 - r0), self.step.work(r1 - r0));
-                d.resize(r1 - r0, dim);
-            }
-            let xv = x.view().rows_range(r0, r1);
-            self.potential.grad_x(xv, &mut pw);
+        // Rows in chunks of W1_MAP_CHUNK per worker (`map_rows`): the work buffers hold one chunk, not
+        // every row; each row's arithmetic does not depend on its chunk, so the result does not either.
+        let dim = x.cols();
+        let work = |rows| {
+            let grad = Mat::zeros(rows, dim);
+            (self.potential.work(rows), self.step.work(rows), grad)
+        };
+        map_rows(x, pool, W1_MAP_CHUNK, work, |(pw, sw, d), xv, out| {
+            self.potential.grad_x(xv, pw);
             d.as_mut_slice().copy_from_slice(pw.grad_x().as_slice());
-            normalise_rows(&mut d);
-            self.step.forward(xv, &mut sw);
+            normalise_rows(d);
+            self.step.forward(xv, sw);
             for (i, &e) in sw.outputs().iter().enumerate() {
-                for (o, &dv) in out.row_mut(r0 + i).iter_mut().zip(d.row(i)) {
-                    let v = *o - e * dv;
+                let dst = &mut out[i * dim..(i + 1) * dim];
+                for ((o, &xk), &dk) in dst.iter_mut().zip(xv.row(i)).zip(d.row(i)) {
+                    let v = xk - e * dk;
                     *o = if self.positive { v.max(T::ZERO) } else { v };
                 }
             }
-        }
-        out
+        })
     }
 
     fn to_saved(&self) -> SavedModel<T> {

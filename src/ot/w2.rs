@@ -55,11 +55,12 @@ mod trainer;
 pub use config::W2Config;
 pub use trainer::{fit, StepStats, W2Report, W2Trainer, SAMPLE_ROWS};
 
-use crate::linalg::{Mat, Real};
+use crate::linalg::{Mat, MatMut, Real};
 use crate::nn::icnn::{Icnn, IcnnWorkspace};
 use crate::ot::conjugate::{refine, Amortization, ConjugateConfig, ConjugateWorkspace};
 use crate::ot::penalty::Penalty;
-use crate::ot::{SavedModel, TransportMap};
+use crate::ot::{map_rows, SavedModel, TransportMap};
+use crate::parallel::Pool;
 use crate::Result;
 
 /// A fitted W2 map `T = ∇g` (g an ICNN).
@@ -166,9 +167,20 @@ impl<T: Real> TransportMap<T> for W2Map<T> {
     fn dim(&self) -> usize {
         self.g.dim()
     }
-    fn transport(&self, x: &Mat<T>) -> Mat<T> {
-        let mut ws = self.g.workspace(x.rows().clamp(1, 1024));
-        self.g.transport(x, &mut ws)
+    fn transport_on(&self, x: &Mat<T>, pool: &mut Pool) -> Mat<T> {
+        let d = self.g.dim();
+        assert_eq!(x.cols(), d, "W2 map: input dimension");
+        // ∇g row by row (chunks of 1024 rows per worker, each with its own workspace)
+        map_rows(
+            x,
+            pool,
+            1024,
+            |rows| self.g.workspace(rows),
+            |ws, xr, out| {
+                let dst = MatMut::from_slice(out, xr.rows(), d).expect("chunk shape");
+                self.g.grad_x(xr, ws, dst);
+            },
+        )
     }
     fn to_saved(&self) -> SavedModel<T> {
         let g = &self.g;

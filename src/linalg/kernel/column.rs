@@ -3,11 +3,7 @@
 //! arithmetic that of the micro-kernels (the same FMA chain over p in the same depth blocks, then the
 //! same `α·acc + β·C`), so the bits of an element do not depend on the path that computed it.
 
-#[cfg(target_arch = "x86_64")]
-use super::gather::{
-    f32_avx2 as gather_f32_avx2, f32_avx512 as gather_f32_avx512, f64_avx2 as gather_f64_avx2,
-    f64_avx512 as gather_f64_avx512,
-};
+use super::driver::depth_blocks;
 use super::Micro;
 use crate::linalg::gemm::Product;
 use crate::linalg::Real;
@@ -40,17 +36,15 @@ pub(super) type ColumnFn<T> = unsafe fn(
 macro_rules! column_kernel {
     (
         $name:ident, $t:ty, $feat:literal, $lanes:literal,
-        $zero:ident, $load:ident, $store:ident, $splat:ident, $fma:ident, $mul:ident, $gather:ident
+        $zero:ident, $load:ident, $store:ident, $splat:ident, $fma:ident, $mul:ident, $gather:path
     ) => {
         /// # Safety
         /// The CPU must have the instruction set named in `target_feature`; `a` must be valid for
         /// `a[i·rsa + p·csa]` (i < rows, p < kc), `b` for `b[p·rsb + j·csb]` and `c` for
         /// `c[i·rsc + j·csc]` (j < n ≤ NARROW), `c` must not alias `a` or `b`, 1 ≤ rows ≤ lanes, and
         /// `(lanes − 1)·|rsa|` must fit in an i32.
-        #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $feat)]
-        #[allow(clippy::too_many_arguments)]
-        pub(super) unsafe fn $name(
+        pub(in crate::linalg::kernel) unsafe fn $name(
             kc: usize,
             n: usize,
             alpha: $t,
@@ -104,14 +98,10 @@ macro_rules! column_kernel {
                         }
                     }
                     let cv = $load(tmp.as_ptr());
-                    let out = if beta == 0.0 {
-                        $mul(va, x)
-                    } else if beta == 1.0 {
-                        $fma(va, x, cv)
-                    } else {
-                        $fma(va, x, $mul($splat(beta), cv))
-                    };
-                    $store(tmp.as_mut_ptr(), out);
+                    $store(
+                        tmp.as_mut_ptr(),
+                        c_update!($fma, $mul, $splat, va, x, beta, cv),
+                    );
                     for (l, &t) in tmp.iter().enumerate().take(rows) {
                         *cj.offset(l as isize * rsc) = t;
                     }
@@ -121,112 +111,36 @@ macro_rules! column_kernel {
     };
 }
 
-column_kernel!(
-    f32_avx512_col,
-    f32,
-    "avx512f",
-    16,
-    _mm512_setzero_ps,
-    _mm512_loadu_ps,
-    _mm512_storeu_ps,
-    _mm512_set1_ps,
-    _mm512_fmadd_ps,
-    _mm512_mul_ps,
-    gather_f32_avx512
-);
-column_kernel!(
-    f64_avx512_col,
-    f64,
-    "avx512f",
-    8,
-    _mm512_setzero_pd,
-    _mm512_loadu_pd,
-    _mm512_storeu_pd,
-    _mm512_set1_pd,
-    _mm512_fmadd_pd,
-    _mm512_mul_pd,
-    gather_f64_avx512
-);
-column_kernel!(
-    f32_avx2_col,
-    f32,
-    "avx2,fma",
-    8,
-    _mm256_setzero_ps,
-    _mm256_loadu_ps,
-    _mm256_storeu_ps,
-    _mm256_set1_ps,
-    _mm256_fmadd_ps,
-    _mm256_mul_ps,
-    gather_f32_avx2
-);
-column_kernel!(
-    f64_avx2_col,
-    f64,
-    "avx2,fma",
-    4,
-    _mm256_setzero_pd,
-    _mm256_loadu_pd,
-    _mm256_storeu_pd,
-    _mm256_set1_pd,
-    _mm256_fmadd_pd,
-    _mm256_mul_pd,
-    gather_f64_avx2
-);
+pub(super) use column_kernel;
 
-/// The column-kernel loop: the depth blocks of [`driver`](super::driver::driver) (same β handling,
-/// same merge of a short last block), `lanes` rows of C per call.
+/// The column-kernel loop: the depth blocks of [`depth_blocks`], `lanes` rows of C per call.
 ///
 /// # Safety
 /// As [`gemm_own`](super::gemm_own), with n ≤ NARROW and `(lanes − 1)·|rsa|` within i32.
 pub(super) unsafe fn columns<T: Real>(mk: &Micro<T>, p: Product<T>) {
-    let Product {
-        m,
-        k,
-        n,
-        alpha,
-        a,
-        rsa,
-        csa,
-        b,
-        rsb,
-        csb,
-        beta,
-        c,
-        rsc,
-        csc,
-    } = p;
-    let mut pc = 0;
-    while pc < k {
-        let kc = if k - pc <= mk.kc + mk.kc / 4 {
-            k - pc
-        } else {
-            mk.kc
-        };
-        let beta = if pc == 0 { beta } else { T::ONE };
-        for i0 in (0..m).step_by(mk.lanes) {
-            let rows = mk.lanes.min(m - i0);
+    for (pc, kc, beta) in depth_blocks(mk, p.k, p.beta) {
+        for i0 in (0..p.m).step_by(mk.lanes) {
+            let rows = mk.lanes.min(p.m - i0);
             // safety: rows i0.. < m and depth pc.. < k inside A, B and C; the kernel's contract holds
             // by this function's.
             unsafe {
                 (mk.column)(
                     kc,
-                    n,
-                    alpha,
-                    a.offset(i0 as isize * rsa + pc as isize * csa),
-                    rsa,
-                    csa,
+                    p.n,
+                    p.alpha,
+                    p.a.offset(i0 as isize * p.rsa + pc as isize * p.csa),
+                    p.rsa,
+                    p.csa,
                     rows,
-                    b.offset(pc as isize * rsb),
-                    rsb,
-                    csb,
+                    p.b.offset(pc as isize * p.rsb),
+                    p.rsb,
+                    p.csb,
                     beta,
-                    c.offset(i0 as isize * rsc),
-                    rsc,
-                    csc,
+                    p.c.offset(i0 as isize * p.rsc),
+                    p.rsc,
+                    p.csc,
                 )
             };
         }
-        pc += kc;
     }
 }

@@ -37,49 +37,15 @@ pub fn gemm_on<T: OwnKernel>(
     true
 }
 
-/// `C ← α·A·B + β·C` by monge's kernels; returns `false` (doing nothing) when this CPU has none.
-///
-/// `A` is m×k with strides (rsa, csa), `B` k×n with (rsb, csb), `C` m×n with (rsc, csc). If β is zero,
-/// C is not read.
+/// `C ← α·A·B + β·C` on the raw operands of `p` by monge's kernels; returns `false` (doing nothing)
+/// when this CPU has none. If β is zero, C is not read.
 ///
 /// # Safety
-/// The pointers must be valid for every element addressed by the dimensions and strides, and `C` must
-/// not alias `A` or `B`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn gemm_own<T: OwnKernel>(
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: T,
-    a: *const T,
-    rsa: isize,
-    csa: isize,
-    b: *const T,
-    rsb: isize,
-    csb: isize,
-    beta: T,
-    c: *mut T,
-    rsc: isize,
-    csc: isize,
-) -> bool {
+/// The pointers of `p` must be valid for every element addressed by its dimensions and strides, and
+/// `C` must not alias `A` or `B`.
+pub(crate) unsafe fn gemm_own<T: OwnKernel>(p: Product<T>) -> bool {
     let Some(isa) = Isa::detected() else {
         return false;
-    };
-    let p = Product {
-        m,
-        k,
-        n,
-        alpha,
-        a,
-        rsa,
-        csa,
-        b,
-        rsb,
-        csb,
-        beta,
-        c,
-        rsc,
-        csc,
     };
     // safety: forwarded contract; `isa` is available.
     unsafe { gemm_isa(isa, p) };

@@ -3,7 +3,6 @@
 //! instruction set), lane l holding the FMA chain over p ≡ l (mod W), the lanes summed by a fixed
 //! halving tree; Bᵀ packed once per product into the thread's buffer.
 
-use super::column::NARROW;
 use super::isa::{with_sized_buffer, OwnKernel};
 use super::Micro;
 use crate::linalg::gemm::Product;
@@ -27,10 +26,8 @@ macro_rules! dot_kernel {
         /// The CPU must have the instruction set named in `target_feature`; `a[r·rsa + p]` must be
         /// valid for r < rows ≤ RV, p < k; `bt[j·ldb + p]` for j < n ≤ NARROW, p < k rounded up to W;
         /// `c[r·rsc + j·csc]` for r < rows, j < n, and `c` must not alias `a` or `bt`.
-        #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $feat)]
-        #[allow(clippy::too_many_arguments)]
-        pub(super) unsafe fn $name(
+        pub(in crate::linalg::kernel) unsafe fn $name(
             k: usize,
             n: usize,
             alpha: $t,
@@ -84,6 +81,10 @@ macro_rules! dot_kernel {
                     step!(kf, |r: usize| tail[r].as_ptr());
                 }
             }
+            // C ← α·dot + β·C in scalars, by the micro-kernels' formula.
+            let fma = |a: $t, b: $t, c: $t| a.mul_add(b, c);
+            let mul = |a: $t, b: $t| a * b;
+            let splat = |x: $t| x;
             for (r, acc_r) in acc.iter().enumerate().take(rows) {
                 for (j, x) in acc_r.iter().enumerate().take(n) {
                     let mut s = [0.0 as $t; W];
@@ -101,13 +102,7 @@ macro_rules! dot_kernel {
                     // safety: (r, j) inside C by the contract.
                     unsafe {
                         let cp = c.offset(r as isize * rsc + j as isize * csc);
-                        *cp = if beta == 0.0 {
-                            alpha * s[0]
-                        } else if beta == 1.0 {
-                            alpha.mul_add(s[0], *cp)
-                        } else {
-                            alpha.mul_add(s[0], beta * *cp)
-                        };
+                        *cp = c_update!(fma, mul, splat, alpha, s[0], beta, *cp);
                     }
                 }
             }
@@ -115,54 +110,7 @@ macro_rules! dot_kernel {
     };
 }
 
-dot_kernel!(
-    f32_avx512_dot,
-    f32,
-    "avx512f",
-    4,
-    1,
-    16,
-    _mm512_setzero_ps,
-    _mm512_loadu_ps,
-    _mm512_storeu_ps,
-    _mm512_fmadd_ps
-);
-dot_kernel!(
-    f64_avx512_dot,
-    f64,
-    "avx512f",
-    4,
-    1,
-    8,
-    _mm512_setzero_pd,
-    _mm512_loadu_pd,
-    _mm512_storeu_pd,
-    _mm512_fmadd_pd
-);
-dot_kernel!(
-    f32_avx2_dot,
-    f32,
-    "avx2,fma",
-    2,
-    2,
-    8,
-    _mm256_setzero_ps,
-    _mm256_loadu_ps,
-    _mm256_storeu_ps,
-    _mm256_fmadd_ps
-);
-dot_kernel!(
-    f64_avx2_dot,
-    f64,
-    "avx2,fma",
-    2,
-    2,
-    4,
-    _mm256_setzero_pd,
-    _mm256_loadu_pd,
-    _mm256_storeu_pd,
-    _mm256_fmadd_pd
-);
+pub(super) use dot_kernel;
 
 /// The dot-kernel loop: Bᵀ packed once (column j at `bt[j·kp ..]`, zero-padded to `kp`, a multiple of
 /// the lane width), then `dot_rows` rows of C per call.

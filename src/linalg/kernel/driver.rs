@@ -9,6 +9,31 @@ use super::Micro;
 use crate::linalg::gemm::Product;
 use crate::linalg::Real;
 
+/// The depth blocks of a product of depth `k`, `(pc, kc, β)`: blocks of KC from pc = 0, a last block of
+/// at most KC/4 merged into the one before (k = 257 is one block, not two), with the product's β for
+/// the first block and 1 for the others (they add to what the first wrote). Every kernel loop takes its
+/// blocks from here, so each element of C sees the same FMA chain whichever kernel computes it.
+pub(super) fn depth_blocks<T: Real>(
+    mk: &Micro<T>,
+    k: usize,
+    beta: T,
+) -> impl Iterator<Item = (usize, usize, T)> {
+    let full = mk.kc;
+    let mut pc = 0;
+    std::iter::from_fn(move || {
+        (pc < k).then(|| {
+            let kc = if k - pc <= full + full / 4 {
+                k - pc
+            } else {
+                full
+            };
+            let block = (pc, kc, if pc == 0 { beta } else { T::ONE });
+            pc += kc;
+            block
+        })
+    })
+}
+
 /// The loop nest of the module doc.
 ///
 /// # Safety
@@ -39,14 +64,7 @@ pub(super) unsafe fn driver<T: Real>(
     let mut tile = [T::ZERO; MAX_TILE];
     for jc in (0..n).step_by(mk.nc) {
         let nc = mk.nc.min(n - jc);
-        let mut pc = 0;
-        while pc < k {
-            let kc = if k - pc <= mk.kc + mk.kc / 4 {
-                k - pc
-            } else {
-                mk.kc
-            };
-            let beta = if pc == 0 { beta } else { T::ONE };
+        for (pc, kc, beta) in depth_blocks(mk, k, beta) {
             // B[pc.., jc..] read in place when its columns are contiguous and its rows do not all fall
             // into the same few L1 sets (a row stride of a multiple of 4 KiB would); else packed panel by
             // panel. The last, partial panel is always packed, zero-padded to NR.
@@ -151,7 +169,6 @@ pub(super) unsafe fn driver<T: Real>(
                     }
                 }
             }
-            pc += kc;
         }
     }
 }

@@ -3,16 +3,9 @@
 //! thread's first product, reused by every later one).
 
 #[cfg(target_arch = "x86_64")]
-use super::column::{f32_avx2_col, f32_avx512_col, f64_avx2_col, f64_avx512_col};
+use super::pack::f32_avx512_pack_t;
 #[cfg(target_arch = "x86_64")]
-use super::dot::{f32_avx2_dot, f32_avx512_dot, f64_avx2_dot, f64_avx512_dot};
-#[cfg(target_arch = "x86_64")]
-use super::micro::{
-    f32_avx2, f32_avx2_half, f32_avx512, f32_avx512_half, f64_avx2, f64_avx2_half, f64_avx512,
-    f64_avx512_half,
-};
-#[cfg(target_arch = "x86_64")]
-use super::pack::{f32_avx2_pack_t, f32_avx512_pack_t, f64_avx2_pack_t, f64_avx512_pack_t};
+use super::pairs::{f32_avx2, f32_avx512, f64_avx2, f64_avx512};
 use super::Micro;
 use crate::linalg::Real;
 use std::cell::RefCell;
@@ -67,12 +60,10 @@ thread_local! {
     static BUF_F64: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
 }
 
+/// `impl OwnKernel for $t`: its packing buffer `$buf`, column block `$nc`, and the kernels of its two
+/// pairs (modules of [`super::pairs`]) with the full-panel packer of each.
 macro_rules! own_kernel {
-    (
-        $t:ty, $buf:ident, $nc:literal,
-        avx512: ($k5:ident, $h5:ident, $c5:ident, $d5:ident, $p5:ident),
-        avx2: ($k2:ident, $h2:ident, $c2:ident, $d2:ident, $p2:ident)
-    ) => {
+    ($t:ty, $buf:ident, $nc:literal, avx512: ($m5:ident, $p5:path), avx2: ($m2:ident, $p2:path)) => {
         impl OwnKernel for $t {
             #[cfg(not(target_arch = "x86_64"))]
             fn micro(_: Isa) -> Micro<$t> {
@@ -85,27 +76,27 @@ macro_rules! own_kernel {
                 let vector_bytes = if isa == Isa::Avx512 { 64 } else { 32 };
                 let nr = 2 * vector_bytes / Self::BYTES;
                 let avx512 = Micro {
-                    mr: 8,
+                    mr: $m5::MR,
                     nr,
                     kc: 256,
                     nc: $nc,
-                    kernel: $k5,
-                    half: $h5,
+                    kernel: $m5::micro,
+                    half: $m5::half,
                     lanes: nr / 2,
-                    column: $c5,
-                    dot_rows: 4,
-                    dot: $d5,
+                    column: $m5::column,
+                    dot_rows: $m5::DOT_ROWS,
+                    dot: $m5::dot,
                     pack_t: $p5,
                 };
                 match isa {
                     Isa::Avx512 => avx512,
                     Isa::Avx2 => Micro {
-                        mr: 6,
-                        kernel: $k2,
-                        half: $h2,
-                        column: $c2,
-                        dot_rows: 2,
-                        dot: $d2,
+                        mr: $m2::MR,
+                        kernel: $m2::micro,
+                        half: $m2::half,
+                        column: $m2::column,
+                        dot_rows: $m2::DOT_ROWS,
+                        dot: $m2::dot,
                         pack_t: $p2,
                         ..avx512
                     },
@@ -121,13 +112,13 @@ macro_rules! own_kernel {
 
 own_kernel!(
     f32, BUF_F32, 512,
-    avx512: (f32_avx512, f32_avx512_half, f32_avx512_col, f32_avx512_dot, f32_avx512_pack_t),
-    avx2: (f32_avx2, f32_avx2_half, f32_avx2_col, f32_avx2_dot, f32_avx2_pack_t)
+    avx512: (f32_avx512, f32_avx512_pack_t),
+    avx2: (f32_avx2, f32_avx2::pack_t_gather)
 );
 own_kernel!(
     f64, BUF_F64, 256,
-    avx512: (f64_avx512, f64_avx512_half, f64_avx512_col, f64_avx512_dot, f64_avx512_pack_t),
-    avx2: (f64_avx2, f64_avx2_half, f64_avx2_col, f64_avx2_dot, f64_avx2_pack_t)
+    avx512: (f64_avx512, f64_avx512::pack_t_gather),
+    avx2: (f64_avx2, f64_avx2::pack_t_gather)
 );
 
 /// Runs `f` on this thread's packing buffer, sized (once: the thread's one allocation) to

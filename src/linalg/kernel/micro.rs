@@ -2,12 +2,31 @@
 //! `C[i, j] ← α·Σ_p a[i, p]·b[p, j] + β·C[i, j]` with one fused multiply–add per element and depth step
 //! (in increasing p), then `α·acc + β·C` (`β = 0` does not read C, `β = 1` skips the multiply); and the
 //! one-vector (MR × NR/2) kernels for panels at most half full, with the same arithmetic.
+//!
+//! One macro for every tile: `pairs.rs` instantiates it per (scalar type, instruction set) with MR,
+//! the vector count and the intrinsics as constants, so the MR × NR accumulators stay in registers.
 
 pub(super) type KernelFn<T> =
     unsafe fn(usize, T, *const T, isize, isize, *const T, isize, T, *mut T, isize);
 
 /// The largest MR×NR tile of any kernel (f32 AVX-512: 8×32).
 pub(super) const MAX_TILE: usize = 256;
+
+/// `α·acc + β·C` of one vector (or scalar) `$acc` given `$va` = α splat and `$c` the current C, the one
+/// formula every kernel writes C with: `β = 0` does not read C (`$c` is not evaluated), `β = 1` skips
+/// the multiply, else `fma(α, acc, β·C)`. `$fma(a, b, c)` = a·b + c rounded once, `$mul`, `$splat`
+/// (broadcast) the vector (or scalar) operations.
+macro_rules! c_update {
+    ($fma:ident, $mul:ident, $splat:ident, $va:expr, $acc:expr, $beta:expr, $c:expr) => {
+        if $beta == 0.0 {
+            $mul($va, $acc)
+        } else if $beta == 1.0 {
+            $fma($va, $acc, $c)
+        } else {
+            $fma($va, $acc, $mul($splat($beta), $c))
+        }
+    };
+}
 
 /// Defines a micro-kernel `$name` for `$t` with `$mr` rows and `$nv` `$lanes`-wide vectors per row.
 macro_rules! micro_kernel {
@@ -19,10 +38,8 @@ macro_rules! micro_kernel {
         /// The CPU must have the instruction set named in `target_feature`; `a` must be valid for
         /// `a[i·rsa + p·csa]` (i < MR, p < kc), `b` for `b[p·rsb + j]` (p < kc, j < NR) and `c` for
         /// `c[i·rsc + j]` (i < MR, j < NR), and `c` must not alias `a` or `b`.
-        #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $feat)]
-        #[allow(clippy::too_many_arguments)]
-        pub(super) unsafe fn $name(
+        pub(in crate::linalg::kernel) unsafe fn $name(
             kc: usize,
             alpha: $t,
             a: *const $t,
@@ -60,14 +77,7 @@ macro_rules! micro_kernel {
                     // safety: i < MR, v·lanes + lane < NR: inside the tile of the contract.
                     unsafe {
                         let p = c.offset(i as isize * rsc).add(v * $lanes);
-                        let out = if beta == 0.0 {
-                            $mul(va, x)
-                        } else if beta == 1.0 {
-                            $fma(va, x, $load(p))
-                        } else {
-                            $fma(va, x, $mul($splat(beta), $load(p)))
-                        };
-                        $store(p, out);
+                        $store(p, c_update!($fma, $mul, $splat, va, x, beta, $load(p)));
                     }
                 }
             }
@@ -75,115 +85,4 @@ macro_rules! micro_kernel {
     };
 }
 
-micro_kernel!(
-    f32_avx512,
-    f32,
-    "avx512f",
-    8,
-    2,
-    16,
-    _mm512_setzero_ps,
-    _mm512_loadu_ps,
-    _mm512_storeu_ps,
-    _mm512_set1_ps,
-    _mm512_fmadd_ps,
-    _mm512_mul_ps
-);
-micro_kernel!(
-    f32_avx512_half,
-    f32,
-    "avx512f",
-    8,
-    1,
-    16,
-    _mm512_setzero_ps,
-    _mm512_loadu_ps,
-    _mm512_storeu_ps,
-    _mm512_set1_ps,
-    _mm512_fmadd_ps,
-    _mm512_mul_ps
-);
-micro_kernel!(
-    f64_avx512,
-    f64,
-    "avx512f",
-    8,
-    2,
-    8,
-    _mm512_setzero_pd,
-    _mm512_loadu_pd,
-    _mm512_storeu_pd,
-    _mm512_set1_pd,
-    _mm512_fmadd_pd,
-    _mm512_mul_pd
-);
-micro_kernel!(
-    f64_avx512_half,
-    f64,
-    "avx512f",
-    8,
-    1,
-    8,
-    _mm512_setzero_pd,
-    _mm512_loadu_pd,
-    _mm512_storeu_pd,
-    _mm512_set1_pd,
-    _mm512_fmadd_pd,
-    _mm512_mul_pd
-);
-micro_kernel!(
-    f32_avx2,
-    f32,
-    "avx2,fma",
-    6,
-    2,
-    8,
-    _mm256_setzero_ps,
-    _mm256_loadu_ps,
-    _mm256_storeu_ps,
-    _mm256_set1_ps,
-    _mm256_fmadd_ps,
-    _mm256_mul_ps
-);
-micro_kernel!(
-    f32_avx2_half,
-    f32,
-    "avx2,fma",
-    6,
-    1,
-    8,
-    _mm256_setzero_ps,
-    _mm256_loadu_ps,
-    _mm256_storeu_ps,
-    _mm256_set1_ps,
-    _mm256_fmadd_ps,
-    _mm256_mul_ps
-);
-micro_kernel!(
-    f64_avx2,
-    f64,
-    "avx2,fma",
-    6,
-    2,
-    4,
-    _mm256_setzero_pd,
-    _mm256_loadu_pd,
-    _mm256_storeu_pd,
-    _mm256_set1_pd,
-    _mm256_fmadd_pd,
-    _mm256_mul_pd
-);
-micro_kernel!(
-    f64_avx2_half,
-    f64,
-    "avx2,fma",
-    6,
-    1,
-    4,
-    _mm256_setzero_pd,
-    _mm256_loadu_pd,
-    _mm256_storeu_pd,
-    _mm256_set1_pd,
-    _mm256_fmadd_pd,
-    _mm256_mul_pd
-);
+pub(super) use {c_update, micro_kernel};

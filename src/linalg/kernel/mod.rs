@@ -58,16 +58,19 @@
 //! block edges; `tests/linalg_gemm.rs` checks every transpose and stride against the triple loop.
 //!
 //! # Files (one concern each)
-//! - `micro.rs`: the MR×NR and MR×NR/2 micro-kernels;
-//! - `column.rs`: the column kernels and their loop over rows and depth blocks;
-//! - `dot.rs`: the dot kernels and their loop (Bᵀ packed once per product);
+//! - `micro.rs`: the MR×NR and MR×NR/2 micro-kernels (a macro), and `c_update!`, the `α·acc + β·C`
+//!   that every kernel writes C with;
+//! - `column.rs`: the column kernels (a macro) and their loop over rows and depth blocks;
+//! - `dot.rs`: the dot kernels (a macro) and their loop (Bᵀ packed once per product);
+//! - `pairs.rs`: the kernel macros instantiated once per (scalar type, instruction set) pair, with
+//!   that pair's vector instructions and tile shapes (why the shapes are constants: its module doc);
 //! - `gather.rs`: the vector gathers of the column kernels and packers;
 //! - `pack.rs`: packing B into panels (transposed full panels in registers or by gathers, the rest
 //!   by a scalar copy);
 //! - `isa.rs`: instruction-set detection, each scalar type's table of kernels ([`Micro`]) and the
 //!   per-thread packing buffer;
 //! - `dispatch.rs`: the entry points and the split of a product among the kernels (edges above);
-//! - `driver.rs`: the loop nest above.
+//! - `driver.rs`: the loop nest above, and the depth blocks every kernel loop takes.
 
 mod column;
 mod dispatch;
@@ -78,6 +81,8 @@ mod gather;
 mod isa;
 mod micro;
 mod pack;
+#[cfg(target_arch = "x86_64")]
+mod pairs;
 
 pub(crate) use dispatch::gemm_own;
 pub use dispatch::{gemm_on, has_own_kernel};

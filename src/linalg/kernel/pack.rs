@@ -3,10 +3,7 @@
 //! transposes (f32, AVX-512) or by gathers; every other panel by the scalar copy [`pack_panel`].
 
 #[cfg(target_arch = "x86_64")]
-use super::gather::{
-    f32_avx2 as gather_f32_avx2, f32_avx512 as gather_f32_avx512, f64_avx2 as gather_f64_avx2,
-    f64_avx512 as gather_f64_avx512,
-};
+use super::pairs::f32_avx512::pack_t_gather;
 use crate::linalg::Real;
 
 /// `(panel, src, csb, kc)`: a full NR-wide panel of a transposed B (unit row stride): `panel[p·NR + j] =
@@ -73,20 +70,24 @@ pub(super) unsafe fn f32_avx512_pack_t(panel: *mut f32, src: *const f32, csb: is
     }
     if full < kc {
         // safety: the remaining rows, same contract.
-        unsafe { f32_avx512_pack_t_gather(panel.add(full * 32), src.add(full), csb, kc - full) };
+        unsafe { pack_t_gather(panel.add(full * 32), src.add(full), csb, kc - full) };
     }
 }
 
 /// Defines a gather packer `$name` for panels of two `$lanes`-wide vectors.
 macro_rules! pack_t_kernel {
-    ($name:ident, $t:ty, $feat:literal, $lanes:literal, $store:ident, $gather:ident) => {
+    ($name:ident, $t:ty, $feat:literal, $lanes:literal, $store:ident, $gather:path) => {
         /// # Safety
         /// The CPU must have the instruction set named in `target_feature`; `src[p + j·csb]` must be
         /// valid for p < kc, j < 2·lanes, with `(2·lanes − 1)·|csb|` within i32; `panel` must hold
         /// kc·2·lanes elements.
-        #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $feat)]
-        pub(super) unsafe fn $name(panel: *mut $t, src: *const $t, csb: isize, kc: usize) {
+        pub(in crate::linalg::kernel) unsafe fn $name(
+            panel: *mut $t,
+            src: *const $t,
+            csb: isize,
+            kc: usize,
+        ) {
             use std::arch::x86_64::*;
             let mut lo = [0i32; $lanes];
             let mut hi = [0i32; $lanes];
@@ -106,38 +107,7 @@ macro_rules! pack_t_kernel {
     };
 }
 
-pack_t_kernel!(
-    f32_avx512_pack_t_gather,
-    f32,
-    "avx512f",
-    16,
-    _mm512_storeu_ps,
-    gather_f32_avx512
-);
-pack_t_kernel!(
-    f64_avx512_pack_t,
-    f64,
-    "avx512f",
-    8,
-    _mm512_storeu_pd,
-    gather_f64_avx512
-);
-pack_t_kernel!(
-    f32_avx2_pack_t,
-    f32,
-    "avx2,fma",
-    8,
-    _mm256_storeu_ps,
-    gather_f32_avx2
-);
-pack_t_kernel!(
-    f64_avx2_pack_t,
-    f64,
-    "avx2,fma",
-    4,
-    _mm256_storeu_pd,
-    gather_f64_avx2
-);
+pub(super) use pack_t_kernel;
 
 /// Copies the kc×w block of B at `src` (strides rsb, csb) into `panel` as kc rows of `nr` (w ≤ nr),
 /// zero-padded. Reads follow whichever stride of B is unit, so a transposed operand (rsb = 1: the

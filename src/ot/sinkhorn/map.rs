@@ -14,10 +14,10 @@
 //!
 //! # Evaluation
 //! Points are mapped in blocks of [`MAP_BLOCK`] rows (each block × all targets: O(block·m) memory per
-//! worker), the blocks split into one contiguous range per worker of a [`Pool`] built once per
-//! [`TransportMap::transport`] call with the map's thread count ([`ElasticSinkhornMap::set_threads`];
-//! the fit's `threads`, 1 for a map rebuilt from a file). Each point's arithmetic does not depend on its
-//! block or worker, so the result does not depend on the thread count.
+//! worker), one contiguous range of rows per worker of the caller's [`Pool`]
+//! ([`TransportMap::transport_on`], through [`crate::ot::map_rows`]; `transport` runs on the caller
+//! alone, whatever threads the fit used). Each point's arithmetic does not depend on its block or worker,
+//! so the result does not depend on the thread count.
 //!
 //! # Saved form (bit-exact)
 //! Method `"sinkhorn"`; hyper-parameters `cost`, `gamma`, `epsilon` (f64, printed to round-trip);
@@ -30,7 +30,7 @@
 use super::cost::{add_grad_tau_block, cost_rows, ElasticCost};
 use super::solver::{solve, SinkhornConfig, SinkhornReport};
 use crate::linalg::{gemm, Mat, MatRef, Op, Real};
-use crate::ot::{SavedModel, TransportMap};
+use crate::ot::{map_rows, SavedModel, TransportMap};
 use crate::parallel::Pool;
 use crate::{Error, Result};
 
@@ -42,7 +42,6 @@ pub struct ElasticSinkhornMap<T> {
     target: Mat<T>,
     target64: Mat<f64>,
     g: Vec<f64>,
-    threads: usize,
     report: Option<SinkhornReport>,
 }
 
@@ -113,7 +112,6 @@ impl<T: Real> ElasticSinkhornMap<T> {
             target: ys,
             target64: y64,
             g,
-            threads: cfg.threads,
             report: Some(report),
         })
     }
@@ -138,13 +136,7 @@ impl<T: Real> ElasticSinkhornMap<T> {
         &self.g
     }
 
-    /// Sets the worker threads used by [`TransportMap::transport`] (0 is taken as 1).
-    pub fn set_threads(&mut self, threads: usize) {
-        self.threads = threads.max(1);
-    }
-
-    /// Rebuilds from a saved model (module doc, "Saved form"); maps on one thread until
-    /// [`Self::set_threads`]. Every size is checked against the tensors present before anything is
+    /// Rebuilds from a saved model (module doc, "Saved form"). Every size is checked against the tensors present before anything is
     /// allocated, and every value and hyper-parameter must be finite (γ and ε as the fit requires).
     pub fn from_saved(saved: &SavedModel<T>) -> Result<Self> {
         crate::ot::baselines::expect_method(saved, "sinkhorn")?;
@@ -227,7 +219,6 @@ impl<T: Real> ElasticSinkhornMap<T> {
             target64: target.cast(),
             target,
             g,
-            threads: 1,
             report: None,
         })
     }
@@ -299,30 +290,15 @@ impl<T: Real> TransportMap<T> for ElasticSinkhornMap<T> {
         self.target.cols()
     }
 
-    fn transport(&self, x: &Mat<T>) -> Mat<T> {
+    fn transport_on(&self, x: &Mat<T>, pool: &mut Pool) -> Mat<T> {
         assert_eq!(x.cols(), self.dim(), "sinkhorn map: input width");
-        let (n, d) = x.shape();
-        let mut out = Mat::zeros(n, d);
-        if n == 0 || d == 0 {
-            return out;
-        }
-        let nblocks = n.div_ceil(MAP_BLOCK);
-        let threads = self.threads.min(nblocks).max(1);
-        let per = nblocks.div_ceil(threads);
-        let mut ranges: Vec<(usize, &mut [T])> = out
-            .as_mut_slice()
-            .chunks_mut(per * MAP_BLOCK * d)
-            .enumerate()
-            .map(|(t, chunk)| (t * per * MAP_BLOCK, chunk))
-            .collect();
-        Pool::new(threads).for_each_mut(&mut ranges, |_, (r0, chunk)| {
-            for (k, blk) in chunk.chunks_mut(MAP_BLOCK * d).enumerate() {
-                let b0 = *r0 + k * MAP_BLOCK;
-                let b1 = b0 + blk.len() / d;
-                self.map_block(x.view().rows_range(b0, b1), blk);
-            }
-        });
-        out
+        map_rows(
+            x,
+            pool,
+            MAP_BLOCK,
+            |_| (),
+            |_, xr, out| self.map_block(xr, out),
+        )
     }
 
     fn to_saved(&self) -> SavedModel<T> {

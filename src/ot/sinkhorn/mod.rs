@@ -12,7 +12,8 @@
 //! The cost matrix and every map block take O(n·m·d) arithmetic (the ½‖·‖² part by f64 gemm, the τ part
 //! by a vectorisable loop over coordinates) and O(n·m) memory; the map streams over blocks of evaluation
 //! points (each block × all targets). The fit runs on a [`crate::parallel::Pool`] of the caller's
-//! `threads`, built once per fit; the map on one built once per call. Every reduction runs in a fixed
+//! `threads`, built once per fit; the map on the pool its caller passes
+//! ([`crate::ot::TransportMap::transport_on`]). Every reduction runs in a fixed
 //! order, so results do not depend on the thread count.
 //!
 //! Measured (`cargo bench --bench sinkhorn`, n = m = d = 1000, f32, L1 with γ = 1, default ε: 2

@@ -37,8 +37,8 @@ pub struct SinkhornConfig {
     pub tol: f64,
     /// Iteration cap (ott-jax: 2000).
     pub max_iter: usize,
-    /// Worker threads of the fit and of the fitted map's [`crate::ot::TransportMap::transport`]
-    /// (at least 1; default 1).
+    /// Worker threads of the fit (at least 1; default 1). The fitted map runs on the pool its caller
+    /// passes to [`crate::ot::TransportMap::transport_on`].
     pub threads: usize,
 }
 
