@@ -4,38 +4,9 @@
 
 mod common;
 
-use common::{monge, scratch, stderr, stdout, synth_toy};
+use common::files::npy_bytes;
+use common::*;
 use std::fs;
-
-use std::process::Output;
-
-/// Asserts exit code `code`, that stderr mentions every needle, and that nothing panicked.
-#[track_caller]
-fn expect_fail(o: &Output, code: i32, needles: &[&str]) {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    for n in needles {
-        assert!(err.contains(n), "stderr lacks {n:?}: {err}");
-    }
-}
-
-/// A `.npy` v1.0 file of little-endian values with the given descr and shape.
-fn npy_bytes(descr: &str, shape: (usize, usize), payload: &[u8]) -> Vec<u8> {
-    let mut header = format!(
-        "{{'descr': '{descr}', 'fortran_order': False, 'shape': ({}, {}), }}",
-        shape.0, shape.1
-    );
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut b = b"\x93NUMPY\x01\x00".to_vec();
-    b.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    b.extend_from_slice(header.as_bytes());
-    b.extend_from_slice(payload);
-    b
-}
 
 #[test]
 fn help_version_and_usage_errors() {
@@ -58,12 +29,7 @@ fn help_version_and_usage_errors() {
         &["--mapped needs a value"],
     );
     expect_fail(
-        &monge(
-            &[
-                "eval", "--mapped", "a.csv", "--target", "b.csv", "--colour", "red",
-            ],
-            &d,
-        ),
+        &run("eval --mapped a.csv --target b.csv --colour red", &d),
         2,
         &["unknown option --colour"],
     );
@@ -78,31 +44,15 @@ fn help_version_and_usage_errors() {
 fn synth_fit_map_eval_round_trip() {
     let d = scratch("roundtrip");
     synth_toy(&d, "moons", "300", "s.npy", "t.csv");
-    let o = monge(
-        &[
-            "fit",
-            "--method",
-            "w2",
-            "--source",
-            "s.npy",
-            "--target",
-            "t.csv",
-            "--model",
-            "m.monge",
-            "--iters",
-            "30",
-            "--batch",
-            "64",
-            "--eval-every",
-            "10",
-            "--quiet",
-            "--json",
-            "--history",
-            "h.csv",
-        ],
+    let o = run(
+        concat!(
+            "fit --method w2 --source s.npy --target t.csv --model ",
+            "m.monge --iters 30 --batch 64 --eval-every 10 --quiet --json ",
+            "--history h.csv"
+        ),
         &d,
     );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    expect_ok(&o);
     let js = stdout(&o);
     for key in [
         "\"method\":\"w2\"",
@@ -117,29 +67,13 @@ fn synth_fit_map_eval_round_trip() {
         stderr(&o)
     );
     assert!(d.join("h.csv").exists());
-    let o = monge(
-        &[
-            "map", "--model", "m.monge", "--input", "s.npy", "--output", "y.npy",
-        ],
+    let o = run("map --model m.monge --input s.npy --output y.npy", &d);
+    expect_ok(&o);
+    let o = run(
+        "eval --source s.npy --mapped y.npy --target t.csv --json --threshold 0.5",
         &d,
     );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let o = monge(
-        &[
-            "eval",
-            "--source",
-            "s.npy",
-            "--mapped",
-            "y.npy",
-            "--target",
-            "t.csv",
-            "--json",
-            "--threshold",
-            "0.5",
-        ],
-        &d,
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    expect_ok(&o);
     let js = stdout(&o);
     for key in [
         "mmd", "sw2", "w2sq", "r2", "pearson", "l2_means", "dim_mean", "dim_q3",
@@ -147,27 +81,20 @@ fn synth_fit_map_eval_round_trip() {
         assert!(js.contains(&format!("\"{key}\":")), "{key} in {js}");
     }
     // the same model maps the same input to bit-identical output
-    let o = monge(
-        &[
-            "map", "--model", "m.monge", "--input", "s.npy", "--output", "y2.npy",
-        ],
-        &d,
-    );
+    let o = run("map --model m.monge --input s.npy --output y2.npy", &d);
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(
         fs::read(d.join("y.npy")).unwrap(),
         fs::read(d.join("y2.npy")).unwrap()
     );
     // plot from files and from the history
-    let o = monge(
-        &[
-            "plot", "--source", "s.npy", "--target", "t.csv", "--mapped", "y.npy", "--out", "p.svg",
-        ],
+    let o = run(
+        "plot --source s.npy --target t.csv --mapped y.npy --out p.svg",
         &d,
     );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let o = monge(&["plot", "--history", "h.csv", "--out", "c.svg"], &d);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    expect_ok(&o);
+    let o = run("plot --history h.csv --out c.svg", &d);
+    expect_ok(&o);
     assert!(fs::read_to_string(d.join("c.svg"))
         .unwrap()
         .contains("<polyline"));
@@ -198,17 +125,29 @@ fn bad_npy_files_are_rejected_with_reasons() {
     let d = scratch("npy");
     fs::write(d.join("good.csv"), "1,2\n3,4\n").unwrap();
     let ints: Vec<u8> = (0..4i32).flat_map(|v| v.to_le_bytes()).collect();
-    fs::write(d.join("int.npy"), npy_bytes("<i4", (2, 2), &ints)).unwrap();
+    fs::write(
+        d.join("int.npy"),
+        npy_bytes(1, "<i4", false, "(2, 2)", &ints),
+    )
+    .unwrap();
     let f64s: Vec<u8> = [1.0f64, 2.0, 3.0]
         .iter()
         .flat_map(|v| v.to_le_bytes())
         .collect();
-    fs::write(d.join("short.npy"), npy_bytes("<f8", (2, 2), &f64s)).unwrap();
+    fs::write(
+        d.join("short.npy"),
+        npy_bytes(1, "<f8", false, "(2, 2)", &f64s),
+    )
+    .unwrap();
     let inf: Vec<u8> = [1.0f32, 2.0, f32::INFINITY, 4.0]
         .iter()
         .flat_map(|v| v.to_le_bytes())
         .collect();
-    fs::write(d.join("inf.npy"), npy_bytes("<f4", (2, 2), &inf)).unwrap();
+    fs::write(
+        d.join("inf.npy"),
+        npy_bytes(1, "<f4", false, "(2, 2)", &inf),
+    )
+    .unwrap();
     fs::write(d.join("junk.npy"), b"not an npy file at all").unwrap();
     let eval = |m: &str| monge(&["eval", "--mapped", m, "--target", "good.csv"], &d);
     expect_fail(&eval("int.npy"), 1, &["int.npy", "<i4"]);
@@ -223,66 +162,33 @@ fn fit_and_map_refuse_mismatches_and_leave_no_partial_files() {
     synth_toy(&d, "8gaussians", "200", "s.csv", "t.csv");
     fs::write(d.join("three.csv"), "1,2,3\n4,5,6\n").unwrap();
     // a zero batch: a usage error, no model written (a batch above the data is cut to it, issue 12)
-    let o = monge(
-        &[
-            "fit", "--method", "w2", "--source", "s.csv", "--target", "t.csv", "--model",
-            "m.monge", "--batch", "0", "--quiet",
-        ],
+    let o = run(
+        "fit --method w2 --source s.csv --target t.csv --model m.monge --batch 0 --quiet",
         &d,
     );
     expect_fail(&o, 2, &["batch size must be positive"]);
     assert!(!d.join("m.monge").exists());
     // source and target dimensions differ
-    let o = monge(
-        &[
-            "fit",
-            "--method",
-            "w2",
-            "--source",
-            "s.csv",
-            "--target",
-            "three.csv",
-            "--model",
-            "m.monge",
-            "--quiet",
-        ],
+    let o = run(
+        "fit --method w2 --source s.csv --target three.csv --model m.monge --quiet",
         &d,
     );
     expect_fail(&o, 1, &["features"]);
     // a model, then an input of the wrong width
-    let o = monge(
-        &[
-            "fit", "--method", "w2", "--source", "s.csv", "--target", "t.csv", "--model",
-            "m.monge", "--iters", "5", "--batch", "32", "--quiet",
-        ],
+    let o = run(
+        concat!(
+            "fit --method w2 --source s.csv --target t.csv --model ",
+            "m.monge --iters 5 --batch 32 --quiet"
+        ),
         &d,
     );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let o = monge(
-        &[
-            "map",
-            "--model",
-            "m.monge",
-            "--input",
-            "three.csv",
-            "--output",
-            "y.csv",
-        ],
-        &d,
-    );
+    expect_ok(&o);
+    let o = run("map --model m.monge --input three.csv --output y.csv", &d);
     expect_fail(&o, 1, &["three.csv", "3 features", "2"]);
     assert!(!d.join("y.csv").exists());
     // a non-writable output path
-    let o = monge(
-        &[
-            "map",
-            "--model",
-            "m.monge",
-            "--input",
-            "s.csv",
-            "--output",
-            "no/such/dir/y.csv",
-        ],
+    let o = run(
+        "map --model m.monge --input s.csv --output no/such/dir/y.csv",
         &d,
     );
     expect_fail(&o, 1, &["no/such/dir"]);
@@ -291,18 +197,7 @@ fn fit_and_map_refuse_mismatches_and_leave_no_partial_files() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0xff;
     fs::write(d.join("bad.monge"), &bytes).unwrap();
-    let o = monge(
-        &[
-            "map",
-            "--model",
-            "bad.monge",
-            "--input",
-            "s.csv",
-            "--output",
-            "y.csv",
-        ],
-        &d,
-    );
+    let o = run("map --model bad.monge --input s.csv --output y.csv", &d);
     expect_fail(&o, 1, &["bad.monge"]);
     assert!(!d.join("y.csv").exists());
     // nothing but the expected files in the directory (no temp files left behind)
@@ -321,10 +216,7 @@ fn fit_and_map_refuse_mismatches_and_leave_no_partial_files() {
 fn penalty_options_are_checked() {
     let d = scratch("penalty");
     synth_toy(&d, "moons", "100", "s.csv", "t.csv");
-    let base = [
-        "fit", "--method", "w2", "--source", "s.csv", "--target", "t.csv", "--model", "m.monge",
-        "--quiet",
-    ];
+    let base = words("fit --method w2 --source s.csv --target t.csv --model m.monge --quiet");
     let with = |extra: &[&str]| {
         let mut v: Vec<&str> = base.to_vec();
         v.extend_from_slice(extra);
@@ -344,8 +236,8 @@ fn penalty_options_are_checked() {
 #[test]
 fn bench_quick_json_lists_every_workload() {
     let d = scratch("bench");
-    let o = monge(&["bench", "--quick", "--json", "--threads", "1"], &d);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = run("bench --quick --json --threads 1", &d);
+    expect_ok(&o);
     let js = stdout(&o);
     assert!(js.starts_with("{\"machine\":{"), "{js}");
     for name in [

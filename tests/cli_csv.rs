@@ -1,8 +1,8 @@
 //! Issue 14, items 8 and 9: CSV that would lose data silently (a typo taken as a header, a doubled BOM,
 //! CR-only line ends), and error text from a file reaching the terminal unsanitised or unbounded.
 
-mod cli_support;
-use cli_support::*;
+mod common;
+use common::*;
 use monge::io::{parse_csv, CsvOptions};
 use monge::linalg::Mat;
 use std::fs;

@@ -2,8 +2,8 @@
 //! header or `--var-names`, `--features` by name, r2_delta beside r2, and the identity / mean-shift /
 //! observed rows of `--baselines` and `--heldout-target`.
 
-mod cli_support;
-use cli_support::*;
+mod common;
+use common::*;
 use std::fs;
 use std::path::Path;
 
@@ -145,9 +145,7 @@ fn top_genes_are_the_largest_absolute_mean_changes_named_from_the_header() {
     write_named(&dir, "s.csv", &cells(44, 0, &zero, 0.0));
     write_named(&dir, "t.csv", &cells(44, 0, &DELTA, 0.0));
     write_named(&dir, "y.csv", &cells(44, 0, &DELTA, 0.0));
-    let common = [
-        "--source", "s.csv", "--mapped", "y.csv", "--target", "t.csv",
-    ];
+    let common = words("--source s.csv --mapped y.csv --target t.csv");
     let mut args = common.to_vec();
     args.extend(["--top-genes", "2", "--features", "D,0"]);
     let j = eval_json(&dir, &args);
@@ -166,20 +164,10 @@ fn top_genes_are_the_largest_absolute_mean_changes_named_from_the_header() {
     fs::write(dir.join("names.txt"), NAMES.join("\n")).unwrap();
     let j0 = eval_json(
         &dir,
-        &[
-            "--source",
-            "s0.csv",
-            "--mapped",
-            "t0.csv",
-            "--target",
-            "t0.csv",
-            "--top-genes",
-            "2",
-            "--var-names",
-            "names.txt",
-            "--features",
-            "D,0",
-        ],
+        &words(concat!(
+            "--source s0.csv --mapped t0.csv --target t0.csv --top-genes ",
+            "2 --var-names names.txt --features D,0"
+        )),
     );
     assert_eq!(j0.get("top_genes").get("names"), top.get("names"));
     // the subset D,0 is columns 3 and 0: its l2_means is the map's error there (0 for this map)
@@ -187,16 +175,7 @@ fn top_genes_are_the_largest_absolute_mean_changes_named_from_the_header() {
     // without names the columns are reported as numbers
     let j1 = eval_json(
         &dir,
-        &[
-            "--source",
-            "s0.csv",
-            "--mapped",
-            "t0.csv",
-            "--target",
-            "t0.csv",
-            "--top-genes",
-            "1",
-        ],
+        &words("--source s0.csv --mapped t0.csv --target t0.csv --top-genes 1"),
     );
     assert_eq!(j1.get("top_genes").get("names"), &J::Arr(vec![J::Num(1.0)]));
     // the text output says which genes
@@ -222,15 +201,7 @@ fn baselines_give_identity_mean_shift_and_observed_rows() {
     write_csv(&dir, "y.csv", &cells(44, 0, &DELTA, 0.0));
     // other cells of the target condition, 0.1 higher on gene A than t.csv
     write_csv(&dir, "h.csv", &cells(44, 3, &DELTA, 0.1));
-    let base = [
-        "--source",
-        "s.csv",
-        "--mapped",
-        "y.csv",
-        "--target",
-        "t.csv",
-        "--baselines",
-    ];
+    let base = words("--source s.csv --mapped y.csv --target t.csv --baselines");
     let j = eval_json(&dir, &base);
     assert!((j.get("r2_delta").num() - 1.0).abs() < 1e-12);
     let b = j.get("baselines");
@@ -290,70 +261,17 @@ fn gene_options_are_checked() {
     let zero = [0.0; 6];
     write_named(&dir, "s.csv", &cells(10, 0, &zero, 0.0));
     write_named(&dir, "t.csv", &cells(10, 0, &DELTA, 0.0));
-    let o = monge(
-        &[
-            "eval",
-            "--mapped",
-            "s.csv",
-            "--target",
-            "t.csv",
-            "--top-genes",
-            "3",
-        ],
-        &dir,
-    );
-    expect_fail(&o, 2, &["--top-genes", "--source"]);
-    let o = monge(
-        &[
-            "eval",
-            "--mapped",
-            "s.csv",
-            "--target",
-            "t.csv",
-            "--baselines",
-        ],
-        &dir,
-    );
-    expect_fail(&o, 2, &["--baselines", "--source"]);
-    let o = monge(
-        &[
-            "eval",
-            "--mapped",
-            "s.csv",
-            "--target",
-            "t.csv",
-            "--features",
-            "B,Q",
-        ],
-        &dir,
-    );
-    expect_fail(&o, 2, &["'Q'", "neither a feature name"]);
     fs::write(dir.join("five.txt"), "a\nb\nc\nd\ne\n").unwrap();
-    let o = monge(
-        &[
-            "eval",
-            "--mapped",
-            "s.csv",
-            "--target",
-            "t.csv",
-            "--var-names",
-            "five.txt",
-        ],
-        &dir,
-    );
-    expect_fail(&o, 1, &["five.txt", "5 features", "6"]);
     fs::write(dir.join("dup.txt"), "a\nb\nc\nb\ne\nf\n").unwrap();
-    let o = monge(
-        &[
-            "eval",
-            "--mapped",
-            "s.csv",
-            "--target",
-            "t.csv",
-            "--var-names",
-            "dup.txt",
-        ],
-        &dir,
-    );
-    expect_fail(&o, 1, &["dup.txt", "'b'", "line 2"]);
+    let cases: [(&str, i32, &[&str]); 5] = [
+        ("--top-genes 3", 2, &["--top-genes", "--source"]),
+        ("--baselines", 2, &["--baselines", "--source"]),
+        ("--features B,Q", 2, &["'Q'", "neither a feature name"]),
+        ("--var-names five.txt", 1, &["five.txt", "5 features", "6"]),
+        ("--var-names dup.txt", 1, &["dup.txt", "'b'", "line 2"]),
+    ];
+    for (extra, code, needles) in cases {
+        let o = run(&format!("eval --mapped s.csv --target t.csv {extra}"), &dir);
+        expect_fail(&o, code, needles);
+    }
 }

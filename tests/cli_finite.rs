@@ -2,8 +2,8 @@
 //! fit whose result overflows, or data whose scale will overflow training, says that the scale is the
 //! likely cause.
 
-mod cli_support;
-use cli_support::*;
+mod common;
+use common::*;
 use monge::io::{save_model, write_matrix};
 use monge::linalg::Mat;
 use monge::ot::SavedModel;
@@ -65,18 +65,8 @@ fn an_overflowing_mean_shift_fit_blames_the_scale_not_the_save() {
     let dir = scratch("finite-shift");
     fs::write(dir.join("a.csv"), "-3e38,0\n-3e38,1\n").unwrap();
     fs::write(dir.join("b.csv"), "3e38,0\n3e38,1\n").unwrap();
-    let o = monge(
-        &[
-            "fit",
-            "--method",
-            "mean-shift",
-            "--source",
-            "a.csv",
-            "--target",
-            "b.csv",
-            "--model",
-            "m.monge",
-        ],
+    let o = run(
+        "fit --method mean-shift --source a.csv --target b.csv --model m.monge",
         &dir,
     );
     expect_fail(&o, 1, &["overflows f32", "scale"]);
@@ -85,11 +75,8 @@ fn an_overflowing_mean_shift_fit_blames_the_scale_not_the_save() {
     // a Sinkhorn fit whose f32 dual potential overflows
     fs::write(dir.join("c.csv"), "1e19,0\n2e19,1\n3e19,2\n").unwrap();
     fs::write(dir.join("d.csv"), "-1e19,0\n-2e19,1\n-3e19,2\n").unwrap();
-    let o = monge(
-        &[
-            "fit", "--method", "sinkhorn", "--source", "c.csv", "--target", "d.csv", "--model",
-            "s.monge",
-        ],
+    let o = run(
+        "fit --method sinkhorn --source c.csv --target d.csv --model s.monge",
         &dir,
     );
     expect_fail(
@@ -116,11 +103,11 @@ fn training_on_data_at_1e30_warns_that_the_scale_will_overflow() {
     };
     write_csv(&dir, "a.csv", &rows(1e30));
     write_csv(&dir, "b.csv", &rows(-1e30));
-    let o = monge(
-        &[
-            "fit", "--method", "w2", "--iters", "2", "--batch", "16", "--source", "a.csv",
-            "--target", "b.csv", "--model", "m.monge", "--quiet",
-        ],
+    let o = run(
+        concat!(
+            "fit --method w2 --iters 2 --batch 16 --source a.csv --target ",
+            "b.csv --model m.monge --quiet"
+        ),
         &dir,
     );
     let err = stderr(&o);
@@ -132,11 +119,8 @@ fn training_on_data_at_1e30_warns_that_the_scale_will_overflow() {
     );
     // data at an ordinary scale: no warning
     write_csv(&dir, "c.csv", &rows(1.0));
-    let o = monge(
-        &[
-            "fit", "--method", "identity", "--source", "c.csv", "--target", "c.csv", "--model",
-            "i.monge",
-        ],
+    let o = run(
+        "fit --method identity --source c.csv --target c.csv --model i.monge",
         &dir,
     );
     expect_ok(&o);

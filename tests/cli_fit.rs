@@ -3,11 +3,11 @@
 
 mod common;
 
-use common::{monge, scratch, stderr, stdout};
+use common::*;
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 
 /// The files of `dir` (names).
 fn files(dir: &Path) -> Vec<String> {
@@ -19,31 +19,21 @@ fn files(dir: &Path) -> Vec<String> {
     v
 }
 
+/// `monge fit --source s.csv --target t.csv --model m.monge EXTRA…` in `d`.
+fn fit_toy(d: &Path, extra: &str) -> Output {
+    run(
+        &format!("fit --source s.csv --target t.csv --model m.monge {extra}"),
+        d,
+    )
+}
+
 #[test]
 fn fit_json_reports_the_heldout_comparison_and_why_it_stopped() {
     let d = scratch("json");
     common::synth_toy(&d, "8gaussians", "100", "s.csv", "t.csv");
     // a 100-cell group with every default but the cap: the batch (256) is cut to the 90 training cells
-    let o = monge(
-        &[
-            "fit",
-            "--method",
-            "w2",
-            "--source",
-            "s.csv",
-            "--target",
-            "t.csv",
-            "--model",
-            "m.monge",
-            "--iters",
-            "40",
-            "--eval-every",
-            "20",
-            "--json",
-        ],
-        &d,
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = fit_toy(&d, "--method w2 --iters 40 --eval-every 20 --json");
+    expect_ok(&o);
     let js = stdout(&o);
     assert!(js.contains("\"stopped\":\"cap\""), "{js}");
     assert!(js.contains("\"batch\":90"), "{js}");
@@ -76,25 +66,8 @@ fn fit_json_reports_the_heldout_comparison_and_why_it_stopped() {
         assert!(err.contains("warning"), "{err}");
     }
     // the human summary names the stop reason and the three held-out values
-    let o = monge(
-        &[
-            "fit",
-            "--method",
-            "w2",
-            "--source",
-            "s.csv",
-            "--target",
-            "t.csv",
-            "--model",
-            "m.monge",
-            "--iters",
-            "1",
-            "--eval-every",
-            "1",
-        ],
-        &d,
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = fit_toy(&d, "--method w2 --iters 1 --eval-every 1");
+    expect_ok(&o);
     let err = stderr(&o);
     for needle in [
         "stopped at iteration 1: the iteration cap was reached",
@@ -112,26 +85,9 @@ fn a_divergence_after_an_evaluation_writes_the_best_model() {
     let d = scratch("diverge");
     common::synth_toy(&d, "8gaussians", "300", "s.csv", "t.csv");
     // measured: this phase-2 rate overflows the discriminator a few GAN iterations in
-    let o = monge(
-        &[
-            "fit",
-            "--method",
-            "w1",
-            "--source",
-            "s.csv",
-            "--target",
-            "t.csv",
-            "--model",
-            "m.monge",
-            "--iters",
-            "40",
-            "--eval-every",
-            "1",
-            "--gan-lr",
-            "1e4",
-            "--quiet",
-        ],
+    let o = fit_toy(
         &d,
+        "--method w1 --iters 40 --eval-every 1 --gan-lr 1e4 --quiet",
     );
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
@@ -143,26 +99,19 @@ fn a_divergence_after_an_evaluation_writes_the_best_model() {
     );
     assert!(!err.contains("panicked"), "{err}");
     // the written model loads and maps to finite values
-    let o = monge(
-        &[
-            "map", "--model", "m.monge", "--input", "s.csv", "--output", "y.csv",
-        ],
-        &d,
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = run("map --model m.monge --input s.csv --output y.csv", &d);
+    expect_ok(&o);
     let y = fs::read_to_string(d.join("y.csv")).unwrap();
     assert!(!y.contains("NaN") && !y.contains("inf"), "{y}");
     // a divergence at the first iteration keeps the start, evaluated at iteration 0, and says so
     fs::remove_file(d.join("m.monge")).unwrap();
-    let w2 = |extra: &[&str]| {
-        let mut args = vec![
-            "fit", "--method", "w2", "--source", "s.csv", "--target", "t.csv", "--model",
-            "m.monge", "--iters", "40", "--lr", "1e30", "--quiet",
-        ];
-        args.extend_from_slice(extra);
-        monge(&args, &d)
+    let w2 = |extra: &str| {
+        fit_toy(
+            &d,
+            &format!("--method w2 --iters 40 --lr 1e30 --quiet {extra}"),
+        )
     };
-    let o = w2(&[]);
+    let o = w2("");
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
@@ -172,7 +121,7 @@ fn a_divergence_after_an_evaluation_writes_the_best_model() {
     assert!(d.join("m.monge").exists());
     // without held-out evaluations a divergence writes nothing, and says so
     fs::remove_file(d.join("m.monge")).unwrap();
-    let o = w2(&["--eval-every", "0"]);
+    let o = w2("--eval-every 0");
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("no model was written"), "{err}");
@@ -242,13 +191,8 @@ fn sigterm_leaves_the_best_model_and_no_temp_file(method: &str, iters: &str) {
         !f.iter().any(|n| n.ends_with(".tmp")),
         "temp file left: {f:?}"
     );
-    let o = monge(
-        &[
-            "map", "--model", "m.monge", "--input", "s.csv", "--output", "y.csv",
-        ],
-        &d,
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = run("map --model m.monge --input s.csv --output y.csv", &d);
+    expect_ok(&o);
 }
 
 #[cfg(unix)]
@@ -274,25 +218,9 @@ fn sigterm_during_a_w1_fit_leaves_the_best_model_and_no_temp_file() {
 fn a_resumed_fit_writes_the_same_model_as_an_uninterrupted_one() {
     let d = scratch("resume");
     common::synth_toy(&d, "8gaussians", "400", "s.csv", "t.csv");
-    let anneal: &[&str] = &[
-        "--penalty",
-        "stvs",
-        "--anneal",
-        "--anneal-warmup",
-        "60",
-        "--anneal-adjust",
-        "15",
-    ];
-    let max_dim: &[&str] = &[
-        "--penalty",
-        "stvs",
-        "--max-dim",
-        "1.5",
-        "--budget-warmup",
-        "60",
-        "--budget-block",
-        "15",
-    ];
+    let anneal: &[&str] = &words("--penalty stvs --anneal --anneal-warmup 60 --anneal-adjust 15");
+    let max_dim: &[&str] =
+        &words("--penalty stvs --max-dim 1.5 --budget-warmup 60 --budget-block 15");
     for (method, threads, schedule) in [
         ("w2", "1", &[][..]),
         ("w2", "2", &[]),
@@ -327,7 +255,7 @@ fn a_resumed_fit_writes_the_same_model_as_an_uninterrupted_one() {
         let mut a = base.to_vec();
         a.extend(["--model", "a.monge"]);
         let o = monge(&a, &d);
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        expect_ok(&o);
         let _ = fs::remove_file(d.join("ck.monge"));
         let mut b = base.to_vec();
         b.extend([
@@ -357,8 +285,8 @@ fn a_resumed_fit_writes_the_same_model_as_an_uninterrupted_one() {
         } else {
             assert_eq!(out.status.code(), Some(0), "{err}"); // it finished before the signal
         }
-        let o = monge(&["fit", "--resume", "ck.monge", "--quiet"], &d);
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let o = run("fit --resume ck.monge --quiet", &d);
+        expect_ok(&o);
         assert!(
             fs::read(d.join("a.monge")).unwrap() == fs::read(d.join("b.monge")).unwrap(),
             "{method} {schedule:?}, threads {threads}: the resumed model differs from the uninterrupted one"
@@ -366,7 +294,7 @@ fn a_resumed_fit_writes_the_same_model_as_an_uninterrupted_one() {
     }
     // the data changed since the checkpoint: refused, naming the file
     fs::write(d.join("s.csv"), "0,0\n1,1\n2,2\n").unwrap();
-    let o = monge(&["fit", "--resume", "ck.monge", "--quiet"], &d);
+    let o = run("fit --resume ck.monge --quiet", &d);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("changed since the checkpoint"),

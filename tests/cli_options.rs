@@ -2,26 +2,15 @@
 //! knobs without their penalty, the MMD subsample of `eval`, and the smaller ones (history/plot names,
 //! an empty history, an unknown experiment).
 
-mod cli_support;
-use cli_support::*;
+mod common;
+use common::*;
 use std::fs;
 
 #[test]
 fn counts_parse_in_scientific_notation_and_bad_numbers_are_usage_errors() {
     let dir = scratch("opt-numbers");
-    let o = monge(
-        &[
-            "synth",
-            "toy",
-            "--dataset",
-            "moons",
-            "--n",
-            "1e2",
-            "--out-source",
-            "s.csv",
-            "--out-target",
-            "t.csv",
-        ],
+    let o = run(
+        "synth toy --dataset moons --n 1e2 --out-source s.csv --out-target t.csv",
         &dir,
     );
     expect_ok(&o);
@@ -37,82 +26,29 @@ fn counts_parse_in_scientific_notation_and_bad_numbers_are_usage_errors() {
         ("2.5", "whole"),
         ("NaN", "not a number"),
     ] {
-        let o = monge(
-            &[
-                "synth",
-                "toy",
-                "--dataset",
-                "moons",
-                "--n",
-                n,
-                "--out-source",
-                "x.csv",
-                "--out-target",
-                "y.csv",
-            ],
-            &dir,
-        );
+        let line =
+            format!("synth toy --dataset moons --n {n} --out-source x.csv --out-target y.csv");
+        let o = run(&line, &dir);
         expect_fail(&o, 2, &["--n", why]);
     }
     write_csv(&dir, "a.csv", &cloud(20, 0.0));
     write_csv(&dir, "b.csv", &cloud(20, 1.0));
-    let o = monge(
-        &[
-            "eval",
-            "--mapped",
-            "a.csv",
-            "--target",
-            "b.csv",
-            "--threshold",
-            "NaN",
-        ],
-        &dir,
-    );
-    expect_fail(&o, 2, &["--threshold", "not a finite number"]);
-    let o = monge(
-        &[
-            "eval",
-            "--mapped",
-            "a.csv",
-            "--target",
-            "b.csv",
-            "--features",
-            "0,,1",
-        ],
-        &dir,
-    );
-    expect_fail(&o, 2, &["--features", "empty item"]);
-    let o = monge(
-        &[
-            "eval",
-            "--mapped",
-            "a.csv",
-            "--target",
-            "b.csv",
-            "--json=no",
-        ],
-        &dir,
-    );
-    expect_fail(&o, 2, &["--json", "takes no value"]);
-    let o = monge(
-        &[
-            "eval",
-            "--mapped",
-            "a.csv",
-            "--target",
-            "b.csv",
-            "--quiet=no",
-        ],
-        &dir,
-    );
-    expect_fail(&o, 2, &["--quiet", "takes no value"]);
+    for (extra, needles) in [
+        ("--threshold NaN", ["--threshold", "not a finite number"]),
+        ("--features 0,,1", ["--features", "empty item"]),
+        ("--json=no", ["--json", "takes no value"]),
+        ("--quiet=no", ["--quiet", "takes no value"]),
+    ] {
+        let o = run(&format!("eval --mapped a.csv --target b.csv {extra}"), &dir);
+        expect_fail(&o, 2, &needles);
+    }
 }
 
 #[test]
 fn size_options_are_refused_with_the_memory_they_would_need() {
     let dir = scratch("opt-sizes");
     let cases: [&[&str]; 3] = [
-        &["synth", "toy", "--dataset", "moons", "--n", "1e12"],
+        &words("synth toy --dataset moons --n 1e12"),
         &["synth", "scrna", "--cells", "1e11"],
         &["synth", "known-map", "--dim", "1e8"],
     ];
@@ -128,27 +64,16 @@ fn size_options_are_refused_with_the_memory_they_would_need() {
     }
     write_csv(&dir, "a.csv", &cloud(20, 0.0));
     write_csv(&dir, "b.csv", &cloud(20, 1.0));
-    let o = monge(
-        &[
-            "eval",
-            "--mapped",
-            "a.csv",
-            "--target",
-            "b.csv",
-            "--projections",
-            "1e10",
-        ],
+    let o = run(
+        "eval --mapped a.csv --target b.csv --projections 1e10",
         &dir,
     );
     expect_fail(&o, 2, &["--projections 10000000000", "would need"]);
     // a Sinkhorn cost matrix of 4·10⁵ × 4·10⁵ f64 values (1.3 TB)
     let rows: String = (0..400_000).map(|i| format!("{}\n", i % 97)).collect();
     fs::write(dir.join("big.csv"), &rows).unwrap();
-    let o = monge(
-        &[
-            "fit", "--method", "sinkhorn", "--source", "big.csv", "--target", "big.csv", "--model",
-            "m.monge", "--quiet",
-        ],
+    let o = run(
+        "fit --method sinkhorn --source big.csv --target big.csv --model m.monge --quiet",
         &dir,
     );
     expect_fail(
@@ -161,47 +86,19 @@ fn size_options_are_refused_with_the_memory_they_would_need() {
 
 #[test]
 fn threads_beyond_the_cores_are_capped_with_a_warning() {
-    let dir = scratch("opt-threads");
-    write_csv(&dir, "a.csv", &cloud(64, 0.0));
-    write_csv(&dir, "b.csv", &cloud(64, 1.0));
-    let o = monge(
-        &[
-            "fit",
-            "--method",
-            "w2",
-            "--iters",
-            "3",
-            "--batch",
-            "32",
-            "--threads",
-            "4000",
-            "--source",
-            "a.csv",
-            "--target",
-            "b.csv",
-            "--model",
-            "m.monge",
-            "--quiet",
-        ],
+    let dir = scratch_with_clouds("opt-threads", 64);
+    let o = run(
+        concat!(
+            "fit --method w2 --iters 3 --batch 32 --threads 4000 --source ",
+            "a.csv --target b.csv --model m.monge --quiet"
+        ),
         &dir,
     );
     expect_ok(&o);
     let err = stderr(&o);
     assert!(err.contains("--threads 4000 capped at the"), "{err}");
-    let o = monge(
-        &[
-            "fit",
-            "--method",
-            "identity",
-            "--threads",
-            "0",
-            "--source",
-            "a.csv",
-            "--target",
-            "b.csv",
-            "--model",
-            "m.monge",
-        ],
+    let o = run(
+        "fit --method identity --threads 0 --source a.csv --target b.csv --model m.monge",
         &dir,
     );
     expect_fail(&o, 2, &["--threads"]);
@@ -209,29 +106,12 @@ fn threads_beyond_the_cores_are_capped_with_a_warning() {
 
 #[test]
 fn knobs_without_their_penalty_or_schedule_are_usage_errors() {
-    let dir = scratch("opt-knobs");
-    write_csv(&dir, "a.csv", &cloud(64, 0.0));
-    write_csv(&dir, "b.csv", &cloud(64, 1.0));
-    let base = [
-        "fit",
-        "--method",
-        "w2",
-        "--iters",
-        "2",
-        "--batch",
-        "16",
-        "--source",
-        "a.csv",
-        "--target",
-        "b.csv",
-        "--model",
-        "m.monge",
-        "--quiet",
-        "--budget-warmup",
-        "1",
-        "--budget-block",
-        "1",
-    ];
+    let dir = scratch_with_clouds("opt-knobs", 64);
+    let base = words(concat!(
+        "fit --method w2 --iters 2 --batch 16 --source a.csv --target ",
+        "b.csv --model m.monge --quiet --budget-warmup 1 ",
+        "--budget-block 1"
+    ));
     let cases: [(&[&str], &[&str]); 7] = [
         (&["--sigma", "2"], &["--sigma", "--penalty l0"]),
         (
@@ -266,22 +146,11 @@ fn knobs_without_their_penalty_or_schedule_are_usage_errors() {
         let o = monge(&args, &dir);
         expect_fail(&o, 2, needles);
     }
-    let o = monge(
-        &[
-            "fit",
-            "--method",
-            "sinkhorn",
-            "--penalty",
-            "none",
-            "--gamma",
-            "2",
-            "--source",
-            "a.csv",
-            "--target",
-            "b.csv",
-            "--model",
-            "m.monge",
-        ],
+    let o = run(
+        concat!(
+            "fit --method sinkhorn --penalty none --gamma 2 --source ",
+            "a.csv --target b.csv --model m.monge"
+        ),
         &dir,
     );
     expect_fail(&o, 2, &["--gamma", "--penalty none"]);
@@ -345,32 +214,13 @@ fn eval_computes_the_mmd_on_a_seeded_subsample_and_says_so() {
 
 #[test]
 fn history_and_plot_names_must_match_what_is_written() {
-    let dir = scratch("opt-names");
-    write_csv(&dir, "a.csv", &cloud(20, 0.0));
-    write_csv(&dir, "b.csv", &cloud(20, 1.0));
-    let o = monge(
-        &[
-            "fit",
-            "--method",
-            "mean-shift",
-            "--source",
-            "a.csv",
-            "--target",
-            "b.csv",
-            "--model",
-            "m.monge",
-            "--history",
-            "h.npy",
-        ],
+    let dir = scratch_with_clouds("opt-names", 20);
+    let o = run(
+        "fit --method mean-shift --source a.csv --target b.csv --model m.monge --history h.npy",
         &dir,
     );
     expect_fail(&o, 2, &["--history 'h.npy'", ".csv"]);
-    let o = monge(
-        &[
-            "plot", "--source", "a.csv", "--target", "b.csv", "--out", "p.png",
-        ],
-        &dir,
-    );
+    let o = run("plot --source a.csv --target b.csv --out p.png", &dir);
     expect_fail(&o, 2, &["--out 'p.png'", ".svg"]);
     assert!(!dir.join("p.png").exists() && !dir.join("m.monge").exists());
 }
@@ -383,7 +233,7 @@ fn a_header_only_history_is_an_error_not_an_empty_chart() {
         "iteration,loss_f,loss_g,lambda,heldout_mmd\n",
     )
     .unwrap();
-    let o = monge(&["plot", "--history", "h.csv", "--out", "c.svg"], &dir);
+    let o = run("plot --history h.csv --out c.svg", &dir);
     expect_fail(&o, 1, &["h.csv", "no values to plot"]);
     assert!(!dir.join("c.svg").exists());
 }

@@ -2,8 +2,8 @@
 //! axes, a plane fixed by `--basis` and saved by `--save-basis`, training curves one panel per quantity,
 //! `--log` saying what it cannot draw, and errors for histories without values.
 
-mod cli_support;
-use cli_support::*;
+mod common;
+use common::*;
 use std::fs;
 use std::path::Path;
 
@@ -52,11 +52,11 @@ fn setup(dir: &Path) {
 fn several_mapped_sets_are_panels_on_one_plane_and_common_axes() {
     let dir = scratch("plot-panels");
     setup(&dir);
-    let o = monge(
-        &[
-            "plot", "--source", "a.csv", "--target", "b.csv", "--mapped", "y1.csv", "--mapped",
-            "y2.csv", "--labels", "W2,W1", "--out", "p.svg",
-        ],
+    let o = run(
+        concat!(
+            "plot --source a.csv --target b.csv --mapped y1.csv --mapped ",
+            "y2.csv --labels W2,W1 --out p.svg"
+        ),
         &dir,
     );
     expect_ok(&o);
@@ -73,11 +73,11 @@ fn several_mapped_sets_are_panels_on_one_plane_and_common_axes() {
         assert!((q.1 - p.1).abs() < 0.011, "{p:?} {q:?}");
     }
     // one label per --mapped file
-    let o = monge(
-        &[
-            "plot", "--source", "a.csv", "--target", "b.csv", "--mapped", "y1.csv", "--mapped",
-            "y2.csv", "--labels", "W2", "--out", "q.svg",
-        ],
+    let o = run(
+        concat!(
+            "plot --source a.csv --target b.csv --mapped y1.csv --mapped ",
+            "y2.csv --labels W2 --out q.svg"
+        ),
         &dir,
     );
     expect_fail(&o, 2, &["--labels", "1 panels", "2 --mapped"]);
@@ -87,37 +87,13 @@ fn several_mapped_sets_are_panels_on_one_plane_and_common_axes() {
 fn a_saved_basis_gives_the_same_plane_in_the_next_plot() {
     let dir = scratch("plot-basis");
     setup(&dir);
-    let o = monge(
-        &[
-            "plot",
-            "--source",
-            "a.csv",
-            "--target",
-            "b.csv",
-            "--mapped",
-            "y1.csv",
-            "--out",
-            "p1.svg",
-            "--save-basis",
-            "basis.npy",
-        ],
+    let o = run(
+        "plot --source a.csv --target b.csv --mapped y1.csv --out p1.svg --save-basis basis.npy",
         &dir,
     );
     expect_ok(&o);
-    let o = monge(
-        &[
-            "plot",
-            "--source",
-            "a.csv",
-            "--target",
-            "b.csv",
-            "--mapped",
-            "y1.csv",
-            "--out",
-            "p2.svg",
-            "--basis",
-            "basis.npy",
-        ],
+    let o = run(
+        "plot --source a.csv --target b.csv --mapped y1.csv --out p2.svg --basis basis.npy",
         &dir,
     );
     expect_ok(&o);
@@ -135,11 +111,8 @@ fn a_saved_basis_gives_the_same_plane_in_the_next_plot() {
         vec![1.0, 0.0, 0.0, 0.0],
     ];
     write_csv(&dir, "hand.csv", &basis);
-    let o = monge(
-        &[
-            "plot", "--source", "a.csv", "--target", "b.csv", "--out", "p3.svg", "--basis",
-            "hand.csv",
-        ],
+    let o = run(
+        "plot --source a.csv --target b.csv --out p3.svg --basis hand.csv",
         &dir,
     );
     expect_ok(&o);
@@ -156,11 +129,8 @@ fn a_saved_basis_gives_the_same_plane_in_the_next_plot() {
     assert!(p3.contains(&want), "{want} not in the plot");
     // a basis of the wrong shape is refused, naming the file and the expected shape
     write_csv(&dir, "bad.csv", &basis[..2]);
-    let o = monge(
-        &[
-            "plot", "--source", "a.csv", "--target", "b.csv", "--out", "p4.svg", "--basis",
-            "bad.csv",
-        ],
+    let o = run(
+        "plot --source a.csv --target b.csv --out p4.svg --basis bad.csv",
         &dir,
     );
     expect_fail(&o, 1, &["bad.csv", "2×4", "3×4"]);
@@ -186,7 +156,7 @@ fn history_curves_get_one_panel_per_quantity() {
         ));
     }
     fs::write(dir.join("h.csv"), &h).unwrap();
-    let o = monge(&["plot", "--history", "h.csv", "--out", "c.svg"], &dir);
+    let o = run("plot --history h.csv --out c.svg", &dir);
     expect_ok(&o);
     let svg = fs::read_to_string(dir.join("c.svg")).unwrap();
     assert_eq!(svg.matches("<g class=\"panel\">").count(), 3);
@@ -200,10 +170,7 @@ fn history_curves_get_one_panel_per_quantity() {
     }
     assert_eq!(svg.matches("<polyline").count(), 4);
     // --log: loss_g is negative everywhere and cannot be drawn; stderr says so
-    let o = monge(
-        &["plot", "--history", "h.csv", "--out", "l.svg", "--log"],
-        &dir,
-    );
+    let o = run("plot --history h.csv --out l.svg --log", &dir);
     expect_ok(&o);
     let err = stderr(&o);
     assert!(
@@ -230,7 +197,7 @@ fn history_curves_get_one_panel_per_quantity() {
         })
         .collect();
     fs::write(dir.join("h2.csv"), no_lambda).unwrap();
-    let o = monge(&["plot", "--history", "h2.csv", "--out", "c2.svg"], &dir);
+    let o = run("plot --history h2.csv --out c2.svg", &dir);
     expect_ok(&o);
     let svg = fs::read_to_string(dir.join("c2.svg")).unwrap();
     assert_eq!(svg.matches("<g class=\"panel\">").count(), 2);
@@ -242,14 +209,14 @@ fn histories_without_values_are_errors() {
     let dir = scratch("plot-empty-history");
     // what a Sinkhorn fit writes: no loss column, no row
     fs::write(dir.join("sk.csv"), "iteration,lambda,heldout_mmd\n").unwrap();
-    let o = monge(&["plot", "--history", "sk.csv", "--out", "c.svg"], &dir);
+    let o = run("plot --history sk.csv --out c.svg", &dir);
     expect_fail(&o, 1, &["sk.csv", "no loss column", "Sinkhorn"]);
     fs::write(
         dir.join("w2.csv"),
         "iteration,loss_g,loss_f,lambda,heldout_mmd\n",
     )
     .unwrap();
-    let o = monge(&["plot", "--history", "w2.csv", "--out", "c.svg"], &dir);
+    let o = run("plot --history w2.csv --out c.svg", &dir);
     expect_fail(&o, 1, &["w2.csv", "no values to plot"]);
     assert!(!dir.join("c.svg").exists());
 }
@@ -261,40 +228,17 @@ fn histories_without_values_are_errors() {
 fn a_latent_model_gives_its_own_plane() {
     let dir = scratch("plot-basis-model");
     setup(&dir);
-    let fit = |latent: &[&str], model: &str| {
-        let mut args = vec![
-            "fit",
-            "--method",
-            "mean-shift",
-            "--source",
-            "a.csv",
-            "--target",
-            "y2.csv",
-            "--model",
-            model,
-            "--quiet",
-        ];
-        args.extend_from_slice(latent);
-        expect_ok(&monge(&args, &dir));
+    let fit = |latent: &str, model: &str| {
+        let line = "fit --method mean-shift --source a.csv --target y2.csv --quiet";
+        expect_ok(&run(&format!("{line} --model {model} {latent}"), &dir));
     };
-    fit(&["--latent", "pca:3"], "lat.monge");
-    fit(&[], "plain.monge");
-    let o = monge(
-        &[
-            "plot",
-            "--source",
-            "a.csv",
-            "--target",
-            "y2.csv",
-            "--mapped",
-            "y1.csv",
-            "--basis-model",
-            "lat.monge",
-            "--save-basis",
-            "used.npy",
-            "--out",
-            "p.svg",
-        ],
+    fit("--latent pca:3", "lat.monge");
+    fit("", "plain.monge");
+    let o = run(
+        concat!(
+            "plot --source a.csv --target y2.csv --mapped y1.csv ",
+            "--basis-model lat.monge --save-basis used.npy --out p.svg"
+        ),
         &dir,
     );
     expect_ok(&o);

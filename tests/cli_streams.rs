@@ -2,8 +2,8 @@
 //! during a write. The "full" stream is a node like /dev/full (1, 7) made in the test's own scratch
 //! directory.
 
-mod cli_support;
-use cli_support::*;
+mod common;
+use common::*;
 use std::fs;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -36,9 +36,7 @@ fn help_into_a_closed_pipe_does_not_panic() {
 
 #[test]
 fn a_full_stderr_does_not_stop_training_and_a_full_stdout_is_exit_1_with_the_model_saved() {
-    let dir = scratch("streams-full");
-    write_csv(&dir, "a.csv", &cloud(64, 0.0));
-    write_csv(&dir, "b.csv", &cloud(64, 1.0));
+    let dir = scratch_with_clouds("streams-full", 64);
     if !mknod_char(&dir.join("full"), 1, 7) {
         return;
     }
@@ -50,10 +48,10 @@ fn a_full_stderr_does_not_stop_training_and_a_full_stdout_is_exit_1_with_the_mod
     };
     // progress lines (and the final note) all fail to write: training still completes
     let o = bin()
-        .args([
-            "fit", "--method", "w2", "--iters", "30", "--batch", "32", "--source", "a.csv",
-            "--target", "b.csv", "--model", "m.monge",
-        ])
+        .args(words(concat!(
+            "fit --method w2 --iters 30 --batch 32 --source a.csv ",
+            "--target b.csv --model m.monge"
+        )))
         .current_dir(&dir)
         .stderr(full())
         .output()
@@ -62,18 +60,10 @@ fn a_full_stderr_does_not_stop_training_and_a_full_stdout_is_exit_1_with_the_mod
     assert!(dir.join("m.monge").exists());
     // the JSON result cannot be written: exit 1, the model is saved all the same
     let o = bin()
-        .args([
-            "fit",
-            "--method",
-            "mean-shift",
-            "--source",
-            "a.csv",
-            "--target",
-            "b.csv",
-            "--model",
-            "m2.monge",
-            "--json",
-        ])
+        .args(words(concat!(
+            "fit --method mean-shift --source a.csv --target b.csv ",
+            "--model m2.monge --json"
+        )))
         .current_dir(&dir)
         .stdout(full())
         .output()
@@ -81,7 +71,7 @@ fn a_full_stderr_does_not_stop_training_and_a_full_stdout_is_exit_1_with_the_mod
     expect_fail(&o, 1, &["standard output"]);
     assert!(dir.join("m2.monge").exists());
     let o = bin()
-        .args(["eval", "--mapped", "a.csv", "--target", "b.csv", "--json"])
+        .args(words("eval --mapped a.csv --target b.csv --json"))
         .current_dir(&dir)
         .stdout(full())
         .output()
@@ -109,22 +99,10 @@ fn sigterm_during_a_write_leaves_no_temp_file() {
     let dir = scratch("streams-signal");
     // a CSV of 3000 × 2000 values takes a second or more to write
     let mut child = bin()
-        .args([
-            "synth",
-            "scrna",
-            "--cells",
-            "3000",
-            "--genes",
-            "2000",
-            "--affected",
-            "10",
-            "--noise-genes",
-            "10",
-            "--out-source",
-            "s.csv",
-            "--out-target",
-            "t.csv",
-        ])
+        .args(words(concat!(
+            "synth scrna --cells 3000 --genes 2000 --affected 10 ",
+            "--noise-genes 10 --out-source s.csv --out-target t.csv"
+        )))
         .current_dir(&dir)
         .stderr(Stdio::null())
         .spawn()

@@ -1,33 +1,21 @@
 //! Delimited text reader and writer: detection of delimiter and header, comments, and every rejection
 //! naming the file, the line number and the field.
 
+mod common;
+
+use common::files::data_err;
 use monge::io::csv::{parse_csv, read_csv, CsvOptions};
 use monge::io::{read_matrix, read_matrix_as, write_csv, write_matrix, Matrix};
 use monge::linalg::Mat;
 use monge::Error;
 use proptest::prelude::*;
-use std::path::PathBuf;
 
-fn tmp(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("io_csv");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+fn tmp(name: &str) -> std::path::PathBuf {
+    common::files::tmp("io_csv", name)
 }
 
 fn auto() -> CsvOptions {
     CsvOptions::default()
-}
-
-fn data_err(e: Error) -> (String, Option<usize>, Option<usize>, String) {
-    match e {
-        Error::Data {
-            file,
-            row,
-            col,
-            msg,
-        } => (file, row, col, msg),
-        other => panic!("expected a data error, got {other:?}"),
-    }
 }
 
 #[test]

@@ -1,42 +1,17 @@
 //! `.npy` reader and writer: round trips through headers written by hand as NumPy writes them, and every
 //! rejection with its message (file, row, column).
 
+mod common;
+
+use common::files::{data_err, npy_bytes};
 use monge::io::npy::{encode_npy, parse_npy, parse_npy_as, read_npy_header, Dtype};
 use monge::io::{read_matrix, read_matrix_as, write_matrix, write_npy, Matrix};
 use monge::linalg::Mat;
 use monge::Error;
 use proptest::prelude::*;
-use std::path::PathBuf;
 
-fn tmp(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("io_npy");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-/// The bytes NumPy's `np.save` writes: magic, version, header length, the dict padded with spaces to a
-/// multiple of 64 bytes (including the preamble) and ending in '\n', then the raw data.
-fn npy_bytes(version: u8, descr: &str, fortran: bool, shape: &str, data: &[u8]) -> Vec<u8> {
-    let dict = format!(
-        "{{'descr': '{descr}', 'fortran_order': {}, 'shape': {shape}, }}",
-        if fortran { "True" } else { "False" }
-    );
-    let pre = if version == 1 { 10 } else { 12 };
-    let total = (pre + dict.len() + 1).div_ceil(64) * 64;
-    let hlen = total - pre;
-    let mut b = b"\x93NUMPY".to_vec();
-    b.push(version);
-    b.push(0);
-    if version == 1 {
-        b.extend_from_slice(&(hlen as u16).to_le_bytes());
-    } else {
-        b.extend_from_slice(&(hlen as u32).to_le_bytes());
-    }
-    b.extend_from_slice(dict.as_bytes());
-    b.resize(total - 1, b' ');
-    b.push(b'\n');
-    b.extend_from_slice(data);
-    b
+fn tmp(name: &str) -> std::path::PathBuf {
+    common::files::tmp("io_npy", name)
 }
 
 fn le_f64(v: &[f64]) -> Vec<u8> {
@@ -44,18 +19,6 @@ fn le_f64(v: &[f64]) -> Vec<u8> {
 }
 fn le_f32(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-fn data_err(e: Error) -> (String, Option<usize>, Option<usize>, String) {
-    match e {
-        Error::Data {
-            file,
-            row,
-            col,
-            msg,
-        } => (file, row, col, msg),
-        other => panic!("expected a data error, got {other:?}"),
-    }
 }
 
 #[test]

@@ -3,54 +3,29 @@
 
 #[path = "common/cases.rs"]
 mod cases;
+mod nn_common;
 
 use monge::gradcheck::GradCheck;
 use monge::linalg::{Mat, MatRef};
 use monge::nn::icnn::{Icnn, IcnnConfig, IcnnInit};
 use monge::random::Stream;
+use nn_common::{grad_map, with_params, Case, Shape};
 use proptest::prelude::*;
 
 const TOL: f64 = 1e-6;
 
-struct Case {
-    net: Icnn<f64>,
-    x: Mat<f64>,
-    v: Mat<f64>,
-    w: Vec<f64>,
-}
-
 /// A random network (weights of both signs, non-zero biases so kinks are off the data) and batch.
 fn case(seed: u64, d: usize, hidden: Vec<usize>, b: usize, out_act: bool) -> Case {
-    let mut rng = Stream::new(seed, 0);
-    let cfg = IcnnConfig {
+    let shape = Shape {
+        d,
         hidden,
-        init: IcnnInit::Normal { std: 0.7 },
+        b,
         output_activation: out_act,
+        std: 0.7,
+        quadratic: None,
+        scale: 1.0,
     };
-    let mut net = Icnn::<f64>::new(d, &cfg, &mut rng);
-    // random biases too, so that the bias gradients are exercised away from 0
-    let nb = net.h_total() + 1;
-    let off_b = (net.h_total() + 1) * d;
-    for p in &mut net.params_mut()[off_b..off_b + nb] {
-        *p = 0.5 * rng.normal_f64();
-    }
-    let x = Mat::from_fn(b, d, |_, _| rng.normal());
-    let v = Mat::from_fn(b, d, |_, _| rng.normal());
-    let w = (0..b).map(|_| rng.normal_f64()).collect();
-    Case { net, x, v, w }
-}
-
-fn with_params(net: &Icnn<f64>, theta: &[f64]) -> Icnn<f64> {
-    let mut n = net.clone();
-    n.params_mut().copy_from_slice(theta);
-    n
-}
-
-fn grad_map(net: &Icnn<f64>, x: &Mat<f64>) -> Mat<f64> {
-    let mut ws = net.workspace(x.rows());
-    let mut out = Mat::zeros(x.rows(), x.cols());
-    net.grad_x(x.view(), &mut ws, out.view_mut());
-    out
+    nn_common::case(seed, shape)
 }
 
 fn shapes() -> impl Strategy<Value = (u64, usize, Vec<usize>, usize, bool)> {

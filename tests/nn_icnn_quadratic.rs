@@ -5,61 +5,30 @@
 
 #[path = "common/cases.rs"]
 mod cases;
+mod nn_common;
 
 use monge::gradcheck::GradCheck;
 use monge::linalg::Mat;
-use monge::nn::icnn::{Icnn, IcnnConfig, IcnnInit};
+use monge::nn::icnn::{Icnn, IcnnConfig};
 use monge::random::Stream;
+use nn_common::{grad_map, seeded_value, with_params, Case, Shape};
 use proptest::prelude::*;
 
 const TOL: f64 = 1e-6;
 
-struct Case {
-    net: Icnn<f64>,
-    x: Mat<f64>,
-    v: Mat<f64>,
-    w: Vec<f64>,
-}
-
 /// A random ICNN (weights of both signs) with a quadratic path of rank `rank`, every quadratic parameter
 /// random (s of both signs so softplus and its derivative are exercised away from 1 and ½).
 fn case(seed: u64, d: usize, hidden: Vec<usize>, b: usize, rank: usize, oa: bool) -> Case {
-    let mut rng = Stream::new(seed, 0);
-    let cfg = IcnnConfig {
+    let shape = Shape {
+        d,
         hidden,
-        init: IcnnInit::Normal { std: 0.7 },
+        b,
         output_activation: oa,
+        std: 0.7,
+        quadratic: Some(rank),
+        scale: 1.0,
     };
-    let mut net = Icnn::<f64>::new(d, &cfg, &mut rng).with_quadratic(rank);
-    let q = *net.quadratic().unwrap();
-    let n0 = q.off;
-    for p in &mut net.params_mut()[n0..] {
-        *p = rng.normal_f64();
-    }
-    let x = Mat::from_fn(b, d, |_, _| rng.normal());
-    let v = Mat::from_fn(b, d, |_, _| rng.normal());
-    let w = (0..b).map(|_| rng.normal_f64()).collect();
-    Case { net, x, v, w }
-}
-
-fn with_params(net: &Icnn<f64>, theta: &[f64]) -> Icnn<f64> {
-    let mut n = net.clone();
-    n.params_mut().copy_from_slice(theta);
-    n
-}
-
-fn grad_map(net: &Icnn<f64>, x: &Mat<f64>) -> Mat<f64> {
-    let mut ws = net.workspace(x.rows());
-    let mut out = Mat::zeros(x.rows(), x.cols());
-    net.grad_x(x.view(), &mut ws, out.view_mut());
-    out
-}
-
-fn seeded_value(net: &Icnn<f64>, x: &Mat<f64>, w: &[f64]) -> f64 {
-    let mut ws = net.workspace(x.rows());
-    let mut val = vec![0.0; x.rows()];
-    net.value(x.view(), &mut ws, &mut val);
-    val.iter().zip(w).map(|(a, b)| a * b).sum()
+    nn_common::case(seed, shape)
 }
 
 fn shapes() -> impl Strategy<Value = (u64, usize, Vec<usize>, usize, usize, bool)> {

@@ -88,3 +88,44 @@ fn logit_bce_matches_its_definition_and_derivative() {
     assert!(bce_real(800.0f64) >= 0.0 && bce_real(800.0f64) < 1e-300);
     assert!(bce_real(-100.0f32).is_finite());
 }
+
+#[test]
+fn dense_param_count_is_the_layout_of_the_mlp_and_the_lipschitz_net() {
+    use monge::nn::dense::param_count;
+    use monge::nn::lipschitz::{LipschitzConfig, LipschitzNet};
+    let mut rng = Stream::new(9, 0);
+    for (d, hidden) in [
+        (1, vec![]),
+        (3, vec![7, 5, 6]),
+        (50, vec![64; 4]),
+        (2, vec![4]),
+    ] {
+        let mlp = MlpConfig {
+            hidden: hidden.clone(),
+            ..MlpConfig::step_size()
+        };
+        let n = Mlp::<f64>::new(d, mlp, &mut rng).n_params();
+        assert_eq!(param_count(d, &hidden, 0), Some(n), "MLP {d} {hidden:?}");
+        if hidden.is_empty() {
+            continue;
+        }
+        for (cfg, extra) in [
+            (LipschitzConfig::default(), 1),
+            (LipschitzConfig::bjorck(), 0),
+        ] {
+            let cfg = LipschitzConfig {
+                hidden: hidden.clone(),
+                ..cfg
+            };
+            let n = LipschitzNet::<f64>::new(d, cfg, &mut rng).n_params();
+            assert_eq!(
+                param_count(d, &hidden, extra),
+                Some(n),
+                "Lipschitz {d} {hidden:?}"
+            );
+        }
+    }
+    // a hostile model file's widths overflow: no count, not a panic
+    assert_eq!(param_count(usize::MAX / 2, &[4], 0), None);
+    assert_eq!(param_count(3, &[usize::MAX], 1), None);
+}

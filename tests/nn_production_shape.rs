@@ -6,41 +6,31 @@
 
 use monge::gradcheck::GradCheck;
 use monge::linalg::Mat;
-use monge::nn::icnn::{Icnn, IcnnConfig, IcnnInit};
 use monge::nn::lipschitz::{LipschitzConfig, LipschitzNet};
 use monge::random::Stream;
+use nn_common::{grad_map, seeded_value, with_params, Case, Shape};
+
+mod nn_common;
 
 const D: usize = 50;
 const B: usize = 256;
 const TOL: f64 = 1e-6;
 const COORDS: usize = 48;
 
-struct Case {
-    net: Icnn<f64>,
-    x: Mat<f64>,
-    v: Mat<f64>,
-    /// Row weights of the scalar under test (1/B and a sign: the losses are batch means).
-    w: Vec<f64>,
-}
-
+/// The ICNN case: [64]×4, d = 50, batch 256; V and the row weights w carry 1/B and a sign (the losses
+/// are batch means).
 fn case(seed: u64) -> Case {
-    let mut rng = Stream::new(seed, 0);
-    let cfg = IcnnConfig {
+    let shape = Shape {
+        d: D,
         hidden: vec![64; 4],
-        // std ≈ 1/√fan-in keeps the activations of order 1 through four layers of 64
-        init: IcnnInit::Normal { std: 0.12 },
+        b: B,
         output_activation: false,
+        // std ≈ 1/√fan-in keeps the activations of order 1 through four layers of 64
+        std: 0.12,
+        quadratic: None,
+        scale: B as f64,
     };
-    let mut net = Icnn::<f64>::new(D, &cfg, &mut rng);
-    let nb = net.h_total() + 1;
-    let off_b = (net.h_total() + 1) * D;
-    for p in &mut net.params_mut()[off_b..off_b + nb] {
-        *p = 0.5 * rng.normal_f64();
-    }
-    let x = Mat::from_fn(B, D, |_, _| rng.normal());
-    let v = Mat::from_fn(B, D, |_, _| rng.normal::<f64>() / B as f64);
-    let w = (0..B).map(|_| rng.normal_f64() / B as f64).collect();
-    Case { net, x, v, w }
+    nn_common::case(seed, shape)
 }
 
 /// `COORDS` distinct coordinates of `0..len`, evenly strided with a seeded offset (every block of a
@@ -53,33 +43,13 @@ fn coords(len: usize, seed: u64) -> Vec<usize> {
         .collect()
 }
 
-fn with_params(net: &Icnn<f64>, theta: &[f64]) -> Icnn<f64> {
-    let mut n = net.clone();
-    n.params_mut().copy_from_slice(theta);
-    n
-}
-
-fn value_sum(net: &Icnn<f64>, x: &Mat<f64>, w: &[f64]) -> f64 {
-    let mut ws = net.workspace(x.rows());
-    let mut val = vec![0.0; x.rows()];
-    net.value(x.view(), &mut ws, &mut val);
-    val.iter().zip(w).map(|(a, b)| a * b).sum()
-}
-
-fn grad_map(net: &Icnn<f64>, x: &Mat<f64>) -> Mat<f64> {
-    let mut ws = net.workspace(x.rows());
-    let mut out = Mat::zeros(x.rows(), x.cols());
-    net.grad_x(x.view(), &mut ws, out.view_mut());
-    out
-}
-
 #[test]
 fn icnn_value_param_grad_matches_finite_differences_at_the_production_shape() {
     let c = case(1);
     let mut ws = c.net.workspace(B);
     let mut g = vec![0.0; c.net.n_params()];
     c.net.param_grad_of_value(c.x.view(), &c.w, &mut ws, &mut g);
-    let f = |th: &[f64]| value_sum(&with_params(&c.net, th), &c.x, &c.w);
+    let f = |th: &[f64]| seeded_value(&with_params(&c.net, th), &c.x, &c.w);
     GradCheck::default()
         .check_coords(f, c.net.params(), &g, &coords(g.len(), 2))
         .assert_below(TOL, "Σ w g(x) w.r.t. θ, [64]×4, d = 50, B = 256");
@@ -111,7 +81,7 @@ fn icnn_grad_x_matches_finite_differences_at_the_production_shape() {
     let c = case(5);
     let t = grad_map(&c.net, &c.x);
     let an: Vec<f64> = (0..B * D).map(|k| c.w[k / D] * t.as_slice()[k]).collect();
-    let f = |xs: &[f64]| value_sum(&c.net, &Mat::from_vec(B, D, xs.to_vec()).unwrap(), &c.w);
+    let f = |xs: &[f64]| seeded_value(&c.net, &Mat::from_vec(B, D, xs.to_vec()).unwrap(), &c.w);
     GradCheck::default()
         .check_coords(f, c.x.as_slice(), &an, &coords(B * D, 6))
         .assert_below(TOL, "∇x Σ w g(x), [64]×4, d = 50, B = 256");

@@ -1,7 +1,7 @@
 //! Solvers against a known optimal map (`monge::data::known_map`: T* = ∇ψ* in closed form), at CI
 //! budgets, with bounds derived from measured figures; and W1's chunked mapping.
 
-use monge::data::known_map::known_map_pair;
+use monge::data::known_map::{known_map_pair, KnownMapPair};
 use monge::linalg::ops::norm2;
 use monge::linalg::Mat;
 use monge::metrics::l2_uvp;
@@ -9,6 +9,16 @@ use monge::ot::sinkhorn::{ElasticCost, ElasticSinkhornMap, SinkhornConfig};
 use monge::ot::w1::{W1Config, W1_MAP_CHUNK};
 use monge::ot::w2::W2Config;
 use monge::ot::{Progress, TransportMap};
+
+/// L2-UVP (%) of `map` against the known map T* on the pair's training source.
+fn uvp_on_source(map: &dyn TransportMap<f32>, p: &KnownMapPair<f32>) -> f64 {
+    let t_true = p.map.map::<f32>(p.source.view());
+    l2_uvp(
+        map.transport(&p.source).view(),
+        t_true.view(),
+        p.target.view(),
+    )
+}
 
 #[test]
 fn sinkhorn_map_recovers_a_known_map() {
@@ -21,11 +31,9 @@ fn sinkhorn_map_recovers_a_known_map() {
         ..SinkhornConfig::default()
     };
     let map = ElasticSinkhornMap::fit(p.source.view(), p.target.view(), &cfg).unwrap();
-    let tx = map.transport(&p.source);
-    let t_true = p.map.map::<f32>(p.source.view());
-    let u = l2_uvp(tx.view(), t_true.view(), p.target.view());
+    let u = uvp_on_source(&map, &p);
     assert!(u < 4.0, "Sinkhorn L2-UVP {u} %");
-    let identity = l2_uvp(p.source.view(), t_true.view(), p.target.view());
+    let identity = uvp_on_source(&monge::ot::baselines::Identity::new(2), &p);
     assert!(identity > 15.0, "identity L2-UVP {identity} %");
 }
 
@@ -40,9 +48,7 @@ fn w2_map_recovers_a_known_map() {
     };
     let mut progress = |_: &Progress| {};
     let (map, _) = monge::ot::w2::fit(&p.source, &p.target, &cfg, &mut progress).unwrap();
-    let tx = map.transport(&p.source);
-    let t_true = p.map.map::<f32>(p.source.view());
-    let u = l2_uvp(tx.view(), t_true.view(), p.target.view());
+    let u = uvp_on_source(&map, &p);
     assert!(u < 3.5, "W2 L2-UVP {u} %");
 }
 
@@ -58,9 +64,7 @@ fn w1_map_recovers_a_known_map() {
     };
     let mut progress = |_: &Progress| {};
     let (map, _) = monge::ot::w1::fit(&p.source, &p.target, &cfg, &mut progress).unwrap();
-    let tx = map.transport(&p.source);
-    let t_true = p.map.map::<f32>(p.source.view());
-    let u = l2_uvp(tx.view(), t_true.view(), p.target.view());
+    let u = uvp_on_source(&map, &p);
     assert!(u < 14.0, "W1 L2-UVP {u} %");
 }
 

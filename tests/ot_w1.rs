@@ -43,6 +43,17 @@ fn small_mlp(cfg: MlpConfig) -> MlpConfig {
     }
 }
 
+/// The small step-size net and discriminator of the GAN gradient checks (seeds 1 and 2).
+fn gan_nets(d: usize) -> (Mlp<f64>, Mlp<f64>) {
+    let step = Mlp::new(d, small_mlp(MlpConfig::step_size()), &mut Stream::new(1, 0));
+    let disc = Mlp::new(
+        d,
+        small_mlp(MlpConfig::discriminator()),
+        &mut Stream::new(2, 0),
+    );
+    (step, disc)
+}
+
 /// Fixed batch for the GAN-loss checks: x, unit directions d, y.
 fn gan_batch(b: usize, d: usize) -> (Mat<f64>, Mat<f64>, Mat<f64>) {
     let x = random(b, d, 1);
@@ -60,12 +71,7 @@ fn generator_loss_gradient_matches_finite_differences() {
     let (b, d) = (7, 3);
     let (x, dirs, y) = gan_batch(b, d);
     for positive in [false, true] {
-        let step = Mlp::<f64>::new(d, small_mlp(MlpConfig::step_size()), &mut Stream::new(1, 0));
-        let disc = Mlp::<f64>::new(
-            d,
-            small_mlp(MlpConfig::discriminator()),
-            &mut Stream::new(2, 0),
-        );
+        let (step, disc) = gan_nets(d);
         let mut gw = GanWork::new(&step, &disc, b);
         gw.transport(&step, x.view(), dirs.view(), y.view(), positive);
         if positive {
@@ -91,12 +97,7 @@ fn generator_loss_gradient_matches_finite_differences() {
 fn discriminator_loss_gradient_matches_finite_differences() {
     let (b, d) = (7, 3);
     let (x, dirs, y) = gan_batch(b, d);
-    let step = Mlp::<f64>::new(d, small_mlp(MlpConfig::step_size()), &mut Stream::new(1, 0));
-    let disc = Mlp::<f64>::new(
-        d,
-        small_mlp(MlpConfig::discriminator()),
-        &mut Stream::new(2, 0),
-    );
+    let (step, disc) = gan_nets(d);
     let mut gw = GanWork::new(&step, &disc, b);
     gw.transport(&step, x.view(), dirs.view(), y.view(), false);
     let mut g = vec![0.0; disc.n_params()];

@@ -10,9 +10,10 @@
 //! `MONGE_KM_TRACE=1` (L2-UVP of the current iterate at every evaluation). A configuration is a base —
 //! `plain` (the CellOT ICNN of `--preset cellot`, 10 000 iterations), `default` (`W2Config::monge()`) —
 //! followed by `+key=value` overrides: `it`, `lr` (both networks), `lrf`, `lrg`, `g` (g steps),
-//! `batch`, `eval`, `cos` (0/1), `min` (lr_min_factor), `b1`, `b2`, `fnorm`, `lrq` (the quadratic path's rate factor), `ema` (the decay of g's parameter average).
+//! `batch`, `eval`, `cos` (0/1), `min` (lr_min_factor), `b1`, `b2`, `fnorm`, `lrq` (the quadratic path's rate factor), `ema` (the decay of g's parameter average), `dim`
+//! (`lr_reference_dim`, 0 = off).
 
-use monge::experiments::known_map::known_map_rows;
+use monge::experiments::known_map::{known_map_rows, spearman, TracePoint, MANY_DIRECTIONS};
 use monge::ot::w2::W2Config;
 
 fn env(name: &str, default: &str) -> String {
@@ -55,6 +56,7 @@ fn config(spec: &str) -> W2Config {
             "fnorm" => cfg.fnorm_penalty = f,
             "lrq" => cfg.lr_quadratic_factor = f,
             "ema" => cfg.ema = f,
+            "dim" => cfg.lr_reference_dim = f as usize,
             other => panic!("unknown key {other}"),
         }
     }
@@ -100,9 +102,43 @@ fn print_rows(d: usize, seed: u64, rows: &[monge::experiments::known_map::KnownM
             r.name, r.l2_uvp, r.seconds
         );
         if !r.trace.is_empty() {
-            let t: Vec<String> = r.trace.iter().map(|(i, u)| format!("{i}:{u:.3}")).collect();
-            println!("      trace {}", t.join(" "));
+            print_trace(&r.trace);
         }
+    }
+}
+
+/// The trace, each criterion's Spearman correlation with L2-UVP over the evaluation points, and the
+/// L2-UVP of the point each criterion would select.
+fn print_trace(t: &[TracePoint]) {
+    for p in t {
+        println!(
+            "      it {:>5}  L2-UVP {:>7.3}  sw2 {:.6e}  sw2x{MANY_DIRECTIONS} {:.6e}  dual {:.8e} \
+             (resid {:.1e}, {} it)  dual-all {:.8e}",
+            p.iteration,
+            p.l2_uvp,
+            p.sliced,
+            p.sliced_many,
+            p.dual,
+            p.dual_resid,
+            p.dual_iters,
+            p.dual_all
+        );
+    }
+    let uvp: Vec<f64> = t.iter().map(|p| p.l2_uvp).collect();
+    let best = uvp.iter().cloned().fold(f64::INFINITY, f64::min);
+    for (name, v) in [
+        ("sw2", t.iter().map(|p| p.sliced).collect::<Vec<_>>()),
+        ("sw2-many", t.iter().map(|p| p.sliced_many).collect()),
+        ("dual", t.iter().map(|p| p.dual).collect()),
+        ("dual-all", t.iter().map(|p| p.dual_all).collect()),
+    ] {
+        let pick = (0..v.len()).min_by(|&i, &j| v[i].total_cmp(&v[j])).unwrap();
+        println!(
+            "      {name:<9} spearman {:>6.3}  picks it {:>5} (L2-UVP {:.3}; best on trace {best:.3})",
+            spearman(&v, &uvp),
+            t[pick].iteration,
+            uvp[pick]
+        );
     }
 }
 
@@ -167,5 +203,48 @@ mod averaging {
             b.step().unwrap();
         }
         assert_eq!(a.map().potential().params(), b.map().potential().params());
+    }
+}
+
+mod dimension_scaled_rates {
+    use monge::data::known_map::known_map_pair;
+    use monge::ot::w2::{W2Config, W2Trainer};
+
+    fn g_after_two_steps(d: usize, lr: f64, reference: usize) -> Vec<f32> {
+        let p = known_map_pair::<f32>(200, 200, d, 2, 6).unwrap();
+        let cfg = W2Config {
+            lr_f: lr,
+            lr_g: lr,
+            lr_reference_dim: reference,
+            cosine_lr: false,
+            batch: 32,
+            g_iters: 2,
+            hidden: vec![8, 8],
+            eval_every: 0,
+            ..W2Config::monge()
+        };
+        let mut tr = W2Trainer::new(&p.source, &p.target, &cfg).unwrap();
+        tr.step().unwrap();
+        tr.step().unwrap();
+        tr.g().params().to_vec()
+    }
+
+    /// With `lr_reference_dim = 8` a fit on d = 16 trains exactly as one at half the rate without the
+    /// scaling, at d = 160 as one at the floor (a tenth), and at d = 4 as one at the full rate.
+    #[test]
+    fn the_rate_is_scaled_by_the_reference_dimension_over_d_down_to_the_floor() {
+        assert_eq!(
+            g_after_two_steps(16, 1e-3, 8),
+            g_after_two_steps(16, 5e-4, 0)
+        );
+        assert_eq!(
+            g_after_two_steps(160, 1e-3, 8),
+            g_after_two_steps(160, 1e-4, 0)
+        );
+        assert_eq!(g_after_two_steps(4, 1e-3, 8), g_after_two_steps(4, 1e-3, 0));
+        assert_ne!(
+            g_after_two_steps(16, 1e-3, 8),
+            g_after_two_steps(16, 1e-3, 0)
+        );
     }
 }

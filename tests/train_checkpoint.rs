@@ -13,15 +13,21 @@ fn go(_: &monge::ot::Progress) -> ControlFlow<()> {
     ControlFlow::Continue(())
 }
 
+/// 300 source and 300 target points of toy `name`, drawn with `seed`.
+fn toy(name: &str, seed: u64) -> (Mat<f32>, Mat<f32>) {
+    let t = Toy::from_name(name).unwrap();
+    let x = t.sample_source(300, &mut Stream::new(seed, streams::DATA));
+    let y = t.sample_target(300, &mut Stream::new(seed, streams::DATA_2));
+    (x, y)
+}
+
 fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
 
 #[test]
 fn w2_resumed_from_a_checkpoint_file_is_bit_identical_at_1_and_2_threads() {
-    let t = Toy::from_name("moons").unwrap();
-    let x: Mat<f32> = t.sample_source(300, &mut Stream::new(1, streams::DATA));
-    let y: Mat<f32> = t.sample_target(300, &mut Stream::new(1, streams::DATA_2));
+    let (x, y) = toy("moons", 1);
     for threads in [1, 2] {
         let cfg = W2Config {
             hidden: vec![16, 16],
@@ -75,9 +81,7 @@ fn w2_resumed_from_a_checkpoint_file_is_bit_identical_at_1_and_2_threads() {
 #[test]
 fn w1_resumed_in_either_phase_is_bit_identical_at_1_and_2_threads() {
     use monge::ot::w1::{W1Config, W1Trainer};
-    let t = Toy::from_name("8gaussians").unwrap();
-    let x: Mat<f32> = t.sample_source(300, &mut Stream::new(2, streams::DATA));
-    let y: Mat<f32> = t.sample_target(300, &mut Stream::new(2, streams::DATA_2));
+    let (x, y) = toy("8gaussians", 2);
     for threads in [1, 2] {
         let cfg = W1Config {
             potential_iters: 40,

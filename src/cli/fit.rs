@@ -90,7 +90,8 @@ W2 OPTIONS:
     --lambda X                     its weight λ, batch-mean convention (λ_mean = B·λ_sum of [C25]'s code)
     --sigma S                      width of the smoothed L0 (default 1)
     --gamma G                      STVS γ (default 1)
-    --lr X                         Adam learning rate of f and g (default 1e-3 with cosine decay; with
+    --lr X                         Adam learning rate of f and g (default 1e-3 with cosine decay, times
+                                   max(8/d, 0.1) on d > 8 features; a given rate is used as is; with
                                    --preset cellot 1e-4, constant)
     --g-iters K                    g steps per outer iteration (default 10)
     --anneal                       tune λ by simulated annealing ([C25] Alg. 1); see

@@ -18,6 +18,7 @@
 //! The instance and the source sample are drawn from stream `DATA` of the seed (in that order); the
 //! target sample maps an independent source draw from stream `DATA_2`.
 
+use crate::linalg::ops::{sigmoid as logistic, softplus};
 use crate::linalg::{gemm, Mat, MatRef, Op, Real};
 use crate::random::{streams, Stream};
 use crate::{Error, Result};
@@ -189,19 +190,4 @@ pub fn known_map_pair<T: Real>(
         target,
         map,
     })
-}
-
-/// softplus(z) = ln(1 + eᶻ), stable for large |z|.
-fn softplus(z: f64) -> f64 {
-    z.max(0.0) + (-z.abs()).exp().ln_1p()
-}
-
-/// σ(z) = 1 / (1 + e⁻ᶻ), stable for large |z|.
-fn logistic(z: f64) -> f64 {
-    if z >= 0.0 {
-        1.0 / (1.0 + (-z).exp())
-    } else {
-        let e = z.exp();
-        e / (1.0 + e)
-    }
 }

@@ -18,8 +18,12 @@ use crate::data::known_map::known_map_pair;
 use crate::linalg::Mat;
 use crate::metrics::l2_uvp;
 use crate::ot::gaussian::GaussianMap;
+use crate::ot::train::criterion::sliced_w2sq;
+use crate::ot::train::{Criterion, Evaluator};
+use crate::ot::w2::dual::DualEvaluator;
 use crate::ot::w2::{W2Config, W2Trainer};
 use crate::ot::TransportMap;
+use crate::parallel::Pool;
 use crate::random::Stream;
 use crate::{Error, Result};
 use nalgebra::DMatrix;
@@ -61,8 +65,66 @@ pub struct KnownMapRow {
     pub seconds: f64,
     /// The selected iteration (W2 rows).
     pub best_iteration: Option<usize>,
-    /// (iteration, L2-UVP of the current iterate) at each held-out evaluation, when traced.
-    pub trace: Vec<(usize, f64)>,
+    /// The current iterate at the start and at each held-out evaluation, when traced.
+    pub trace: Vec<TracePoint>,
+}
+
+/// One traced evaluation point: the current iterate's L2-UVP and the held-out criteria that could
+/// select it, all on the trainer's own held-out cells.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TracePoint {
+    /// Outer iteration (0 = the start).
+    pub iteration: usize,
+    /// L2-UVP (%) on the fresh points.
+    pub l2_uvp: f64,
+    /// Held-out sliced W2 over the trainer's 200 fixed directions (the `sliced_w2` criterion).
+    pub sliced: f64,
+    /// Held-out sliced W2 over [`MANY_DIRECTIONS`] fixed directions.
+    pub sliced_many: f64,
+    /// The held-out semi-dual ([`crate::ot::w2::dual`]; −Ŵ2²).
+    pub dual: f64,
+    /// Its solve's largest residual and iterations.
+    pub dual_resid: f64,
+    /// L-BFGS iterations of the held-out solve.
+    pub dual_iters: usize,
+    /// The semi-dual on all n + n cells of the pair (training and held-out).
+    pub dual_all: f64,
+}
+
+/// Directions of the traced many-direction sliced W2.
+pub const MANY_DIRECTIONS: usize = 2000;
+
+/// Spearman's rank correlation of two equally long lists (average ranks for ties; NaN below 2 points
+/// or for a constant list).
+pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
+    fn ranks(v: &[f64]) -> Vec<f64> {
+        let mut idx: Vec<usize> = (0..v.len()).collect();
+        idx.sort_by(|&i, &j| v[i].total_cmp(&v[j]));
+        let mut r = vec![0.0; v.len()];
+        let mut k = 0;
+        while k < idx.len() {
+            let mut e = k;
+            while e + 1 < idx.len() && v[idx[e + 1]] == v[idx[k]] {
+                e += 1;
+            }
+            for &i in &idx[k..=e] {
+                r[i] = (k + e) as f64 / 2.0;
+            }
+            k = e + 1;
+        }
+        r
+    }
+    assert_eq!(a.len(), b.len(), "spearman: lengths differ");
+    let (ra, rb) = (ranks(a), ranks(b));
+    let n = a.len() as f64;
+    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (x, y) in ra.iter().zip(&rb) {
+        sab += (x - ma) * (y - mb);
+        saa += (x - ma) * (x - ma);
+        sbb += (y - mb) * (y - mb);
+    }
+    sab / (saa * sbb).sqrt()
 }
 
 /// The fresh points' L2-UVP of every row for one pair (module doc). `n` points per side; each W2
@@ -102,6 +164,14 @@ pub fn known_map_rows(
         let t0 = Instant::now();
         let mut tr = W2Trainer::new(&xs, &ys, cfg)?;
         let mut traced = Vec::new();
+        let mut probe = if trace && tr.heldout().0.rows() > 0 {
+            Some(Probe::new(&tr, cfg.seed, &xs, &ys))
+        } else {
+            None
+        };
+        if let Some(p) = probe.as_mut() {
+            traced.push(p.point(&tr, &uvp, &fresh32));
+        }
         let mut quiet = |_: &crate::ot::Progress| ControlFlow::Continue(());
         let every = if trace && cfg.eval_every > 0 {
             cfg.eval_every
@@ -113,9 +183,8 @@ pub fn known_map_rows(
         while cap < cfg.iterations {
             cap = (cap + every).min(cfg.iterations);
             (stopped, err) = tr.run_segment(cap, &mut quiet);
-            if trace {
-                let now = uvp(&tr.map().transport(&fresh32).cast::<f64>());
-                traced.push((tr.iteration(), now));
+            if let Some(p) = probe.as_mut() {
+                traced.push(p.point(&tr, &uvp, &fresh32));
             }
             if err.is_some() || stopped != crate::ot::train::Stopped::Cap || tr.iteration() < cap {
                 break;
@@ -136,4 +205,62 @@ pub fn known_map_rows(
         });
     }
     Ok(rows)
+}
+
+/// The criteria of a trace, bound to a trainer's held-out cells.
+struct Probe {
+    sliced: Evaluator,
+    many_theta_seed: u64,
+    held_src: Mat<f32>,
+    held_tgt: Mat<f32>,
+    dual: DualEvaluator,
+    dual_all: DualEvaluator,
+    pool: Pool,
+}
+
+impl Probe {
+    fn new(tr: &W2Trainer<f32>, seed: u64, xs: &Mat<f32>, ys: &Mat<f32>) -> Self {
+        let (src, tgt) = tr.heldout();
+        let mut pool = Pool::new(1);
+        Probe {
+            sliced: Evaluator::new(Criterion::SlicedW2, tgt.view(), seed, &mut pool),
+            many_theta_seed: seed,
+            dual: DualEvaluator::new(src.view(), tgt.view(), tr.g(), tr.f()),
+            dual_all: DualEvaluator::new(xs.view(), ys.view(), tr.g(), tr.f()),
+            held_tgt: tgt.clone(),
+            held_src: src,
+            pool,
+        }
+    }
+
+    fn point(
+        &mut self,
+        tr: &W2Trainer<f32>,
+        uvp: &dyn Fn(&Mat<f64>) -> f64,
+        fresh: &Mat<f32>,
+    ) -> TracePoint {
+        let map = tr.map();
+        let mapped = map.transport(&self.held_src);
+        let dv = self.dual.eval(map.potential(), tr.f());
+        let mut rng = Stream::new(
+            self.many_theta_seed,
+            crate::random::streams::PROJECTIONS + 1000,
+        );
+        TracePoint {
+            iteration: tr.iteration(),
+            l2_uvp: uvp(&map.transport(fresh).cast::<f64>()),
+            sliced: self.sliced.eval(mapped.view(), &mut self.pool),
+            sliced_many: sliced_w2sq(
+                mapped.view(),
+                self.held_tgt.view(),
+                MANY_DIRECTIONS,
+                &mut rng,
+            )
+            .sqrt(),
+            dual: dv.value,
+            dual_resid: dv.max_grad,
+            dual_iters: dv.iterations,
+            dual_all: self.dual_all.eval(map.potential(), tr.f()).value,
+        }
+    }
 }

@@ -208,6 +208,18 @@ impl<'a> Cursor<'a> {
         a.copy_from_slice(s);
         Ok(u64::from_le_bytes(a))
     }
+    /// The count of a list of `what`s, each at least `min_bytes` long: a count the rest of the file
+    /// cannot hold is refused before anything is allocated for it.
+    fn count(&mut self, what: &str, min_bytes: usize) -> Result<usize> {
+        let n = self.u32(&|| format!("the {what} count"))? as usize;
+        if n > self.remaining() / min_bytes {
+            return Err(self.fail(format!(
+                "corrupt {what} count {n}: cannot fit in the {} remaining bytes",
+                self.remaining()
+            )));
+        }
+        Ok(n)
+    }
     fn str(&mut self, what: &dyn Fn() -> String) -> Result<String> {
         let n = self.u32(&|| format!("the length of {}", what()))? as usize;
         let s = self.take(n, what)?;
@@ -228,28 +240,16 @@ fn parse_body<T: Real>(c: &mut Cursor<'_>) -> Result<SavedModel<T>> {
         return Err(c.fail("empty method name"));
     }
     let dim = c.usize(&|| "the dimension".into())?;
-    let h = c.u32(&|| "the hyper-parameter count".into())? as usize;
     // Every hyper-parameter takes at least 8 bytes (two empty strings).
-    if h > c.remaining() / 8 {
-        return Err(c.fail(format!(
-            "corrupt hyper-parameter count {h}: cannot fit in the {} remaining bytes",
-            c.remaining()
-        )));
-    }
+    let h = c.count("hyper-parameter", 8)?;
     let mut hyper = Vec::with_capacity(h);
     for i in 0..h {
         let k = c.str(&|| format!("hyper-parameter {} key", i + 1))?;
         let v = c.str(&|| format!("hyper-parameter '{k}' value"))?;
         hyper.push((k, v));
     }
-    let kt = c.u32(&|| "the tensor count".into())? as usize;
     // Every tensor takes at least 16 bytes (empty name, rank 0, count).
-    if kt > c.remaining() / 16 {
-        return Err(c.fail(format!(
-            "corrupt tensor count {kt}: cannot fit in the {} remaining bytes",
-            c.remaining()
-        )));
-    }
+    let kt = c.count("tensor", 16)?;
     let mut tensors = Vec::with_capacity(kt);
     for t in 0..kt {
         let name = c.str(&|| format!("tensor {} name", t + 1))?;

@@ -277,23 +277,15 @@ pub(super) fn legend(out: &mut String, f: &Frame, items: &[(String, &str, bool)]
     );
     for (k, (label, colour, is_line)) in items.iter().enumerate() {
         let cy = y + 11.0 + 16.0 * k as f64;
-        if *is_line {
-            let _ = write!(
-                out,
-                "<rect class=\"legend-swatch\" x=\"{:.2}\" y=\"{:.2}\" width=\"16\" height=\"3\" \
-                 fill=\"{colour}\"/>",
-                x + 6.0,
-                cy - 1.5
-            );
-        } else {
-            let _ = write!(
-                out,
-                "<rect class=\"legend-swatch\" x=\"{:.2}\" y=\"{:.2}\" width=\"8\" height=\"8\" \
-                 fill=\"{colour}\"/>",
-                x + 10.0,
-                cy - 4.0
-            );
-        }
+        // a curve's swatch is a 16 × 3 bar, a point set's an 8 × 8 square, both centred on the row
+        let (sw, sh) = if *is_line { (16, 3) } else { (8, 8) };
+        let _ = write!(
+            out,
+            "<rect class=\"legend-swatch\" x=\"{:.2}\" y=\"{:.2}\" width=\"{sw}\" height=\"{sh}\" \
+             fill=\"{colour}\"/>",
+            x + 14.0 - f64::from(sw) / 2.0,
+            cy - f64::from(sh) / 2.0
+        );
         let _ = writeln!(
             out,
             "<text x=\"{:.2}\" y=\"{:.2}\">{}</text>",

@@ -15,6 +15,8 @@
 //! 2. For l = L−1..0: `z̄_l = GroupSortᵀ(h̄_{l+1})` (scatter by the stored argsort);
 //!    `Q̄_l += z̄_lᵀ h_l`; `b̄_l += 1ᵀ z̄_l`; `h̄_l = z̄_l Q_l` (skipped for l = 0 unless ∇x is wanted).
 //! 3. `∇_x Σ_i s_i f(x_i)` row i is `h̄_{0,i}`; with `s = 1` it is `∇f(x_i)`.
+//!    (The layers' `z_l`, `Q̄_l`, `b̄_l` and `h̄_l` are the dense layer's steps L1–L4 with weight Q_l,
+//!    [`crate::nn::dense`].)
 //! 4. Through the orthonormaliser: `W̄_l += orth'(W_l)ᵀ[Q̄_l]` (and `ᾱ_l`) — see
 //!    [`crate::linalg::bjorck`] and [`crate::linalg::cayley`].
 //!
@@ -23,7 +25,8 @@
 
 use crate::linalg::bjorck::{Bjorck, BjorckWork};
 use crate::linalg::cayley::{cayley_backward, cayley_forward, CayleyWork};
-use crate::linalg::{gemm, Mat, MatMut, MatRef, Op, Real};
+use crate::linalg::{gemm, Mat, MatRef, Op, Real};
+use crate::nn::dense;
 use crate::nn::groupsort::GroupSort;
 use crate::parallel::Pool;
 use crate::random::Stream;
@@ -400,38 +403,25 @@ impl<T: Real> LipschitzNet<T> {
         let nh = self.cfg.hidden.len();
         for l in 0..nh {
             let ly = self.layers[l];
-            {
-                let (hin, z) = if l == 0 {
-                    (x, &mut ws.z[0])
-                } else {
-                    (ws.h[l - 1].view(), &mut ws.z[l])
-                };
-                gemm(
-                    T::ONE,
-                    hin,
-                    Op::N,
-                    self.q[l].view(),
-                    Op::T,
-                    T::ZERO,
-                    z.view_mut(),
-                );
-                crate::linalg::ops::add_row_vector(z, &self.params[ly.b..ly.b + ly.rows]);
-            }
+            let hin = if l == 0 { x } else { ws.h[l - 1].view() };
+            // z_l = h_l Q_lᵀ + 1 b_lᵀ, h_{l+1} = GroupSort(z_l)
+            dense::forward(
+                hin,
+                self.q[l].view(),
+                &self.params[ly.b..ly.b + ly.rows],
+                &mut ws.z[l],
+            );
             self.sorts[l].forward(&ws.z[l], &mut ws.h[l], &mut ws.perm[l]);
         }
+        // f = h_L qᵀ + b_out
         let last = self.layers[nh];
         let hin = if nh == 0 { x } else { ws.h[nh - 1].view() };
-        gemm(
-            T::ONE,
+        dense::forward(
             hin,
-            Op::N,
             self.q[nh].view(),
-            Op::T,
-            T::ZERO,
-            ws.out.view_mut(),
+            &self.params[last.b..last.b + 1],
+            &mut ws.out,
         );
-        let b = self.params[last.b];
-        ws.out.as_mut_slice().iter_mut().for_each(|v| *v += b);
     }
 
     /// Backward pass with per-sample seeds `s` after [`Self::forward`] on the same `x` (module doc
@@ -488,44 +478,18 @@ impl<T: Real> LipschitzNet<T> {
         for l in (0..nh).rev() {
             let ly = self.layers[l];
             self.sorts[l].backward(&ws.hbar[l], &ws.perm[l], &mut ws.zbar[l]);
+            let zbar = ws.zbar[l].view();
             if let Some(g) = grads.as_deref_mut() {
+                // Q̄_l = z̄_lᵀ h_l, b̄_l += 1ᵀ z̄_l
                 let hin = if l == 0 { x } else { ws.h[l - 1].view() };
-                gemm(
-                    T::ONE,
-                    ws.zbar[l].view(),
-                    Op::T,
-                    hin,
-                    Op::N,
-                    T::ZERO,
-                    ws.qbar[l].view_mut(),
-                );
-                let ones = MatRef::from_slice(&ws.ones, 1, bsz).expect("ones");
-                let gb =
-                    MatMut::from_slice(&mut g[ly.b..ly.b + ly.rows], 1, ly.rows).expect("bias");
-                gemm(T::ONE, ones, Op::N, ws.zbar[l].view(), Op::N, T::ONE, gb);
+                dense::weight_grad(zbar, hin, T::ZERO, ws.qbar[l].view_mut());
+                dense::bias_grad(&ws.ones, zbar, &mut g[ly.b..ly.b + ly.rows]);
             }
+            // h̄_l = z̄_l Q_l
             if l > 0 {
-                let (lo, hi) = ws.hbar.split_at_mut(l);
-                let _ = hi;
-                gemm(
-                    T::ONE,
-                    ws.zbar[l].view(),
-                    Op::N,
-                    self.q[l].view(),
-                    Op::N,
-                    T::ZERO,
-                    lo[l - 1].view_mut(),
-                );
+                dense::input_grad(zbar, self.q[l].view(), ws.hbar[l - 1].view_mut());
             } else if want_gx {
-                gemm(
-                    T::ONE,
-                    ws.zbar[0].view(),
-                    Op::N,
-                    self.q[0].view(),
-                    Op::N,
-                    T::ZERO,
-                    ws.gx.view_mut(),
-                );
+                dense::input_grad(zbar, self.q[0].view(), ws.gx.view_mut());
                 have_gx = true;
             }
         }
@@ -551,20 +515,26 @@ impl<T: Real> LipschitzNet<T> {
         grads: &mut [T],
         ws: &mut LipschitzWork<T>,
     ) {
+        self.assert_ready_for_grads("param_grad_of_value", grads);
+        self.forward(x, ws);
+        self.backward(x, s, ws, false, Some(grads));
+        let qbar = core::mem::take(&mut ws.qbar);
+        self.ortho_backward(&qbar, grads, None);
+        ws.qbar = qbar;
+    }
+
+    /// The preconditions of a parameter gradient (`what`): Q recorded by `orthonormalise(false)` of the
+    /// current parameters, and a gradient buffer of the parameters' length.
+    fn assert_ready_for_grads(&self, what: &str, grads: &[T]) {
         assert!(
             self.q_state == Some(self.cfg.ortho) && self.q_recorded,
-            "LipschitzNet: orthonormalise(false) before param_grad_of_value"
+            "LipschitzNet: orthonormalise(false) before {what}"
         );
         assert_eq!(
             grads.len(),
             self.params.len(),
             "LipschitzNet: gradient length"
         );
-        self.forward(x, ws);
-        self.backward(x, s, ws, false, Some(grads));
-        let qbar = core::mem::take(&mut ws.qbar);
-        self.ortho_backward(&qbar, grads, None);
-        ws.qbar = qbar;
     }
 
     /// Step 4 of the module doc: `W̄_l += orth'(W_l)ᵀ[Q̄_l]` (and `ᾱ_l`) for every layer — each layer
@@ -622,17 +592,9 @@ impl<T: Real> LipschitzNet<T> {
         sh: &mut LipschitzShards<T>,
         pool: &mut Pool,
     ) -> T {
-        assert!(
-            self.q_state == Some(self.cfg.ortho) && self.q_recorded,
-            "LipschitzNet: orthonormalise(false) before param_grad_of_value_sharded"
-        );
+        self.assert_ready_for_grads("param_grad_of_value_sharded", grads);
         assert_eq!(x.rows(), sh.batch, "LipschitzNet: batch size of the shards");
         assert_eq!(s.len(), sh.batch, "LipschitzNet: seed length");
-        assert_eq!(
-            grads.len(),
-            self.params.len(),
-            "LipschitzNet: gradient length"
-        );
         let net: &Self = self;
         pool.for_each_mut(&mut sh.shards, |_, (r0, r1, ws, gpart)| {
             gpart.iter_mut().for_each(|g| *g = T::ZERO);

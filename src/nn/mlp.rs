@@ -14,12 +14,16 @@
 //! 3. for l = L..1: `ū_l = ā_l ⊙ σ'(u_l)` (σ' = 1 for u > 0, else the slope); `W̄_l += ū_lᵀ a_{l−1}`,
 //!    `b̄_l += 1ᵀ ū_l`, `ā_{l−1} = ū_l W_l` (for l = 1 this is the input gradient, computed on request).
 //!
+//! Each layer's affine map and its three adjoints are the dense layer's steps L1–L4
+//! ([`crate::nn::dense`]); this file adds σ, φ and their derivatives.
+//!
 //! # Losses in logit form (numerically stable BCE, replacing w1ot's `log(· + 1e-6)` guards)
 //! With logits `l` and `σ` the logistic function: `−log σ(l) = softplus(−l)` (a "real" label) and
 //! `−log(1 − σ(l)) = softplus(l)` (a "fake" label); derivatives `−σ(−l)` and `σ(l)`.
 
 use crate::linalg::ops::{sigmoid, softplus};
-use crate::linalg::{gemm, Mat, MatMut, MatRef, Op, Real};
+use crate::linalg::{Mat, MatMut, MatRef, Real};
+use crate::nn::dense;
 use crate::random::Stream;
 
 /// Output activation φ of an [`Mlp`].
@@ -200,37 +204,29 @@ impl<T: Real> Mlp<T> {
         let slope = T::from_f64(self.cfg.leaky_slope);
         for l in 0..nh {
             let ly = self.layers[l];
-            let (lo, hi) = ws.a.split_at_mut(l);
-            let ain = if l == 0 { x } else { lo[l - 1].view() };
-            let u = &mut ws.u[l];
-            gemm(
-                T::ONE,
+            let ain = if l == 0 { x } else { ws.a[l - 1].view() };
+            // u_l = a_{l−1} W_lᵀ + 1 b_lᵀ, a_l = σ(u_l)
+            dense::forward(
                 ain,
-                Op::N,
                 self.wmat(l),
-                Op::T,
-                T::ZERO,
-                u.view_mut(),
+                &self.params[ly.b..ly.b + ly.rows],
+                &mut ws.u[l],
             );
-            crate::linalg::ops::add_row_vector(u, &self.params[ly.b..ly.b + ly.rows]);
-            for (av, &uv) in hi[0].as_mut_slice().iter_mut().zip(u.as_slice()) {
+            for (av, &uv) in ws.a[l].as_mut_slice().iter_mut().zip(ws.u[l].as_slice()) {
                 *av = if uv > T::ZERO { uv } else { slope * uv };
             }
         }
-        let ain = if nh == 0 { x } else { ws.a[nh - 1].view() };
+        // o = a_L w_outᵀ + b_out
         let last = self.layers[nh];
-        gemm(
-            T::ONE,
+        let ain = if nh == 0 { x } else { ws.a[nh - 1].view() };
+        dense::forward(
             ain,
-            Op::N,
             self.wmat(nh),
-            Op::T,
-            T::ZERO,
-            ws.o.view_mut(),
+            &self.params[last.b..last.b + 1],
+            &mut ws.o,
         );
-        let b = self.params[last.b];
+        // y = φ(o)
         for (y, o) in ws.y.as_mut_slice().iter_mut().zip(ws.o.as_mut_slice()) {
-            *o += b;
             *y = match self.cfg.output {
                 OutputAct::Identity => *o,
                 OutputAct::Softplus => softplus(*o),
@@ -274,32 +270,16 @@ impl<T: Real> Mlp<T> {
         let ain = if nh == 0 { x } else { ws.a[nh - 1].view() };
         if let Some(g) = grads.as_deref_mut() {
             let gw = MatMut::from_slice(&mut g[last.w..last.b], 1, last.cols).expect("w_out");
-            gemm(T::ONE, ws.obar.view(), Op::T, ain, Op::N, T::ONE, gw);
+            dense::weight_grad(ws.obar.view(), ain, T::ONE, gw);
             g[last.b] += ws.obar.as_slice().iter().copied().sum::<T>();
         }
         if nh == 0 {
             if want_gx {
-                gemm(
-                    T::ONE,
-                    ws.obar.view(),
-                    Op::N,
-                    self.wmat(0),
-                    Op::N,
-                    T::ZERO,
-                    ws.gx.view_mut(),
-                );
+                dense::input_grad(ws.obar.view(), self.wmat(0), ws.gx.view_mut());
             }
             return;
         }
-        gemm(
-            T::ONE,
-            ws.obar.view(),
-            Op::N,
-            self.wmat(nh),
-            Op::N,
-            T::ZERO,
-            ws.abar[nh - 1].view_mut(),
-        );
+        dense::input_grad(ws.obar.view(), self.wmat(nh), ws.abar[nh - 1].view_mut());
         // step 3
         for l in (0..nh).rev() {
             let ly = self.layers[l];
@@ -312,33 +292,16 @@ impl<T: Real> Mlp<T> {
                 *ub = if u > T::ZERO { ab } else { slope * ab };
             }
             let ain = if l == 0 { x } else { ws.a[l - 1].view() };
+            let ubar = ws.ubar[l].view();
             if let Some(g) = grads.as_deref_mut() {
                 let gw = MatMut::from_slice(&mut g[ly.w..ly.b], ly.rows, ly.cols).expect("W");
-                gemm(T::ONE, ws.ubar[l].view(), Op::T, ain, Op::N, T::ONE, gw);
-                let ones = MatRef::from_slice(&ws.ones, 1, bsz).expect("ones");
-                let gb = MatMut::from_slice(&mut g[ly.b..ly.b + ly.rows], 1, ly.rows).expect("b");
-                gemm(T::ONE, ones, Op::N, ws.ubar[l].view(), Op::N, T::ONE, gb);
+                dense::weight_grad(ubar, ain, T::ONE, gw);
+                dense::bias_grad(&ws.ones, ubar, &mut g[ly.b..ly.b + ly.rows]);
             }
             if l > 0 {
-                gemm(
-                    T::ONE,
-                    ws.ubar[l].view(),
-                    Op::N,
-                    self.wmat(l),
-                    Op::N,
-                    T::ZERO,
-                    ws.abar[l - 1].view_mut(),
-                );
+                dense::input_grad(ubar, self.wmat(l), ws.abar[l - 1].view_mut());
             } else if want_gx {
-                gemm(
-                    T::ONE,
-                    ws.ubar[0].view(),
-                    Op::N,
-                    self.wmat(0),
-                    Op::N,
-                    T::ZERO,
-                    ws.gx.view_mut(),
-                );
+                dense::input_grad(ubar, self.wmat(0), ws.gx.view_mut());
             }
         }
     }

@@ -9,6 +9,7 @@ pub mod optim;
 
 pub use optim::{Adam, AdamConfig, LrSchedule, Optimizer, Sgd};
 
+pub mod dense;
 pub mod groupsort;
 pub mod icnn;
 pub mod lipschitz;

@@ -38,22 +38,9 @@
 
 use crate::linalg::{gemm, MatMut, MatRef, Op, Real};
 
-/// softplus(s) = ln(1 + eˢ), computed without overflow.
-#[inline]
-pub fn softplus<T: Real>(s: T) -> T {
-    s.max(T::ZERO) + (-s.abs()).exp().ln_1p()
-}
-
-/// softplus'(s) = 1 / (1 + e^{−s}) (the logistic function), without overflow.
-#[inline]
-pub fn logistic<T: Real>(s: T) -> T {
-    if s >= T::ZERO {
-        T::ONE / (T::ONE + (-s).exp())
-    } else {
-        let e = s.exp();
-        e / (T::ONE + e)
-    }
-}
+/// softplus(s) = ln(1 + eˢ) and its derivative, the logistic function 1 / (1 + e^{−s}), both without
+/// overflow (one implementation, in [`crate::linalg::ops`]).
+pub use crate::linalg::ops::{sigmoid as logistic, softplus};
 
 /// The s with softplus(s) = u, for u > 0: `u + ln(1 − e^{−u}) = u + ln(−expm1(−u))`.
 pub fn softplus_inv(u: f64) -> f64 {
@@ -94,6 +81,13 @@ impl Quadratic {
     fn l<'a, T: Real>(&self, p: &'a [T]) -> MatRef<'a, T> {
         MatRef::from_slice(&p[self.l_range()], self.dim, self.rank).unwrap()
     }
+    /// `out ← Y L` (B × r) for a batch Y: K = X L (Q-F), J = V L (Q-D, Q-J).
+    #[inline]
+    fn times_l<T: Real>(&self, p: &[T], y: MatRef<'_, T>, out: &mut [T]) {
+        let (b, r) = (y.rows(), self.rank);
+        let om = MatMut::from_slice(&mut out[..b * r], b, r).unwrap();
+        gemm(T::ONE, y, Op::N, self.l(p), Op::N, T::ZERO, om);
+    }
 
     /// Step Q-F: `sp ← softplus(s)` (length d, for the other passes), `k ← X L` (B × r) and
     /// `val_i += q(x_i)`.
@@ -107,8 +101,7 @@ impl Quadratic {
     ) {
         let (b, d, r) = (x.rows(), self.dim, self.rank);
         if r > 0 {
-            let km = MatMut::from_slice(&mut k[..b * r], b, r).unwrap();
-            gemm(T::ONE, x, Op::N, self.l(p), Op::N, T::ZERO, km);
+            self.times_l(p, x, k);
         }
         let beta = &p[self.beta_range()];
         for (o, &sv) in sp.iter_mut().zip(&p[self.s_range()]) {
@@ -211,8 +204,7 @@ impl Quadratic {
     ) {
         let (b, d, r) = (x.rows(), self.dim, self.rank);
         if r > 0 {
-            let jm = MatMut::from_slice(&mut jbuf[..b * r], b, r).unwrap();
-            gemm(T::ONE, v, Op::N, self.l(p), Op::N, T::ZERO, jm);
+            self.times_l(p, v, jbuf);
             let km = MatRef::from_slice(&k[..b * r], b, r).unwrap();
             let jm = MatRef::from_slice(&jbuf[..b * r], b, r).unwrap();
             let mut gl = MatMut::from_slice(&mut grads[self.l_range()], d, r).unwrap();
@@ -245,8 +237,7 @@ impl Quadratic {
     ) {
         let (b, d, r) = (v.rows(), self.dim, self.rank);
         if r > 0 {
-            let jm = MatMut::from_slice(&mut jbuf[..b * r], b, r).unwrap();
-            gemm(T::ONE, v, Op::N, self.l(p), Op::N, T::ZERO, jm);
+            self.times_l(p, v, jbuf);
             let jm = MatRef::from_slice(&jbuf[..b * r], b, r).unwrap();
             gemm(T::ONE, jm, Op::N, self.l(p), Op::T, T::ONE, out.rb_mut());
         }

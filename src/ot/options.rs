@@ -474,6 +474,9 @@ fn w2(c: &CommonOptions, src: &mut impl OptionSource) -> Result<Method> {
         seed: c.seed,
         ..defaults.clone()
     };
+    if lr_given {
+        cfg.lr_reference_dim = 0; // a rate given is the rate used
+    }
     w2_potentials(src, &defaults, &mut cfg)?;
     let anneal = src.flag("anneal")?;
     let max_dim = src.real("max-dim")?;
@@ -549,6 +552,7 @@ fn w2(c: &CommonOptions, src: &mut impl OptionSource) -> Result<Method> {
     // λ is driven for an open-ended number of iterations: no cosine schedule, and the papers' constant
     // rate unless `lr` is given (the λ schedules were measured with it)
     cfg.cosine_lr = false;
+    cfg.lr_reference_dim = 0;
     if !lr_given {
         cfg.lr_f = W2Config::default().lr_f;
         cfg.lr_g = W2Config::default().lr_g;

@@ -54,6 +54,7 @@ pub use config::{W1Config, W1Report};
 pub use trainer::{fit, W1Trainer};
 
 use crate::linalg::{Mat, MatRef, Real};
+use crate::nn::dense;
 use crate::nn::lipschitz::{LipschitzConfig, LipschitzNet, Orthonormaliser};
 use crate::nn::mlp::{bce_fake, bce_fake_grad, bce_real, bce_real_grad, Mlp, MlpConfig, MlpWork};
 use crate::ot::{map_rows, SavedModel, TransportMap};
@@ -379,31 +380,11 @@ impl<T: Real> W1Map<T> {
             output: crate::nn::mlp::OutputAct::Softplus,
         };
         let positive = s.hyper_parse("positive")?;
-        // Parameter counts from the architecture alone (layouts of LipschitzNet::new and Mlp::new).
+        // Parameter counts from the architecture alone (the dense layers of LipschitzNet and Mlp).
         let too_big = || fail("the architecture's parameter count overflows".into());
         let cayley = usize::from(matches!(pot_cfg.ortho, Orthonormaliser::Cayley));
-        let mut widths = vec![s.dim];
-        widths.extend_from_slice(&pot_cfg.hidden);
-        widths.push(1);
-        let mut n_pot = 0usize;
-        for w in widths.windows(2) {
-            let layer = w[1]
-                .checked_mul(w[0])
-                .and_then(|x| x.checked_add(w[1] + cayley))
-                .ok_or_else(too_big)?;
-            n_pot = n_pot.checked_add(layer).ok_or_else(too_big)?;
-        }
-        let mut widths = vec![s.dim];
-        widths.extend_from_slice(&step_cfg.hidden);
-        widths.push(1);
-        let mut n_step = 0usize;
-        for w in widths.windows(2) {
-            let layer = w[1]
-                .checked_mul(w[0])
-                .and_then(|x| x.checked_add(w[1]))
-                .ok_or_else(too_big)?;
-            n_step = n_step.checked_add(layer).ok_or_else(too_big)?;
-        }
+        let n_pot = dense::param_count(s.dim, &pot_cfg.hidden, cayley).ok_or_else(too_big)?;
+        let n_step = dense::param_count(s.dim, &step_cfg.hidden, 0).ok_or_else(too_big)?;
         let mut index = s.tensor_index()?;
         let pot_vals = index.shaped("potential", &[n_pot])?;
         let step_vals = index.shaped("step_size", &[n_step])?;

@@ -49,6 +49,7 @@
 //! `trainer` the trainer (state, step loop, evaluation, report).
 
 pub mod config;
+pub mod dual;
 mod trainer;
 
 pub use config::W2Config;

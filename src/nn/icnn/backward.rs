@@ -53,6 +53,29 @@ impl<T: Real> Icnn<T> {
         }
     }
 
+    /// `∂A += Eᵀ X` and `∂b += 1ᵀ E` over the first `n` stacked rows, with `e` a B × n buffer: all of
+    /// A and b with E (step B5), or A0 and b0 with Ū0 (step D5).
+    #[inline(always)]
+    pub(super) fn affine_grads(&self, e: &[T], n: usize, x: MatRef<'_, T>, grads: &mut [T]) {
+        let b = x.rows();
+        let (ga, rest) = grads.split_at_mut(self.off_b);
+        gemm(
+            T::ONE,
+            MatRef::from_slice(e, b, n).unwrap(),
+            Op::T,
+            x,
+            Op::N,
+            T::ONE,
+            MatMut::from_slice(&mut ga[..n * self.dim], n, self.dim).unwrap(),
+        );
+        let gb = &mut rest[..n];
+        for row in e.chunks_exact(n) {
+            for (g, &v) in gb.iter_mut().zip(row) {
+                *g += v;
+            }
+        }
+    }
+
     /// `∂Wl += E_lᵀ Y_{l−1}` for l = 1..L, with `y` = Z (value) or Ż (map).
     pub(super) fn w_grads(&self, e: MatRef<'_, T>, y: MatRef<'_, T>, grads: &mut [T]) {
         let b = e.rows();
@@ -204,24 +227,8 @@ fn value_param_grad_body<T: Real>(
     let h = net.h_total();
     let h1 = h + 1;
     let e = MatRef::from_slice(&ws.e[..b * h1], b, h1).unwrap();
-    let (ga, rest) = grads.split_at_mut(net.off_b);
-    // ∂A += Eᵀ X
-    gemm(
-        T::ONE,
-        e,
-        Op::T,
-        x,
-        Op::N,
-        T::ONE,
-        MatMut::from_slice(ga, h1, net.dim).unwrap(),
-    );
-    // ∂b += 1ᵀ E
-    let gb = &mut rest[..h1];
-    for row in ws.e[..b * h1].chunks_exact(h1) {
-        for (g, &v) in gb.iter_mut().zip(row) {
-            *g += v;
-        }
-    }
+    // ∂A += Eᵀ X, ∂b += 1ᵀ E
+    net.affine_grads(&ws.e[..b * h1], h1, x, grads);
     // ∂Wl += E_lᵀ Z_{l−1}
     let z = MatRef::new(&ws.z[..], b, h, h).unwrap();
     net.w_grads(e, z, grads);

@@ -52,15 +52,7 @@ fn forward_body<T: Real>(net: &Icnn<T>, x: MatRef<'_, T>, ws: &mut IcnnWorkspace
     ws.rows = b;
     ws.state = 1;
     // F1. U ← X Aᵀ + 1 bᵀ
-    gemm(
-        T::ONE,
-        x,
-        Op::N,
-        net.a_all(),
-        Op::T,
-        T::ZERO,
-        MatMut::from_slice(&mut ws.u[..b * h1], b, h1).unwrap(),
-    );
+    net.input_product(x, &mut ws.u);
     let bias = net.b_all();
     for row in ws.u[..b * h1].chunks_exact_mut(h1) {
         for (v, &bi) in row.iter_mut().zip(bias) {
@@ -78,14 +70,7 @@ fn forward_body<T: Real>(net: &Icnn<T>, x: MatRef<'_, T>, ws: &mut IcnnWorkspace
     // F3. ul += z_{l−1} Wlᵀ, zl = σ(ul)
     for l in 1..=l_n {
         let (o0, wl) = (net.h_off[l], net.width(l));
-        let (i0, wi) = (net.h_off[l - 1], net.hidden[l - 1]);
-        let zin = MatRef::new(&ws.z[..], b, h, h)
-            .unwrap()
-            .block(0, b, i0, i0 + wi);
-        let uout = MatMut::new(&mut ws.u[..], b, h1, h1)
-            .unwrap()
-            .block(0, b, o0, o0 + wl);
-        gemm(T::ONE, zin, Op::N, net.w(l), Op::T, T::ONE, uout);
+        net.add_w_input(l, b, &ws.z, &mut ws.u);
         if l < l_n {
             for i in 0..b {
                 let ur = &ws.u[i * h1 + o0..i * h1 + o0 + wl];
@@ -100,5 +85,30 @@ fn forward_body<T: Real>(net: &Icnn<T>, x: MatRef<'_, T>, ws: &mut IcnnWorkspace
     for i in 0..b {
         let ul = ws.u[i * h1 + h];
         ws.val[i] = if net.output_activation { sigma(ul) } else { ul };
+    }
+}
+
+impl<T: Real> Icnn<T> {
+    /// Step F1's product `U ← Y Aᵀ` (B × (H+1), into the front of `u`) for a batch Y: the inputs X,
+    /// or the tangents V of step D1.
+    #[inline(always)]
+    pub(super) fn input_product(&self, y: MatRef<'_, T>, u: &mut [T]) {
+        let (b, h1) = (y.rows(), self.h_total() + 1);
+        let um = MatMut::from_slice(&mut u[..b * h1], b, h1).unwrap();
+        gemm(T::ONE, y, Op::N, self.a_all(), Op::T, T::ZERO, um);
+    }
+
+    /// Step F3's product `u_l += z_{l−1} W_lᵀ` on the stacked buffers (`z`: B × H, `u`: B × (H+1)),
+    /// also the tangent pass's `u̇_l += ż_{l−1} W_lᵀ` (step D3).
+    #[inline(always)]
+    pub(super) fn add_w_input(&self, l: usize, b: usize, z: &[T], u: &mut [T]) {
+        let h = self.h_total();
+        let (o0, wl) = (self.h_off[l], self.width(l));
+        let (i0, wi) = (self.h_off[l - 1], self.hidden[l - 1]);
+        let zin = MatRef::new(z, b, h, h).unwrap().block(0, b, i0, i0 + wi);
+        let uout = MatMut::new(u, b, h + 1, h + 1)
+            .unwrap()
+            .block(0, b, o0, o0 + wl);
+        gemm(T::ONE, zin, Op::N, self.w(l), Op::T, T::ONE, uout);
     }
 }

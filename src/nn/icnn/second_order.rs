@@ -128,15 +128,7 @@ fn map_param_grad_body<T: Real>(
     let h1 = h + 1;
     let h0 = net.hidden[0];
     // D1. U̇ = V Aᵀ
-    gemm(
-        T::ONE,
-        v,
-        Op::N,
-        net.a_all(),
-        Op::T,
-        T::ZERO,
-        MatMut::from_slice(&mut ws.ud[..b * h1], b, h1).unwrap(),
-    );
+    net.input_product(v, &mut ws.ud);
     // D2 + D5 (first half). ż0 = q'(u0) ⊙ u̇0, ū0 = a0 ⊙ u̇0 ⊙ q''(u0)
     for i in 0..b {
         let ur = &ws.u[i * h1..i * h1 + h0];
@@ -152,14 +144,7 @@ fn map_param_grad_body<T: Real>(
     // D3. u̇l += ż_{l−1} Wlᵀ, żl = σ'(ul) ⊙ u̇l (l < L; u̇_L is not needed for the gradient)
     for l in 1..l_n {
         let (o0, wl) = (net.h_off[l], net.hidden[l]);
-        let (i0, wi) = (net.h_off[l - 1], net.hidden[l - 1]);
-        let zin = MatRef::new(&ws.zd[..], b, h, h)
-            .unwrap()
-            .block(0, b, i0, i0 + wi);
-        let uout = MatMut::new(&mut ws.ud[..], b, h1, h1)
-            .unwrap()
-            .block(0, b, o0, o0 + wl);
-        gemm(T::ONE, zin, Op::N, net.w(l), Op::T, T::ONE, uout);
+        net.add_w_input(l, b, &ws.zd, &mut ws.ud);
         for i in 0..b {
             let ur = &ws.u[i * h1 + o0..i * h1 + o0 + wl];
             let udr = &ws.ud[i * h1 + o0..i * h1 + o0 + wl];
@@ -170,7 +155,6 @@ fn map_param_grad_body<T: Real>(
         }
     }
     let e = MatRef::from_slice(&ws.e[..b * h1], b, h1).unwrap();
-    let (ga, rest) = grads.split_at_mut(net.off_b);
     // D4. ∂A += Eᵀ V
     gemm(
         T::ONE,
@@ -179,25 +163,10 @@ fn map_param_grad_body<T: Real>(
         v,
         Op::N,
         T::ONE,
-        MatMut::from_slice(&mut ga[..], h1, net.dim).unwrap(),
+        MatMut::from_slice(&mut grads[..net.off_b], h1, net.dim).unwrap(),
     );
     // D5. ∂A0 += Ū0ᵀ X, ∂b0 += 1ᵀ Ū0
-    let ub0 = MatRef::from_slice(&ws.ub0[..b * h0], b, h0).unwrap();
-    gemm(
-        T::ONE,
-        ub0,
-        Op::T,
-        x,
-        Op::N,
-        T::ONE,
-        MatMut::from_slice(&mut ga[..h0 * net.dim], h0, net.dim).unwrap(),
-    );
-    let gb0 = &mut rest[..h0];
-    for row in ws.ub0[..b * h0].chunks_exact(h0) {
-        for (g, &v) in gb0.iter_mut().zip(row) {
-            *g += v;
-        }
-    }
+    net.affine_grads(&ws.ub0[..b * h0], h0, x, grads);
     // D4. ∂Wl += E_lᵀ Ż_{l−1}
     let zd = MatRef::new(&ws.zd[..], b, h, h).unwrap();
     net.w_grads(e, zd, grads);

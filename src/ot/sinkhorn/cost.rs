@@ -189,50 +189,37 @@ impl ElasticCost {
 /// Lanes of the split accumulators (lets the compiler vectorise reductions it may not reorder).
 const LANES: usize = 16;
 
-/// `Σ_k |a_k − b_k|`.
+/// `Σ_k f(a_k − b_k)` in [`LANES`] split accumulators, then the tail, then the lanes in order (the one
+/// reduction of both elastic terms; `f` is inlined, so each term compiles to its own loop).
 #[inline(always)]
-fn l1_distance<T: Real>(a: &[T], b: &[T]) -> T {
+fn lane_sum<T: Real>(a: &[T], b: &[T], f: impl Fn(T) -> T) -> T {
     let mut acc = [T::ZERO; LANES];
     let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
         let (x, y): (&[T; LANES], &[T; LANES]) = (x.try_into().unwrap(), y.try_into().unwrap());
         for k in 0..LANES {
-            acc[k] += (x[k] - y[k]).abs();
+            acc[k] += f(x[k] - y[k]);
         }
     }
-    let mut s = ra
-        .iter()
-        .zip(rb)
-        .fold(T::ZERO, |s, (&x, &y)| s + (x - y).abs());
+    let mut s = ra.iter().zip(rb).fold(T::ZERO, |s, (&x, &y)| s + f(x - y));
     for v in acc {
         s += v;
     }
     s
 }
 
+/// `Σ_k |a_k − b_k|`.
+#[inline(always)]
+fn l1_distance<T: Real>(a: &[T], b: &[T]) -> T {
+    lane_sum(a, b, |z: T| z.abs())
+}
+
 /// `Σ_k φ_γ(a_k − b_k)` (STVS, [`StvsCoord`]).
 #[inline(always)]
 fn stvs_sum<T: Real>(a: &[T], b: &[T], gamma: f64) -> T {
     let st = StvsCoord::<T>::new(gamma);
-    let phi = |z: T| st.phi_over_gamma2(z);
-    let mut acc = [T::ZERO; LANES];
-    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        let (x, y): (&[T; LANES], &[T; LANES]) = (x.try_into().unwrap(), y.try_into().unwrap());
-        for k in 0..LANES {
-            acc[k] += phi(x[k] - y[k]);
-        }
-    }
-    let mut s = ra
-        .iter()
-        .zip(rb)
-        .fold(T::ZERO, |s, (&x, &y)| s + phi(x - y));
-    for v in acc {
-        s += v;
-    }
-    T::from_f64(gamma * gamma) * s
+    T::from_f64(gamma * gamma) * lane_sum(a, b, |z: T| st.phi_over_gamma2(z))
 }
 
 /// `out[i·m + j] = h(x_i − y_j)` for all rows of `x` (a block): ½‖·‖² by one f64 gemm

@@ -528,6 +528,7 @@ impl<T: Real> W2Trainer<T> {
     }
     /// Learning rate of a network with base rate `lr` at the current outer iteration.
     fn lr_at(&self, lr: f64) -> f64 {
+        let lr = lr * self.cfg.lr_dim_factor(self.src.cols());
         if self.cfg.cosine_lr {
             LrSchedule::Cosine {
                 lr0: lr,
