@@ -17,11 +17,14 @@
 //! expected hash can be written down. The facts it relies on are tested elsewhere
 //! (`linalg_kernel.rs`, `linalg_gemm.rs`, `linalg_bjorck.rs`, `linalg_cayley.rs`).
 
+mod linalg_common;
+
+use linalg_common::{uniform, Operands, OPS};
 use monge::linalg::bjorck::{Bjorck, BjorckOrder, BjorckScale, BjorckWork};
 use monge::linalg::cayley::{cayley_backward, cayley_forward, CayleyWork};
 use monge::linalg::kernel::{gemm_on, Isa, OwnKernel};
 use monge::linalg::pca::{Pca, PcaConfig, PcaMethod};
-use monge::linalg::{gemm, ops, Mat, MatMut, MatRef, Op, Real};
+use monge::linalg::{gemm, ops, Mat, MatMut, Op, Real};
 use monge::parallel::Pool;
 use monge::random::Stream;
 
@@ -41,77 +44,36 @@ impl Fnv {
     }
 }
 
-fn random<T: Real>(rng: &mut Stream, n: usize) -> Vec<T> {
-    (0..n)
-        .map(|_| rng.uniform_range(T::from_f64(-1.0), T::ONE))
-        .collect()
-}
-
-/// One product's operands: op(A) m×k, op(B) k×n, each stored as its op says with `pad` spare columns.
+/// One product's operands (both stored with `pad` spare columns) and its β.
 struct Case<T> {
-    m: usize,
-    k: usize,
-    n: usize,
-    op_a: Op,
-    op_b: Op,
-    a: (Vec<T>, usize, usize, usize),
-    b: (Vec<T>, usize, usize, usize),
-    c0: Vec<T>,
+    x: Operands<T>,
     beta: T,
 }
 
 impl<T: OwnKernel> Case<T> {
-    #[allow(clippy::too_many_arguments)]
     fn new(
         rng: &mut Stream,
-        m: usize,
-        k: usize,
-        n: usize,
+        shape: (usize, usize, usize),
         ops: (Op, Op),
         pad: usize,
         beta: f64,
     ) -> Self {
-        let mut stored = |r: usize, c: usize, op: Op| {
-            let (sr, sc) = if op == Op::N { (r, c) } else { (c, r) };
-            (random(rng, sr * (sc + pad)), sr, sc, sc + pad)
-        };
-        let a = stored(m, k, ops.0);
-        let b = stored(k, n, ops.1);
+        let x = Operands::new(rng, shape, ops, [pad, pad]);
         Case {
-            m,
-            k,
-            n,
-            op_a: ops.0,
-            op_b: ops.1,
-            a,
-            b,
-            c0: random(rng, m * n),
+            x,
             beta: T::from_f64(beta),
-        }
-    }
-    fn a(&self) -> MatRef<'_, T> {
-        MatRef::new(&self.a.0, self.a.1, self.a.2, self.a.3).unwrap()
-    }
-    fn b(&self) -> MatRef<'_, T> {
-        MatRef::new(&self.b.0, self.b.1, self.b.2, self.b.3).unwrap()
-    }
-    /// Rows r0..r1 of op(A).
-    fn a_rows(&self, r0: usize, r1: usize) -> MatRef<'_, T> {
-        match self.op_a {
-            Op::N => self.a().block(r0, r1, 0, self.k),
-            Op::T => self.a().block(0, self.k, r0, r1),
         }
     }
     /// C by `gemm` (None) or by the kernels of one instruction set.
     fn run(&self, isa: Option<Isa>, h: &mut Fnv) {
-        let alpha = T::from_f64(0.7);
-        let mut c = self.c0.clone();
-        let out = MatMut::new(&mut c, self.m, self.n, self.n).unwrap();
-        let (a, b) = (self.a(), self.b());
+        let (x, alpha) = (&self.x, T::from_f64(0.7));
+        let mut c = x.c0.clone();
+        let out = MatMut::new(&mut c, x.m, x.n, x.n).unwrap();
+        let (a, b) = (x.a(), x.b());
         match isa {
-            None => gemm(alpha, a, self.op_a, b, self.op_b, self.beta, out),
+            None => gemm(alpha, a, x.op_a, b, x.op_b, self.beta, out),
             Some(isa) => {
-                let ran = gemm_on(isa, alpha, a, self.op_a, b, self.op_b, self.beta, out);
+                let ran = gemm_on(isa, alpha, a, x.op_a, b, x.op_b, self.beta, out);
                 h.word(ran as u64);
             }
         }
@@ -119,36 +81,22 @@ impl<T: OwnKernel> Case<T> {
     }
     /// C by `gemm` in row blocks of `block` rows, the blocks spread over `pool`.
     fn run_split(&self, pool: &mut Pool, block: usize, h: &mut Fnv) {
-        let mut c = self.c0.clone();
+        let x = &self.x;
+        let mut c = x.c0.clone();
         let mut blocks: Vec<(usize, &mut [T])> = c
-            .chunks_mut(block * self.n)
+            .chunks_mut(block * x.n)
             .enumerate()
             .map(|(i, s)| (i * block, s))
             .collect();
         pool.for_each_mut(&mut blocks, |_, (r0, s)| {
-            let rows = s.len() / self.n;
-            let out = MatMut::new(s, rows, self.n, self.n).unwrap();
-            let a = self.a_rows(*r0, *r0 + rows);
-            gemm(
-                T::from_f64(0.7),
-                a,
-                self.op_a,
-                self.b(),
-                self.op_b,
-                self.beta,
-                out,
-            );
+            let rows = s.len() / x.n;
+            let out = MatMut::new(s, rows, x.n, x.n).unwrap();
+            let a = x.a_rows(*r0, *r0 + rows);
+            gemm(T::from_f64(0.7), a, x.op_a, x.b(), x.op_b, self.beta, out);
         });
         h.all(&c);
     }
 }
-
-const OPS: [(Op, Op); 4] = [
-    (Op::N, Op::N),
-    (Op::N, Op::T),
-    (Op::T, Op::N),
-    (Op::T, Op::T),
-];
 
 fn gemm_paths<T: OwnKernel>(h: &mut Fnv, pools: &mut [Pool; 2]) {
     let mut rng = Stream::new(17, 1);
@@ -174,7 +122,7 @@ fn gemm_paths<T: OwnKernel>(h: &mut Fnv, pools: &mut [Pool; 2]) {
     for (s, &(m, k, n)) in shapes.iter().enumerate() {
         for (o, &ops) in OPS.iter().enumerate() {
             let pad = (s + o) % 2;
-            let case = Case::<T>::new(&mut rng, m, k, n, ops, pad, betas[(s + o) % 3]);
+            let case = Case::<T>::new(&mut rng, (m, k, n), ops, pad, betas[(s + o) % 3]);
             case.run(None, h);
             case.run(Some(Isa::Avx512), h);
             case.run(Some(Isa::Avx2), h);
@@ -190,8 +138,8 @@ fn gemm_paths<T: OwnKernel>(h: &mut Fnv, pools: &mut [Pool; 2]) {
 fn orthonormalisers<T: Real>(h: &mut Fnv) {
     let mut rng = Stream::new(18, 2);
     for &(r, c) in &[(7, 3), (3, 7), (16, 16), (64, 50), (50, 64), (1, 5)] {
-        let w = Mat::<T>::from_vec(r, c, random(&mut rng, r * c)).unwrap();
-        let q_bar = Mat::<T>::from_vec(r, c, random(&mut rng, r * c)).unwrap();
+        let w = Mat::<T>::from_vec(r, c, uniform(&mut rng, r * c)).unwrap();
+        let q_bar = Mat::<T>::from_vec(r, c, uniform(&mut rng, r * c)).unwrap();
         for order in [BjorckOrder::One, BjorckOrder::Two, BjorckOrder::Four] {
             for scale in [
                 BjorckScale::Frobenius,
@@ -230,8 +178,8 @@ fn orthonormalisers<T: Real>(h: &mut Fnv) {
 
 fn elementwise<T: Real>(h: &mut Fnv) {
     let mut rng = Stream::new(19, 3);
-    let x: Vec<T> = random(&mut rng, 37);
-    let y: Vec<T> = random(&mut rng, 37);
+    let x: Vec<T> = uniform(&mut rng, 37);
+    let y: Vec<T> = uniform(&mut rng, 37);
     let mut z = y.clone();
     ops::axpy(T::from_f64(0.3), &x, &mut z);
     ops::scale(T::from_f64(-1.7), &mut z);
@@ -257,7 +205,7 @@ fn elementwise<T: Real>(h: &mut Fnv) {
         })
         .collect();
     h.all(&act);
-    let mut m = Mat::<T>::from_vec(5, 7, random(&mut rng, 35)).unwrap();
+    let mut m = Mat::<T>::from_vec(5, 7, uniform(&mut rng, 35)).unwrap();
     ops::add_row_vector(&mut m, &x[..7]);
     let mut sums = y[..7].to_vec();
     ops::col_sums_into(T::from_f64(0.5), &m, T::from_f64(2.0), &mut sums);
@@ -268,7 +216,7 @@ fn elementwise<T: Real>(h: &mut Fnv) {
 
 fn pca<T: Real>(h: &mut Fnv) {
     let mut rng = Stream::new(20, 4);
-    let x = Mat::<T>::from_vec(300, 40, random(&mut rng, 300 * 40)).unwrap();
+    let x = Mat::<T>::from_vec(300, 40, uniform(&mut rng, 300 * 40)).unwrap();
     for method in [PcaMethod::Exact, PcaMethod::Randomized] {
         let cfg = PcaConfig {
             method,

@@ -1,15 +1,16 @@
 //! Björck orthonormalisation: exact derivative of the unrolled iteration (finite differences, f64) for each
 //! order and scale, and orthonormality of the converged result.
 
+mod linalg_common;
+
+use linalg_common::{normal_mat, ortho_err};
 use monge::gradcheck::GradCheck;
 use monge::linalg::bjorck::{Bjorck, BjorckOrder, BjorckScale, BjorckWork};
-use monge::linalg::{gemm, Mat, Op};
-use monge::random::Stream;
+use monge::linalg::{gemm, ops, Mat, Op};
 use proptest::prelude::*;
 
 fn random(rows: usize, cols: usize, seed: u64) -> Mat<f64> {
-    let mut rng = Stream::new(seed, 0);
-    Mat::from_fn(rows, cols, |_, _| rng.normal())
+    normal_mat(rows, cols, seed, 0)
 }
 
 fn q_of(cfg: Bjorck, w: &Mat<f64>) -> Mat<f64> {
@@ -17,26 +18,6 @@ fn q_of(cfg: Bjorck, w: &Mat<f64>) -> Mat<f64> {
     let mut q = Mat::zeros(w.rows(), w.cols());
     cfg.forward(w.view(), q.view_mut(), &mut ws, false);
     q
-}
-
-/// max |QᵀQ − I| (tall) or |QQᵀ − I| (wide).
-fn ortho_err(q: &Mat<f64>) -> f64 {
-    let (r, c) = q.shape();
-    let k = r.min(c);
-    let mut g = Mat::zeros(k, k);
-    if r >= c {
-        gemm(1.0, q.view(), Op::T, q.view(), Op::N, 0.0, g.view_mut());
-    } else {
-        gemm(1.0, q.view(), Op::N, q.view(), Op::T, 0.0, g.view_mut());
-    }
-    let mut e: f64 = 0.0;
-    for i in 0..k {
-        for j in 0..k {
-            let d = if i == j { 1.0 } else { 0.0 };
-            e = e.max((g.get(i, j) - d).abs());
-        }
-    }
-    e
 }
 
 fn check_grad(cfg: Bjorck, rows: usize, cols: usize, seed: u64) {
@@ -49,12 +30,7 @@ fn check_grad(cfg: Bjorck, rows: usize, cols: usize, seed: u64) {
     cfg.backward(g.view(), &mut wbar, &mut ws);
     let loss = |x: &[f64]| {
         let wm = Mat::from_vec(rows, cols, x.to_vec()).unwrap();
-        let q = q_of(cfg, &wm);
-        q.as_slice()
-            .iter()
-            .zip(g.as_slice())
-            .map(|(a, b)| a * b)
-            .sum::<f64>()
+        ops::dot(q_of(cfg, &wm).as_slice(), g.as_slice())
     };
     GradCheck::default()
         .check(loss, w.as_slice(), &wbar)

@@ -1,15 +1,16 @@
 //! Cayley orthonormalisation: exact derivative (finite differences, f64) for square, tall and wide
 //! weights, with and without the learnable scale α, and orthonormality of the output.
 
+mod linalg_common;
+
+use linalg_common::{normal_mat, ortho_err};
 use monge::gradcheck::GradCheck;
 use monge::linalg::cayley::{cayley_backward, cayley_forward, inverse_f64, CayleyWork};
-use monge::linalg::{gemm, Mat, Op};
-use monge::random::Stream;
+use monge::linalg::{ops, Mat};
 use proptest::prelude::*;
 
 fn random(rows: usize, cols: usize, seed: u64) -> Mat<f64> {
-    let mut rng = Stream::new(seed, 1);
-    Mat::from_fn(rows, cols, |_, _| rng.normal())
+    normal_mat(rows, cols, seed, 1)
 }
 
 fn q_of(w: &Mat<f64>, alpha: Option<f64>) -> Mat<f64> {
@@ -17,25 +18,6 @@ fn q_of(w: &Mat<f64>, alpha: Option<f64>) -> Mat<f64> {
     let mut q = Mat::zeros(w.rows(), w.cols());
     cayley_forward(w.view(), alpha, q.view_mut(), &mut ws);
     q
-}
-
-fn ortho_err(q: &Mat<f64>) -> f64 {
-    let (r, c) = q.shape();
-    let k = r.min(c);
-    let mut g = Mat::zeros(k, k);
-    if r >= c {
-        gemm(1.0, q.view(), Op::T, q.view(), Op::N, 0.0, g.view_mut());
-    } else {
-        gemm(1.0, q.view(), Op::N, q.view(), Op::T, 0.0, g.view_mut());
-    }
-    let mut e: f64 = 0.0;
-    for i in 0..k {
-        for j in 0..k {
-            let d = if i == j { 1.0 } else { 0.0 };
-            e = e.max((g.get(i, j) - d).abs());
-        }
-    }
-    e
 }
 
 fn check(rows: usize, cols: usize, alpha: Option<f64>, seed: u64) {
@@ -61,12 +43,10 @@ fn check(rows: usize, cols: usize, alpha: Option<f64>, seed: u64) {
     }
     let loss = |p: &[f64]| {
         let wm = Mat::from_vec(rows, cols, p[..rows * cols].to_vec()).unwrap();
-        let q = q_of(&wm, alpha.map(|_| p[rows * cols]));
-        q.as_slice()
-            .iter()
-            .zip(g.as_slice())
-            .map(|(a, b)| a * b)
-            .sum::<f64>()
+        ops::dot(
+            q_of(&wm, alpha.map(|_| p[rows * cols])).as_slice(),
+            g.as_slice(),
+        )
     };
     GradCheck::default()
         .check(loss, &x, &an)

@@ -1,6 +1,9 @@
 //! gemm against the naive triple loop on random shapes, every transpose combination, contiguous and
 //! strided views, f32 and f64. Tolerance: the summation-order bound `k · ε · Σ|aᵢₗ bₗⱼ|` scaled by 4.
 
+mod linalg_common;
+
+use linalg_common::{ops, uniform, Operands, OPS};
 use monge::linalg::{gemm, Mat, MatMut, MatRef, Op, Real};
 use monge::random::Stream;
 use proptest::prelude::*;
@@ -43,55 +46,25 @@ fn gemm_naive<T: Real>(
     }
 }
 
-fn random_buf<T: Real>(rng: &mut Stream, n: usize) -> Vec<T> {
-    (0..n)
-        .map(|_| rng.uniform_range(T::from_f64(-1.0), T::ONE))
-        .collect()
-}
-
 /// Runs one case: op(A) is m×k, op(B) is k×n; each operand (and C) is stored with `pad` extra columns so
 /// views have row stride > cols.
-#[allow(clippy::too_many_arguments)]
 fn case<T: Real>(
     seed: u64,
-    m: usize,
-    k: usize,
-    n: usize,
-    op_a: Op,
-    op_b: Op,
+    (m, k, n): (usize, usize, usize),
+    ops: (Op, Op),
     pad: usize,
     beta: f64,
 ) {
     let mut rng = Stream::new(seed, 0);
-    let (ar, ac) = if op_a == Op::N { (m, k) } else { (k, m) };
-    let (br, bc) = if op_b == Op::N { (k, n) } else { (n, k) };
-    let abuf: Vec<T> = random_buf(&mut rng, ar * (ac + pad) + 1);
-    let bbuf: Vec<T> = random_buf(&mut rng, br * (bc + pad) + 1);
-    let cbuf: Vec<T> = random_buf(&mut rng, m * (n + pad) + 1);
-    let a = MatRef::new(&abuf, ar, ac, ac + pad).unwrap();
-    let b = MatRef::new(&bbuf, br, bc, bc + pad).unwrap();
-    let alpha = T::from_f64(0.75);
-    let beta = T::from_f64(beta);
-    let mut c1 = cbuf.clone();
-    let mut c2 = cbuf.clone();
-    gemm(
-        alpha,
-        a,
-        op_a,
-        b,
-        op_b,
-        beta,
-        MatMut::new(&mut c1, m, n, n + pad).unwrap(),
-    );
-    gemm_naive(
-        alpha,
-        a,
-        op_a,
-        b,
-        op_b,
-        beta,
-        MatMut::new(&mut c2, m, n, n + pad).unwrap(),
-    );
+    let x = Operands::<T>::new(&mut rng, (m, k, n), ops, [pad, pad]);
+    let cbuf: Vec<T> = uniform(&mut rng, m * (n + pad));
+    let (alpha, beta) = (T::from_f64(0.75), T::from_f64(beta));
+    let (mut c1, mut c2) = (cbuf.clone(), cbuf.clone());
+    let v1 = MatMut::new(&mut c1, m, n, n + pad).unwrap();
+    gemm(alpha, x.a(), ops.0, x.b(), ops.1, beta, v1);
+    let v2 = MatMut::new(&mut c2, m, n, n + pad).unwrap();
+    gemm_naive(alpha, x.a(), ops.0, x.b(), ops.1, beta, v2);
+    let (op_a, op_b) = ops;
     let tol = 4.0 * (k as f64 + 2.0) * T::EPSILON.to_f64() * (k as f64 + 1.0);
     for i in 0..m {
         for j in 0..n {
@@ -114,15 +87,6 @@ fn case<T: Real>(
     }
 }
 
-fn ops() -> impl Strategy<Value = (Op, Op)> {
-    prop_oneof![
-        Just((Op::N, Op::N)),
-        Just((Op::N, Op::T)),
-        Just((Op::T, Op::N)),
-        Just((Op::T, Op::T))
-    ]
-}
-
 fn dim() -> impl Strategy<Value = usize> {
     prop_oneof![Just(1usize), 1usize..12, Just(17), Just(64), 60usize..80]
 }
@@ -133,13 +97,13 @@ proptest! {
     #[test]
     fn gemm_matches_triple_loop_f64(seed in any::<u64>(), m in dim(), k in dim(), n in dim(),
                                     (oa, ob) in ops(), pad in 0usize..3, beta in prop_oneof![Just(0.0), Just(1.0), -1.0f64..1.0]) {
-        case::<f64>(seed, m, k, n, oa, ob, pad, beta);
+        case::<f64>(seed, (m, k, n), (oa, ob), pad, beta);
     }
 
     #[test]
     fn gemm_matches_triple_loop_f32(seed in any::<u64>(), m in dim(), k in dim(), n in dim(),
                                     (oa, ob) in ops(), pad in 0usize..3, beta in prop_oneof![Just(0.0), Just(1.0), -1.0f64..1.0]) {
-        case::<f32>(seed, m, k, n, oa, ob, pad, beta);
+        case::<f32>(seed, (m, k, n), (oa, ob), pad, beta);
     }
 }
 
@@ -154,11 +118,9 @@ fn gemm_awkward_shapes_all_ops() {
         (266, 3, 265),
         (2, 300, 2),
     ] {
-        for oa in [Op::N, Op::T] {
-            for ob in [Op::N, Op::T] {
-                case::<f64>(7, m, k, n, oa, ob, 1, 0.5);
-                case::<f32>(8, m, k, n, oa, ob, 0, 0.0);
-            }
+        for ops in OPS {
+            case::<f64>(7, (m, k, n), ops, 1, 0.5);
+            case::<f32>(8, (m, k, n), ops, 0, 0.0);
         }
     }
 }

@@ -8,107 +8,42 @@
 //! - Across the block edges (KC = 256 deep, NC = 512 / 256 columns, partial micro-tiles, narrow tails)
 //!   the result agrees with matrixmultiply within the summation-order bound.
 
+mod linalg_common;
+
+use linalg_common::{bits, ops, Operands, OPS};
 use monge::linalg::kernel::{gemm_on, Isa, OwnKernel};
-use monge::linalg::{gemm, Mat, MatMut, MatRef, Op, Real};
+use monge::linalg::{gemm, Mat, MatMut, Op, Real};
 use monge::random::Stream;
 use proptest::prelude::*;
 
-/// Random operands of C (m×n) = op(A)·op(B), each stored row-major as its `op` says with spare columns
-/// (`pad`), and a random C.
-struct Case<T> {
-    a: (Vec<T>, usize, usize, usize),
-    b: (Vec<T>, usize, usize, usize),
-    c0: Vec<T>,
-}
-
-impl<T: Real> Case<T> {
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        rng: &mut Stream,
-        m: usize,
-        k: usize,
-        n: usize,
-        op_a: Op,
-        op_b: Op,
-        pad: [usize; 2],
-    ) -> Self {
-        let mut stored = |r: usize, c: usize, op: Op, pad: usize| {
-            let (sr, sc) = if op == Op::N { (r, c) } else { (c, r) };
-            let buf = (0..sr * (sc + pad))
-                .map(|_| rng.uniform_range(T::from_f64(-1.0), T::ONE))
-                .collect();
-            (buf, sr, sc, sc + pad)
-        };
-        let a = stored(m, k, op_a, pad[0]);
-        let b = stored(k, n, op_b, pad[1]);
-        let c0 = (0..m * n).map(|_| rng.normal()).collect();
-        Case { a, b, c0 }
-    }
-    fn a(&self) -> MatRef<'_, T> {
-        MatRef::new(&self.a.0, self.a.1, self.a.2, self.a.3).unwrap()
-    }
-    fn b(&self) -> MatRef<'_, T> {
-        MatRef::new(&self.b.0, self.b.1, self.b.2, self.b.3).unwrap()
-    }
-}
-
-fn bits<T: Real>(x: &[T]) -> Vec<u64> {
-    x.iter().map(|v| v.to_bits_u64()).collect()
-}
-
 /// C ← α·op(A)·op(B) + β·C computed whole and as row blocks split at `cuts`; the bits must agree.
-#[allow(clippy::too_many_arguments)]
 fn row_split_case<T: Real>(
     seed: u64,
-    m: usize,
-    k: usize,
-    n: usize,
-    op_a: Op,
-    op_b: Op,
+    shape: (usize, usize, usize),
+    ops: (Op, Op),
     beta: f64,
     cut: usize,
 ) {
-    let case = Case::<T>::new(&mut Stream::new(seed, 1), m, k, n, op_a, op_b, [1, 0]);
-    let (a, b, c0) = (case.a(), case.b(), case.c0.clone());
+    let x = Operands::<T>::new(&mut Stream::new(seed, 1), shape, ops, [1, 0]);
+    let (m, n) = (x.m, x.n);
     let (alpha, beta) = (T::from_f64(0.7), T::from_f64(beta));
-    let mut whole = c0.clone();
-    gemm(
-        alpha,
-        a,
-        op_a,
-        b,
-        op_b,
-        beta,
-        MatMut::new(&mut whole, m, n, n).unwrap(),
-    );
-    let mut split = c0;
+    let mut whole = x.c0.clone();
+    let out = MatMut::new(&mut whole, m, n, n).unwrap();
+    gemm(alpha, x.a(), ops.0, x.b(), ops.1, beta, out);
+    let mut split = x.c0.clone();
     let cut = cut.min(m);
     for (r0, r1) in [(0, cut), (cut, m)] {
         if r0 == r1 {
             continue;
         }
-        // rows r0..r1 of op(A): a row block of A, or a column block of the stored Aᵀ
-        let a_rows = match op_a {
-            Op::N => a.block(r0, r1, 0, k),
-            Op::T => a.block(0, k, r0, r1),
-        };
         let c_rows = MatMut::new(&mut split[r0 * n..r1 * n], r1 - r0, n, n).unwrap();
-        gemm(alpha, a_rows, op_a, b, op_b, beta, c_rows);
+        gemm(alpha, x.a_rows(r0, r1), ops.0, x.b(), ops.1, beta, c_rows);
     }
     assert_eq!(
         bits(&whole),
         bits(&split),
-        "m={m} k={k} n={n} {op_a:?}{op_b:?} β={beta:?} cut={cut}"
+        "{shape:?} {ops:?} β={beta:?} cut={cut}"
     );
-}
-
-fn ops() -> impl Strategy<Value = (Op, Op)> {
-    prop_oneof![
-        Just((Op::N, Op::N)),
-        Just((Op::N, Op::T)),
-        Just((Op::T, Op::N)),
-        Just((Op::T, Op::T))
-    ]
 }
 
 fn beta() -> impl Strategy<Value = f64> {
@@ -121,17 +56,17 @@ proptest! {
     #[test]
     fn row_blocks_give_the_bits_of_the_whole_product_f32(
         seed in any::<u64>(), m in 1usize..40, k in prop_oneof![1usize..20, 250usize..270],
-        n in prop_oneof![1usize..70, 500usize..530], (oa, ob) in ops(), beta in beta(), cut in 0usize..40,
+        n in prop_oneof![1usize..70, 500usize..530], ops in ops(), beta in beta(), cut in 0usize..40,
     ) {
-        row_split_case::<f32>(seed, m, k, n, oa, ob, beta, cut);
+        row_split_case::<f32>(seed, (m, k, n), ops, beta, cut);
     }
 
     #[test]
     fn row_blocks_give_the_bits_of_the_whole_product_f64(
         seed in any::<u64>(), m in 1usize..40, k in prop_oneof![1usize..20, 250usize..270],
-        n in prop_oneof![1usize..70, 250usize..270], (oa, ob) in ops(), beta in beta(), cut in 0usize..40,
+        n in prop_oneof![1usize..70, 250usize..270], ops in ops(), beta in beta(), cut in 0usize..40,
     ) {
-        row_split_case::<f64>(seed, m, k, n, oa, ob, beta, cut);
+        row_split_case::<f64>(seed, (m, k, n), ops, beta, cut);
     }
 }
 
@@ -139,36 +74,20 @@ proptest! {
 /// lacks one of them.
 fn isa_case<T: OwnKernel>(
     seed: u64,
-    m: usize,
-    k: usize,
-    n: usize,
-    op_a: Op,
-    op_b: Op,
+    shape: (usize, usize, usize),
+    ops: (Op, Op),
     beta: f64,
 ) -> bool {
-    let case = Case::<T>::new(&mut Stream::new(seed, 2), m, k, n, op_a, op_b, [0, 2]);
-    let (a, b, c0) = (case.a(), case.b(), case.c0.clone());
+    let x = Operands::<T>::new(&mut Stream::new(seed, 2), shape, ops, [0, 2]);
     let (alpha, beta) = (T::from_f64(-1.25), T::from_f64(beta));
-    let mut out = [c0.clone(), c0];
+    let mut out = [x.c0.clone(), x.c0.clone()];
     for (isa, c) in [Isa::Avx512, Isa::Avx2].into_iter().zip(out.iter_mut()) {
-        if !gemm_on(
-            isa,
-            alpha,
-            a,
-            op_a,
-            b,
-            op_b,
-            beta,
-            MatMut::new(c, m, n, n).unwrap(),
-        ) {
+        let c = MatMut::new(c, x.m, x.n, x.n).unwrap();
+        if !gemm_on(isa, alpha, x.a(), ops.0, x.b(), ops.1, beta, c) {
             return false;
         }
     }
-    assert_eq!(
-        bits(&out[0]),
-        bits(&out[1]),
-        "m={m} k={k} n={n} {op_a:?}{op_b:?}"
-    );
+    assert_eq!(bits(&out[0]), bits(&out[1]), "{shape:?} {ops:?}");
     true
 }
 
@@ -184,13 +103,11 @@ fn avx512_and_avx2_kernels_give_the_same_bits() {
         (25, 257, 600),
         (256, 2, 64),
     ] {
-        for oa in [Op::N, Op::T] {
-            for ob in [Op::N, Op::T] {
-                for beta in [0.0, 1.0, 0.3] {
-                    seed += 1;
-                    ran += isa_case::<f32>(seed, m, k, n, oa, ob, beta) as usize;
-                    ran += isa_case::<f64>(seed, m, k, n, oa, ob, beta) as usize;
-                }
+        for ops in OPS {
+            for beta in [0.0, 1.0, 0.3] {
+                seed += 1;
+                ran += isa_case::<f32>(seed, (m, k, n), ops, beta) as usize;
+                ran += isa_case::<f64>(seed, (m, k, n), ops, beta) as usize;
             }
         }
     }

@@ -59,25 +59,44 @@ impl Op {
     }
 }
 
-/// One product `C ← α·A·B + β·C` on raw strided operands: `A` m×k at strides (rsa, csa), `B` k×n at
-/// (rsb, csb), `C` m×n at (rsc, csc). If β is zero, C is not read.
-/// (`pub` in this private module: named only inside `linalg`, yet allowed in [`Real::gemm_raw`].)
+/// One strided operand: element (i, j) at `ptr + i·rs + j·cs`.
+#[derive(Clone, Copy)]
+pub struct Strided<P> {
+    pub(crate) ptr: P,
+    pub(crate) rs: isize,
+    pub(crate) cs: isize,
+}
+
+impl<P: Copy> Strided<P> {
+    /// (pointer, row stride, column stride)
+    #[inline]
+    pub(crate) fn parts(self) -> (P, isize, isize) {
+        (self.ptr, self.rs, self.cs)
+    }
+    /// The transpose: the same elements with the strides swapped.
+    #[inline]
+    fn t(self) -> Self {
+        Strided {
+            ptr: self.ptr,
+            rs: self.cs,
+            cs: self.rs,
+        }
+    }
+}
+
+/// One product `C ← α·A·B + β·C` on raw strided operands: `A` m×k, `B` k×n, `C` m×n. If β is zero, C
+/// is not read. (`pub` in this private module: named only inside `linalg`, yet allowed in
+/// [`Real::gemm_raw`].)
 #[derive(Clone, Copy)]
 pub struct Product<T> {
     pub(crate) m: usize,
     pub(crate) k: usize,
     pub(crate) n: usize,
     pub(crate) alpha: T,
-    pub(crate) a: *const T,
-    pub(crate) rsa: isize,
-    pub(crate) csa: isize,
-    pub(crate) b: *const T,
-    pub(crate) rsb: isize,
-    pub(crate) csb: isize,
+    pub(crate) a: Strided<*const T>,
+    pub(crate) b: Strided<*const T>,
     pub(crate) beta: T,
-    pub(crate) c: *mut T,
-    pub(crate) rsc: isize,
-    pub(crate) csc: isize,
+    pub(crate) c: Strided<*mut T>,
 }
 
 impl<T> Product<T> {
@@ -87,14 +106,9 @@ impl<T> Product<T> {
         Product {
             m: self.n,
             n: self.m,
-            a: self.b,
-            rsa: self.csb,
-            csa: self.rsb,
-            b: self.a,
-            rsb: self.csa,
-            csb: self.rsa,
-            rsc: self.csc,
-            csc: self.rsc,
+            a: self.b.t(),
+            b: self.a.t(),
+            c: self.c.t(),
             ..self
         }
     }
@@ -107,14 +121,14 @@ impl<T> Product<T> {
         // safety: j0 ≤ n, by the contract.
         let (b, c) = unsafe {
             (
-                self.b.offset(j0 as isize * self.csb),
-                self.c.offset(j0 as isize * self.csc),
+                self.b.ptr.offset(j0 as isize * self.b.cs),
+                self.c.ptr.offset(j0 as isize * self.c.cs),
             )
         };
         Product {
             n: self.n - j0,
-            b,
-            c,
+            b: Strided { ptr: b, ..self.b },
+            c: Strided { ptr: c, ..self.c },
             ..self
         }
     }
@@ -151,21 +165,21 @@ impl<T: Real> Product<T> {
             c.rows(),
             c.cols()
         );
+        let (ptr, rs) = (a.as_slice().as_ptr(), rsa);
+        let a = Strided { ptr, rs, cs: csa };
+        let (ptr, rs) = (b.as_slice().as_ptr(), rsb);
+        let b = Strided { ptr, rs, cs: csb };
+        let (ptr, rs) = (c.as_mut_ptr(), c.row_stride() as isize);
+        let c = Strided { ptr, rs, cs: 1 };
         Product {
             m,
             k,
             n,
             alpha,
-            a: a.as_slice().as_ptr(),
-            rsa,
-            csa,
-            b: b.as_slice().as_ptr(),
-            rsb,
-            csb,
+            a,
+            b,
             beta,
-            rsc: c.row_stride() as isize,
-            c: c.as_mut_ptr(),
-            csc: 1,
+            c,
         }
     }
 }

@@ -188,9 +188,9 @@ macro_rules! impl_real {
                 // safety: forwarded contract of this function.
                 unsafe {
                     if !super::kernel::gemm_own(p) {
-                        let Product {
-                            m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
-                        } = p;
+                        let Product { m, k, n, alpha, beta, .. } = p;
+                        let ((a, rsa, csa), (b, rsb, csb)) = (p.a.parts(), p.b.parts());
+                        let (c, rsc, csc) = p.c.parts();
                         matrixmultiply::$gemm(
                             m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
                         )

@@ -118,6 +118,7 @@ pub(super) use column_kernel;
 /// # Safety
 /// As [`gemm_own`](super::gemm_own), with n ≤ NARROW and `(lanes − 1)·|rsa|` within i32.
 pub(super) unsafe fn columns<T: Real>(mk: &Micro<T>, p: Product<T>) {
+    let ((a, rsa, csa), (b, rsb, csb), (c, rsc, csc)) = (p.a.parts(), p.b.parts(), p.c.parts());
     for (pc, kc, beta) in depth_blocks(mk, p.k, p.beta) {
         for i0 in (0..p.m).step_by(mk.lanes) {
             let rows = mk.lanes.min(p.m - i0);
@@ -128,17 +129,17 @@ pub(super) unsafe fn columns<T: Real>(mk: &Micro<T>, p: Product<T>) {
                     kc,
                     p.n,
                     p.alpha,
-                    p.a.offset(i0 as isize * p.rsa + pc as isize * p.csa),
-                    p.rsa,
-                    p.csa,
+                    a.offset(i0 as isize * rsa + pc as isize * csa),
+                    rsa,
+                    csa,
                     rows,
-                    p.b.offset(pc as isize * p.rsb),
-                    p.rsb,
-                    p.csb,
+                    b.offset(pc as isize * rsb),
+                    rsb,
+                    csb,
                     beta,
-                    p.c.offset(i0 as isize * p.rsc),
-                    p.rsc,
-                    p.csc,
+                    c.offset(i0 as isize * rsc),
+                    rsc,
+                    csc,
                 )
             };
         }

@@ -16,7 +16,8 @@ pub fn has_own_kernel() -> bool {
 }
 
 /// [`crate::linalg::gemm`] (same contract) on the kernels of `isa`; `false`, doing nothing, when this CPU
-/// cannot run them. For tests that compare the instruction sets.
+/// cannot run them. For tests that compare the instruction sets. (Its argument list is `gemm`'s on
+/// purpose, so `duplicates` pairs the two signatures; the bodies share [`Product::of_views`].)
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_on<T: OwnKernel>(
     isa: Isa,
@@ -66,7 +67,7 @@ unsafe fn gemm_isa<T: OwnKernel>(isa: Isa, p: Product<T>) {
             for j in 0..p.n as isize {
                 // safety: (i, j) inside C by the contract.
                 unsafe {
-                    let c = p.c.offset(i * p.rsc + j * p.csc);
+                    let c = p.c.ptr.offset(i * p.c.rs + j * p.c.cs);
                     *c = if p.beta == T::ZERO {
                         T::ZERO
                     } else {
@@ -122,12 +123,12 @@ unsafe fn narrow<T: OwnKernel>(mk: &Micro<T>, dot: bool, p: Product<T>) -> bool 
     }
     let width = 64 / T::BYTES;
     let kp = p.k.div_ceil(width) * width;
-    if dot && p.csa == 1 && p.rsa != 1 && NARROW * kp <= buffer_len(mk) {
+    if dot && p.a.cs == 1 && p.a.rs != 1 && NARROW * kp <= buffer_len(mk) {
         // safety: forwarded contract; A's rows are contiguous and Bᵀ fits the buffer (checked above).
         unsafe { dots(mk, p, kp) };
         return true;
     }
-    if (mk.lanes - 1) * p.rsa.unsigned_abs() > i32::MAX as usize {
+    if (mk.lanes - 1) * p.a.rs.unsigned_abs() > i32::MAX as usize {
         return false;
     }
     // safety: forwarded contract.

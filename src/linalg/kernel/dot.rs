@@ -119,13 +119,14 @@ pub(super) use dot_kernel;
 /// As [`gemm_own`](super::gemm_own), with n ≤ NARROW, A's rows contiguous (csa = 1) and NARROW·kp
 /// within the buffer.
 pub(super) unsafe fn dots<T: OwnKernel>(mk: &Micro<T>, p: Product<T>, kp: usize) {
+    let ((a, rsa, _), (b, rsb, csb), (c, rsc, csc)) = (p.a.parts(), p.b.parts(), p.c.parts());
     with_sized_buffer(mk, |buf| {
         let bt = &mut buf[..p.n * kp];
         for (j, col) in bt.chunks_exact_mut(kp).enumerate() {
             for (l, x) in col.iter_mut().enumerate() {
                 *x = if l < p.k {
                     // safety: (l, j) inside B.
-                    unsafe { *p.b.offset(l as isize * p.rsb + j as isize * p.csb) }
+                    unsafe { *b.offset(l as isize * rsb + j as isize * csb) }
                 } else {
                     T::ZERO
                 };
@@ -139,15 +140,15 @@ pub(super) unsafe fn dots<T: OwnKernel>(mk: &Micro<T>, p: Product<T>, kp: usize)
                     p.k,
                     p.n,
                     p.alpha,
-                    p.a.offset(i0 as isize * p.rsa),
-                    p.rsa,
+                    a.offset(i0 as isize * rsa),
+                    rsa,
                     rows,
                     bt.as_ptr(),
                     kp,
                     p.beta,
-                    p.c.offset(i0 as isize * p.rsc),
-                    p.rsc,
-                    p.csc,
+                    c.offset(i0 as isize * rsc),
+                    rsc,
+                    csc,
                 )
             };
         }

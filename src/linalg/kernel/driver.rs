@@ -49,17 +49,10 @@ pub(super) unsafe fn driver<T: Real>(
         k,
         n,
         alpha,
-        a,
-        rsa,
-        csa,
-        b,
-        rsb,
-        csb,
         beta,
-        c,
-        rsc,
-        csc,
+        ..
     } = p;
+    let ((a, rsa, csa), (b, rsb, csb), (c, rsc, csc)) = (p.a.parts(), p.b.parts(), p.c.parts());
     let (mr, nr) = (mk.mr, mk.nr);
     let mut tile = [T::ZERO; MAX_TILE];
     for jc in (0..n).step_by(mk.nc) {
