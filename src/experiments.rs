@@ -28,8 +28,10 @@ use crate::ot::anneal::{dim_budget, DimBudgetConfig, ReportingTrainee};
 use crate::ot::baselines::MeanShift;
 use crate::ot::penalty::Penalty;
 use crate::ot::sinkhorn::{ElasticCost, ElasticSinkhornMap, SinkhornConfig};
+use crate::ot::train::criterion;
 use crate::ot::w2::{W2Config, W2Trainer};
 use crate::ot::{ProgressFn, TransportMap};
+use crate::parallel::Pool;
 use crate::random::{streams, Stream};
 use crate::Result;
 use std::time::Instant;
@@ -130,6 +132,13 @@ pub struct ScrnaRow {
     pub seconds: f64,
 }
 
+/// What the scores of a row are computed with: the projections' seed and the worker threads.
+#[derive(Clone, Copy)]
+struct Scoring {
+    seed: u64,
+    threads: usize,
+}
+
 fn measure(
     name: &str,
     data: &ScrnaData<f32>,
@@ -137,8 +146,9 @@ fn measure(
     lambda: Option<f64>,
     iterations: usize,
     seconds: f64,
-    seed: u64,
+    at: Scoring,
 ) -> ScrnaRow {
+    let Scoring { seed, threads } = at;
     let x = data.control.cast::<f64>();
     let tx = mapped.cast::<f64>();
     let y = data.perturbed.cast::<f64>();
@@ -146,7 +156,7 @@ fn measure(
     let (dim_mean, dim_q3) = metrics::displacement_dim(x.view(), tx.view(), 1.0);
     let mut rng = Stream::new(seed, streams::PROJECTIONS);
     let sw2 = metrics::sliced_w2(tx.view(), y.view(), 100, &mut rng);
-    let mmd = metrics::mmd(tx.view(), y.view(), &metrics::mmd_gammas_eval());
+    let mmd = criterion::mmd(tx.view(), y.view(), &metrics::mmd_gammas_eval(), threads);
     let n = x.rows();
     let mse = (0..n)
         .map(|i| {
@@ -191,7 +201,9 @@ fn icnn_row(
     };
     let mut tr = W2Trainer::new(&data.control, &data.perturbed, &c)?;
     tr.run(c.iterations, progress)?;
-    let m = tr.map().transport(&data.control);
+    let m = tr
+        .map()
+        .transport_on(&data.control, &mut Pool::new(base.threads));
     let secs = t.elapsed().as_secs_f64();
     let seed = base.seed;
     Ok(measure(
@@ -201,7 +213,10 @@ fn icnn_row(
         Some(lambda),
         c.iterations,
         secs,
-        seed,
+        Scoring {
+            seed,
+            threads: base.threads,
+        },
     ))
 }
 
@@ -221,7 +236,10 @@ pub fn scrna_experiment(cfg: &ScrnaExperiment, progress: ProgressFn<'_>) -> Resu
         None,
         0,
         t.elapsed().as_secs_f64(),
-        seed,
+        Scoring {
+            seed,
+            threads: cfg.threads,
+        },
     ));
     let t = Instant::now();
     let ms = MeanShift::fit(x.view(), y.view())?;
@@ -233,7 +251,10 @@ pub fn scrna_experiment(cfg: &ScrnaExperiment, progress: ProgressFn<'_>) -> Resu
         None,
         0,
         t.elapsed().as_secs_f64(),
-        seed,
+        Scoring {
+            seed,
+            threads: cfg.threads,
+        },
     ));
 
     let base = W2Config {
@@ -279,7 +300,7 @@ pub fn scrna_experiment(cfg: &ScrnaExperiment, progress: ProgressFn<'_>) -> Resu
             &mut ReportingTrainee::new(&mut tr, progress, base.progress_every, total),
             &bcfg,
         )?;
-        let m = tr.map().transport(x);
+        let m = tr.map().transport_on(x, &mut Pool::new(cfg.threads));
         rows.push(measure(
             // (rounded for the label only: 1.2·6 prints as 7.199999999999999)
             &format!("ICNN Alg. 2 (l = {})", (budget * 1e9).round() / 1e9),
@@ -288,7 +309,10 @@ pub fn scrna_experiment(cfg: &ScrnaExperiment, progress: ProgressFn<'_>) -> Resu
             Some(rep.final_lambda),
             rep.iterations,
             t.elapsed().as_secs_f64(),
-            seed,
+            Scoring {
+                seed,
+                threads: cfg.threads,
+            },
         ));
     }
     let t = Instant::now();
@@ -311,7 +335,10 @@ pub fn scrna_experiment(cfg: &ScrnaExperiment, progress: ProgressFn<'_>) -> Resu
         None,
         sk.report().map_or(0, |r| r.iterations),
         t.elapsed().as_secs_f64(),
-        seed,
+        Scoring {
+            seed,
+            threads: cfg.threads,
+        },
     ));
     Ok(rows)
 }

@@ -8,10 +8,11 @@ use monge::data::toys::Toy;
 use monge::io::svg::{write_scatter_svg, ScatterOptions};
 use monge::linalg::Mat;
 use monge::metrics;
-use monge::ot::train::{Heldout, Stopped};
+use monge::ot::train::{criterion, Heldout, Stopped};
 use monge::ot::w1::{W1Config, W1Trainer};
 use monge::ot::w2::{W2Config, W2Trainer};
 use monge::ot::{Progress, TransportMap};
+use monge::parallel::Pool;
 use monge::random::{streams, Stream};
 use monge::{Error, Result};
 use std::ops::ControlFlow;
@@ -154,7 +155,9 @@ pub fn run(mut a: Args) -> Result<()> {
     let train_seconds = t0.elapsed().as_secs_f64();
 
     // evaluation on the fresh samples, in f64
-    let mapped = map.transport(&x_test).cast::<f64>();
+    let mapped = map
+        .transport_on(&x_test, &mut Pool::new(threads))
+        .cast::<f64>();
     let xt = x_test.cast::<f64>();
     let yt = y_test.cast::<f64>();
     let yf = y_floor.cast::<f64>();
@@ -172,7 +175,12 @@ pub fn run(mut a: Args) -> Result<()> {
         })
         .sum::<f64>()
         / n as f64;
-    let mmd = metrics::mmd(mapped.view(), yt.view(), &metrics::mmd_gammas_eval());
+    let mmd = criterion::mmd(
+        mapped.view(),
+        yt.view(),
+        &metrics::mmd_gammas_eval(),
+        threads,
+    );
     let sw2 = metrics::sliced_w2(
         mapped.view(),
         yt.view(),

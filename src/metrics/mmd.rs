@@ -18,7 +18,10 @@ pub fn mmd_gammas_eval() -> Vec<f64> {
         .collect()
 }
 
-/// Biased RBF MMD² averaged over `gammas` ([`crate::ot::train::criterion::mmd`]), computed in f64.
+/// Biased RBF MMD² averaged over `gammas` ([`crate::ot::train::criterion::mmd`]), computed in f64, on
+/// the metric threads (the machine's cores, at most 8): for callers with no thread option (`monge eval`,
+/// Python's `evaluate`); a caller with a thread count calls the criterion with it (the value does not
+/// depend on the count).
 ///
 /// Panics if either sample is empty, if the feature counts differ, or if `gammas` is empty (callers
 /// validate user data before scoring it).
