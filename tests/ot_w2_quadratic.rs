@@ -4,6 +4,7 @@
 //! starts are usage errors.
 
 use monge::data::known_map::known_map_pair;
+use monge::experiments::known_map::best_affine;
 use monge::linalg::Mat;
 use monge::metrics::l2_uvp;
 use monge::ot::gaussian::GaussianMap;
@@ -12,27 +13,6 @@ use monge::ot::w2::{W2Config, W2Map, W2Trainer};
 use monge::ot::TransportMap;
 use monge::random::Stream;
 use monge::Error;
-use nalgebra::DMatrix;
-
-/// The best affine map x ↦ Wx + c in least squares on the pairs (x_i, T*(x_i)), applied to `fresh`.
-fn best_affine(x: &Mat<f64>, t: &Mat<f64>, fresh: &Mat<f64>) -> Mat<f64> {
-    let (n, d) = (x.rows(), x.cols());
-    let xa = DMatrix::from_fn(n, d + 1, |i, j| if j < d { x.get(i, j) } else { 1.0 });
-    let ta = DMatrix::from_fn(n, d, |i, j| t.get(i, j));
-    let w = (xa.transpose() * &xa)
-        .cholesky()
-        .unwrap()
-        .solve(&(xa.transpose() * ta));
-    let fa = DMatrix::from_fn(fresh.rows(), d + 1, |i, j| {
-        if j < d {
-            fresh.get(i, j)
-        } else {
-            1.0
-        }
-    });
-    let p = fa * w;
-    Mat::from_fn(fresh.rows(), d, |i, j| p[(i, j)])
-}
 
 /// L2-UVP (%) on 2048 fresh source points of: the best affine fit, the Gaussian start, the map fitted
 /// with `cfg` for `cfg.iterations`, and (optionally) the plain ICNN after the same number of iterations.
@@ -47,11 +27,10 @@ fn known_map_figures(
     let fresh: Mat<f64> = pair.map.sample_source(2048, &mut Stream::new(seed, 991));
     let t_fresh = pair.map.map(fresh.view());
     let uvp = |tx: &Mat<f64>| l2_uvp(tx.view(), t_fresh.view(), pair.target.view());
-    let affine = uvp(&best_affine(
-        &pair.source,
-        &pair.map.map(pair.source.view()),
-        &fresh,
-    ));
+    let affine = uvp(
+        &best_affine(&pair.source, &pair.map.map(pair.source.view()), &fresh)
+            .expect("the source cloud has full affine rank"),
+    );
     let (xs, ys) = (pair.source.cast::<f32>(), pair.target.cast::<f32>());
     let fit = |cfg: &W2Config| {
         let mut tr = W2Trainer::new(&xs, &ys, cfg).unwrap();
