@@ -9,15 +9,21 @@
 //!   training source ([`best_affine`]; an oracle: it sees the exact map's values, which no solver does);
 //! - **Gaussian start**: the closed-form map between the Gaussians of the two training samples
 //!   ([`crate::ot::gaussian`]; where the quadratic-ICNN default starts);
+//! - **oracle fit** (optional, [`oracle_fit`]): g of a W2 configuration fitted by least squares to the
+//!   exact map on the training source — the ceiling of the architecture and its start, with the unpaired
+//!   estimation problem taken away (an oracle, as the best affine fit);
 //! - one row per W2 configuration given (e.g. the plain CellOT ICNN and monge's default): the map
 //!   [`W2Trainer::best_map`] returns (held-out selection as `monge fit`), its wall time, and optionally the
 //!   L2-UVP of the current iterate at every held-out evaluation (the trace, to see where training
 //!   improves or drifts).
 
 use crate::data::known_map::known_map_pair;
+use crate::linalg::gather_rows;
 use crate::linalg::Mat;
 use crate::metrics::l2_uvp;
+use crate::nn::optim::{Adam, AdamConfig, LrSchedule};
 use crate::ot::gaussian::GaussianMap;
+use crate::ot::potentials;
 use crate::ot::train::criterion::sliced_w2sq;
 use crate::ot::train::{Criterion, Evaluator};
 use crate::ot::w2::dual::DualEvaluator;
@@ -52,6 +58,68 @@ pub fn best_affine(x: &Mat<f64>, t: &Mat<f64>, fresh: &Mat<f64>) -> Result<Mat<f
     });
     let p = fa * w;
     Ok(Mat::from_fn(fresh.rows(), d, |i, j| p[(i, j)]))
+}
+
+/// The random stream of [`oracle_fit`]'s mini-batches (of the configuration's seed).
+pub const ORACLE_STREAM: u64 = 992;
+
+/// The oracle fit (module doc): g built and started as [`W2Trainer`] builds it from `cfg` (architecture,
+/// potential, map start, seed; f32), then `steps` Adam steps (`cfg.betas`, rate `lr` with cosine decay to
+/// `lr · cfg.lr_min_factor`) on `L(θ) = ½ · mean_{i∈batch} ‖∇g(x_i) − t_i‖²` over mini-batches of
+/// `cfg.batch` rows of (x, t) drawn with replacement, each W clamped to ≥ 0 after its step as in
+/// training. Returns ∇g on the rows of `fresh`, in f64.
+///
+/// The gradient: with the residual `V_i = (∇g(x_i) − t_i)/B` held fixed,
+/// `∂L/∂θ = Σ_i ⟨V_i, ∂∇g(x_i)/∂θ⟩ = ∂/∂θ Σ_i ⟨V_i, ∇g(x_i)⟩`, which is step D of the ICNN
+/// ([`crate::nn::icnn::Icnn::map_param_grad`], derived and finite-difference checked there) — the loss
+/// of the regression amortisation with the exact map as its target.
+pub fn oracle_fit(
+    x: &Mat<f64>,
+    t: &Mat<f64>,
+    fresh: &Mat<f64>,
+    cfg: &W2Config,
+    steps: usize,
+    lr: f64,
+) -> Result<Mat<f64>> {
+    cfg.validate()?;
+    let (xs, ts) = (x.cast::<f32>(), t.cast::<f32>());
+    let (_, mut g) =
+        potentials::build(&cfg.icnn(), cfg.potential, cfg.map_init, cfg.seed, &xs, &ts)?;
+    let (b, d) = (cfg.batch.min(x.rows()), x.cols());
+    let adam = AdamConfig {
+        beta1: cfg.betas.0,
+        beta2: cfg.betas.1,
+        ..AdamConfig::default()
+    };
+    let mut opt = Adam::<f32>::new(g.n_params(), adam);
+    let mut ws = g.workspace(b);
+    let (mut xb, mut tb, mut v) = (Mat::zeros(b, d), Mat::zeros(b, d), Mat::zeros(b, d));
+    let mut grads = vec![0f32; g.n_params()];
+    let mut idx = vec![0; b];
+    let mut rng = Stream::new(cfg.seed, ORACLE_STREAM);
+    let rate = LrSchedule::Cosine {
+        lr0: lr,
+        lr_min: lr * cfg.lr_min_factor,
+        total: steps,
+    };
+    for step in 0..steps {
+        rng.batch_with_replacement(x.rows(), &mut idx);
+        gather_rows(xs.view(), &idx, &mut xb);
+        gather_rows(ts.view(), &idx, &mut tb);
+        g.grad_x(xb.view(), &mut ws, v.view_mut());
+        let inv_b = 1.0 / b as f32;
+        for (vi, &ti) in v.as_mut_slice().iter_mut().zip(tb.as_slice()) {
+            *vi = (*vi - ti) * inv_b;
+        }
+        grads.fill(0.0);
+        g.map_param_grad(xb.view(), v.view(), &mut ws, &mut grads);
+        opt.step(g.params_mut(), &grads, rate.at(step));
+        g.clamp_nonneg();
+    }
+    let mut fws = g.workspace(fresh.rows().max(1));
+    let mut out = Mat::zeros(fresh.rows(), d);
+    g.grad_x(fresh.cast::<f32>().view(), &mut fws, out.view_mut());
+    Ok(out.cast())
 }
 
 /// One measured row.

@@ -179,7 +179,8 @@ impl W2Config {
         }
     }
 
-    pub(super) fn icnn(&self) -> IcnnConfig {
+    /// The ICNN architecture of f and g.
+    pub fn icnn(&self) -> IcnnConfig {
         IcnnConfig {
             hidden: self.hidden.clone(),
             init: self.init,
