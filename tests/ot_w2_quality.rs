@@ -184,6 +184,38 @@ fn the_oracle_fit_beats_the_best_affine_fit_at_d2() {
     );
 }
 
+/// The oracle fit's batch loss has the gradient it claims (f64 finite differences over every parameter
+/// of a quadratic-path ICNN, d = 3, [6]×2, B = 9). Mutations: dropping the 1/B scale of V, or the sign of
+/// the residual, fails it.
+#[test]
+fn the_oracle_fit_loss_has_the_gradient_it_claims() {
+    use monge::experiments::known_map::map_regression_grad;
+    use monge::gradcheck::GradCheck;
+    use monge::nn::icnn::{Icnn, IcnnConfig};
+    let (b, d) = (9, 3);
+    let cfg = IcnnConfig {
+        hidden: vec![6, 6],
+        ..IcnnConfig::default()
+    };
+    let mut rng = Stream::new(4, 1);
+    let net = Icnn::<f64>::new(d, &cfg, &mut rng).with_quadratic(2);
+    let x = Mat::from_fn(b, d, |_, _| rng.normal_f64());
+    let t = Mat::from_fn(b, d, |_, _| 2.0 * rng.normal_f64());
+    let mut ws = net.workspace(b);
+    let mut v = Mat::zeros(b, d);
+    let mut grads = vec![0.0; net.n_params()];
+    map_regression_grad(&net, x.view(), t.view(), &mut ws, &mut v, &mut grads);
+    let mut probe = net.clone();
+    let loss = |p: &[f64]| {
+        probe.params_mut().copy_from_slice(p);
+        let mut g = vec![0.0; p.len()];
+        map_regression_grad(&probe, x.view(), t.view(), &mut ws, &mut v, &mut g)
+    };
+    GradCheck::default()
+        .check(loss, net.params(), &grads)
+        .assert_below(1e-6, "oracle fit loss");
+}
+
 fn print_rows(d: usize, seed: u64, rows: &[monge::experiments::known_map::KnownMapRow]) {
     for r in rows {
         let it = r

@@ -18,10 +18,12 @@
 //!   improves or drifts).
 
 use crate::data::known_map::known_map_pair;
-use crate::linalg::gather_rows;
 use crate::linalg::Mat;
+use crate::linalg::{gather_rows, MatRef, Real};
 use crate::metrics::l2_uvp;
+use crate::nn::icnn::{Icnn, IcnnWorkspace};
 use crate::nn::optim::{Adam, AdamConfig, LrSchedule};
+use crate::ot::conjugate::regression_residual;
 use crate::ot::gaussian::GaussianMap;
 use crate::ot::potentials;
 use crate::ot::train::criterion::sliced_w2sq;
@@ -72,7 +74,8 @@ pub const ORACLE_STREAM: u64 = 992;
 /// The gradient: with the residual `V_i = (∇g(x_i) − t_i)/B` held fixed,
 /// `∂L/∂θ = Σ_i ⟨V_i, ∂∇g(x_i)/∂θ⟩ = ∂/∂θ Σ_i ⟨V_i, ∇g(x_i)⟩`, which is step D of the ICNN
 /// ([`crate::nn::icnn::Icnn::map_param_grad`], derived and finite-difference checked there) — the loss
-/// of the regression amortisation with the exact map as its target.
+/// of the regression amortisation with the exact map as its target. One batch is
+/// [`map_regression_grad`] (checked against f64 finite differences in `tests/ot_w2_quality.rs`).
 pub fn oracle_fit(
     x: &Mat<f64>,
     t: &Mat<f64>,
@@ -106,13 +109,7 @@ pub fn oracle_fit(
         rng.batch_with_replacement(x.rows(), &mut idx);
         gather_rows(xs.view(), &idx, &mut xb);
         gather_rows(ts.view(), &idx, &mut tb);
-        g.grad_x(xb.view(), &mut ws, v.view_mut());
-        let inv_b = 1.0 / b as f32;
-        for (vi, &ti) in v.as_mut_slice().iter_mut().zip(tb.as_slice()) {
-            *vi = (*vi - ti) * inv_b;
-        }
-        grads.fill(0.0);
-        g.map_param_grad(xb.view(), v.view(), &mut ws, &mut grads);
+        map_regression_grad(&g, xb.view(), tb.view(), &mut ws, &mut v, &mut grads);
         opt.step(g.params_mut(), &grads, rate.at(step));
         g.clamp_nonneg();
     }
@@ -120,6 +117,30 @@ pub fn oracle_fit(
     let mut out = Mat::zeros(fresh.rows(), d);
     g.grad_x(fresh.cast::<f32>().view(), &mut fws, out.view_mut());
     Ok(out.cast())
+}
+
+/// The loss of [`oracle_fit`] on one batch, `L = ½ · mean_i ‖∇g(x_i) − t_i‖²` (returned), and its
+/// parameter gradient into `grads` (overwritten): `V_i = (∇g(x_i) − t_i)/B` into `v` (B × d, the
+/// residual of [`crate::ot::conjugate::regression_residual`]), then step D with V.
+pub fn map_regression_grad<T: Real>(
+    g: &Icnn<T>,
+    x: MatRef<'_, T>,
+    t: MatRef<'_, T>,
+    ws: &mut IcnnWorkspace<T>,
+    v: &mut Mat<T>,
+    grads: &mut [T],
+) -> f64 {
+    g.grad_x(x, ws, v.view_mut());
+    let inv_b = T::ONE / T::from_usize(x.rows());
+    let mut loss = 0.0;
+    for i in 0..x.rows() {
+        let vr = v.row_mut(i);
+        loss += regression_residual(vr, t.row(i)).to_f64();
+        vr.iter_mut().for_each(|vj| *vj *= inv_b);
+    }
+    grads.fill(T::ZERO);
+    g.map_param_grad(x, v.view(), ws, grads);
+    loss / x.rows() as f64
 }
 
 /// One measured row.

@@ -39,6 +39,17 @@ use crate::linalg::{MatMut, MatRef, Real};
 use crate::nn::icnn::{Icnn, IcnnWorkspace};
 use crate::{Error, Result};
 
+/// The regression residual of one row: `r ← r − target` in place (r holds ∇g(x) on entry), returning
+/// `½‖r‖²` — the loss of [`Amortization::Regression`] before the 1/B scale and its seed V = r/B.
+pub fn regression_residual<T: Real>(r: &mut [T], target: &[T]) -> T {
+    let mut r2 = T::ZERO;
+    for (rj, &tj) in r.iter_mut().zip(target) {
+        *rj -= tj;
+        r2 += *rj * *rj;
+    }
+    T::HALF * r2
+}
+
 /// How the conjugate is refined.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConjugateSolver {

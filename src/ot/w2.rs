@@ -57,7 +57,9 @@ pub use trainer::{fit, StepStats, W2Report, W2Trainer, SAMPLE_ROWS};
 
 use crate::linalg::{Mat, MatMut, Real};
 use crate::nn::icnn::{Icnn, IcnnWorkspace};
-use crate::ot::conjugate::{refine, Amortization, ConjugateConfig, ConjugateWorkspace};
+use crate::ot::conjugate::{
+    refine, regression_residual, Amortization, ConjugateConfig, ConjugateWorkspace,
+};
 use crate::ot::penalty::Penalty;
 use crate::ot::{map_rows, SavedModel, TransportMap};
 use crate::parallel::Pool;
@@ -345,12 +347,8 @@ fn g_regression_worker<T: Real>(s: &Shared<'_, T>, w: &mut Worker<T>) {
         let (xr, tr, yr) = (x.row(i), w.tx.row(i), w.ystar.row(i));
         let d = xr.len();
         let vr = &mut w.v.as_mut_slice()[i * d..(i + 1) * d];
-        let mut r2 = T::ZERO;
-        for j in 0..d {
-            vr[j] = tr[j] - yr[j];
-            r2 += vr[j] * vr[j];
-        }
-        sums.f_tx += 0.5 * r2.to_f64();
+        vr.copy_from_slice(tr);
+        sums.f_tx += regression_residual(vr, yr).to_f64();
         sums.tau += s
             .penalty
             .add_displacement_grad(xr, tr, s.lambda, vr)
