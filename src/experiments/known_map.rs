@@ -18,8 +18,7 @@
 //!   improves or drifts).
 
 use crate::data::known_map::known_map_pair;
-use crate::linalg::Mat;
-use crate::linalg::{gather_rows, MatRef, Real};
+use crate::linalg::{gather_rows, Mat, MatRef, Real};
 use crate::metrics::l2_uvp;
 use crate::nn::icnn::{Icnn, IcnnWorkspace};
 use crate::nn::optim::{Adam, AdamConfig, LrSchedule};
