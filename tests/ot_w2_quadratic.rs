@@ -15,14 +15,15 @@ use monge::random::Stream;
 use monge::Error;
 
 /// L2-UVP (%) on 2048 fresh source points of: the best affine fit, the Gaussian start, the map fitted
-/// with `cfg` for `cfg.iterations`, and (optionally) the plain ICNN after the same number of iterations.
+/// with `cfg` for `cfg.iterations` on `n` points per side, and (optionally) the plain ICNN after the
+/// same number of iterations.
 fn known_map_figures(
     d: usize,
+    n: usize,
     seed: u64,
     cfg: &W2Config,
     plain: bool,
 ) -> (f64, f64, f64, Option<f64>) {
-    let n = 4096;
     let pair = known_map_pair::<f64>(n, n, d, 3, seed).unwrap();
     let fresh: Mat<f64> = pair.map.sample_source(2048, &mut Stream::new(seed, 991));
     let t_fresh = pair.map.map(fresh.view());
@@ -55,8 +56,8 @@ fn known_map_figures(
 }
 
 /// D = 2: the fitted map is below half the best affine fit (measured at n = 4096, 1000 iterations:
-/// issue 13 report). At D = 8 the issue's target (beat the best affine fit) is not met reliably — see the
-/// next test for what is.
+/// issue 13 report). At D = 8 on 4096 points the issue's target (beat the best affine fit) is not met
+/// reliably — see the next two tests for what is.
 #[test]
 fn at_d2_the_fitted_map_is_below_half_the_best_affine_fit() {
     let cfg = W2Config {
@@ -64,7 +65,7 @@ fn at_d2_the_fitted_map_is_below_half_the_best_affine_fit() {
         threads: 1,
         ..W2Config::monge()
     };
-    let (affine, _, fitted, _) = known_map_figures(2, 0, &cfg, false);
+    let (affine, _, fitted, _) = known_map_figures(2, 4096, 0, &cfg, false);
     assert!(
         fitted < 0.5 * affine,
         "fitted {fitted:.3} % vs best affine {affine:.3} %"
@@ -80,7 +81,7 @@ fn at_d8_the_fitted_map_beats_its_gaussian_start_and_the_plain_icnn() {
         threads: 1,
         ..W2Config::monge()
     };
-    let (_, start, fitted, plain) = known_map_figures(8, 0, &cfg, true);
+    let (_, start, fitted, plain) = known_map_figures(8, 4096, 0, &cfg, true);
     let plain = plain.unwrap();
     assert!(
         fitted < start,
@@ -89,6 +90,31 @@ fn at_d8_the_fitted_map_beats_its_gaussian_start_and_the_plain_icnn() {
     assert!(
         fitted < plain,
         "fitted {fitted:.3} % vs plain ICNN {plain:.3} %"
+    );
+}
+
+/// D = 8 on 16 384 points per side, 1000 iterations (the issue's CI test; its sample is 4× the
+/// acceptance table's 4096, on which the fitted map does not reliably beat the best affine fit: the
+/// limit there is the sample, not the solver). Measured (`MONGE_KM_N=16384 MONGE_KM_DIMS=8
+/// MONGE_KM_CONFIGS=default+it=1000`, `known_map_table` in tests/ot_w2_quality.rs), seeds 0 / 1 / 2:
+/// fitted 0.291 / 0.375 / 0.528 % against the best affine fit's 0.526 / 0.550 / 0.759 % (Gaussian start
+/// 0.736 / 0.620 / 1.167 %), about 7 s each. The unpaired estimator beats the oracle affine map, which
+/// sees the exact map's values: the network has learned the map's curvature, not just its moments.
+#[test]
+fn at_d8_on_16384_points_the_fitted_map_beats_the_best_affine_fit() {
+    let cfg = W2Config {
+        iterations: 1000,
+        threads: 1,
+        ..W2Config::monge()
+    };
+    let (affine, start, fitted, _) = known_map_figures(8, 16384, 0, &cfg, false);
+    assert!(
+        start > affine,
+        "the Gaussian start {start:.3} % already beats the best affine fit {affine:.3} %"
+    );
+    assert!(
+        fitted < affine,
+        "fitted {fitted:.3} % vs best affine {affine:.3} %"
     );
 }
 
