@@ -246,6 +246,8 @@ fn bench_quick_json_lists_every_workload() {
         "w2_outer_quad",
         "w2_outer_quad_ema",
         "w2_outer_lbfgs",
+        "w2_outer_adam",
+        "w2_outer_regression",
         "w1_potential",
         "w1_gan",
         "sinkhorn_l1_map",
@@ -267,7 +269,7 @@ fn bench_quick_json_lists_every_workload() {
     ] {
         assert!(js.contains(key), "{key}");
     }
-    // 7 solver workloads × 3 dimensions + Sinkhorn + 6 gemm shapes, every median positive
-    assert_eq!(js.matches("\"name\":").count(), 28);
+    // 9 solver workloads × 3 dimensions + Sinkhorn + 6 gemm shapes, every median positive
+    assert_eq!(js.matches("\"name\":").count(), 34);
     assert!(!js.contains("\"ms_median\":0,"));
 }

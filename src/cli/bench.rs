@@ -4,7 +4,7 @@ use super::args::Args;
 use super::fit::default_threads;
 use super::json::Json;
 use monge::linalg::{count_flops, gemm, Mat, Op};
-use monge::ot::conjugate::{ConjugateConfig, ConjugateSolver};
+use monge::ot::conjugate::{Amortization, ConjugateConfig, ConjugateSolver};
 use monge::ot::penalty::Penalty;
 use monge::ot::sinkhorn::{ElasticCost, ElasticSinkhornMap, SinkhornConfig};
 use monge::ot::w1::{W1Config, W1Trainer};
@@ -24,7 +24,8 @@ USAGE:
 Workloads (batch 256, f32): w2_outer (10 g + 1 f steps, ICNN [64]×4), w2_outer_l0 (with the smoothed-L0
 penalty), w2_outer_quad (quadratic-ICNN potentials, rank ≤ 64), w2_outer_quad_ema (and g's parameter
 average, the quadratic path at a tenth of the rate), w2_outer_lbfgs (and 5 L-BFGS steps of
-conjugate refinement before the f step), w1_potential (Cayley, GroupSort), w1_gan (step size + discriminator), each at d = 2, 50, 1000;
+conjugate refinement before the f step), w2_outer_adam (5 Adam steps instead), w2_outer_regression
+(L-BFGS refinement, and g trained by regression on the refined points), w1_potential (Cayley, GroupSort), w1_gan (step size + discriminator), each at d = 2, 50, 1000;
 sinkhorn_l1_map (elastic L1, n = d = 1000, fit + map); gemm at the SPEC shapes. Each: warm-up, then the
 median of repeated runs; GFLOP/s counts the gemm FLOPs of one step as issued (2·m·k·n per product).
 --quick uses fewer repetitions (under a minute).";
@@ -98,6 +99,14 @@ pub fn run(mut a: Args) -> Result<()> {
             solver: ConjugateSolver::Lbfgs,
             ..ConjugateConfig::default()
         };
+        let adam = ConjugateConfig {
+            solver: ConjugateSolver::Adam,
+            ..ConjugateConfig::default()
+        };
+        let regression = ConjugateConfig {
+            amortization: Amortization::Regression,
+            ..lbfgs
+        };
         for (name, penalty, lambda, base) in [
             ("w2_outer", Penalty::None, 0.0, W2Config::default()),
             (
@@ -126,6 +135,24 @@ pub fn run(mut a: Args) -> Result<()> {
                 0.0,
                 W2Config {
                     conjugate: lbfgs,
+                    ..W2Config::monge()
+                },
+            ),
+            (
+                "w2_outer_adam",
+                Penalty::None,
+                0.0,
+                W2Config {
+                    conjugate: adam,
+                    ..W2Config::monge()
+                },
+            ),
+            (
+                "w2_outer_regression",
+                Penalty::None,
+                0.0,
+                W2Config {
+                    conjugate: regression,
                     ..W2Config::monge()
                 },
             ),
