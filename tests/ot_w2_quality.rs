@@ -133,6 +133,52 @@ fn architecture_ceiling() {
     }
 }
 
+/// What the finite sample itself supports (issue 13): the exact discrete OT plan between the two
+/// training samples pairs x_i with y_σ(i) (`optimal_matching`); those pairs take the place of the exact
+/// images T*(x_i) in the best affine fit and in the oracle fit of the default configuration
+/// (`MONGE_KM_STEPS`, default 3000, at `MONGE_KM_LR`, default 1e-3, times the configuration's dimension
+/// factor) — learning a map by regression on a plan, as Seguy et al. 2018 do. Beside them, the best
+/// affine fit to the exact map. Default `MONGE_KM_DIMS=2,8`: the plan costs O(n³) (about a minute at
+/// n = 4096, D = 8).
+#[test]
+#[ignore = "minutes per pair: the empirical plan's maps (run with --ignored --nocapture)"]
+fn empirical_plan_reference() {
+    use monge::metrics::optimal_matching;
+    let dims: Vec<usize> = list(&env("MONGE_KM_DIMS", "2,8"));
+    let seeds: Vec<u64> = list(&env("MONGE_KM_SEEDS", "0,1,2"));
+    let n: usize = env("MONGE_KM_N", "4096").parse().unwrap();
+    let steps: usize = env("MONGE_KM_STEPS", "3000").parse().unwrap();
+    let lr: f64 = env("MONGE_KM_LR", "1e-3").parse().unwrap();
+    println!("empirical plan: L2-UVP (%) on 2048 fresh points, n = {n}, {steps} steps at lr {lr}");
+    for &d in &dims {
+        for &seed in &seeds {
+            let k = Oracle::new(d, seed, n);
+            let t0 = std::time::Instant::now();
+            let sigma = optimal_matching(&k.x, &k.target);
+            let plan = Mat::from_fn(n, d, |i, j| k.target.get(sigma[i], j));
+            let secs = t0.elapsed().as_secs_f64();
+            let affine = best_affine(&k.x, &plan, &k.fresh).unwrap();
+            let mut cfg = config("default");
+            cfg.seed = seed;
+            let fit = oracle_fit(
+                &k.x,
+                &plan,
+                &k.fresh,
+                &cfg,
+                steps,
+                lr * cfg.lr_dim_factor(d),
+            );
+            println!(
+                "D={d:<3} seed={seed} best affine (exact map) {:.3} %, on the plan: best affine {:.3} %, \
+                 default g {:.3} % (plan {secs:.1} s)",
+                k.uvp(&k.affine),
+                k.uvp(&affine),
+                k.uvp(&fit.unwrap())
+            );
+        }
+    }
+}
+
 /// A known-map pair with the exact map on its source and on 2048 fresh points.
 struct Oracle {
     x: Mat<f64>,

@@ -26,7 +26,9 @@ pub use summary::{
     displacement_dim, l2_means, l2_uvp, moved_genes_precision_recall, pearson_means, r2_means,
     total_variance, PrecisionRecall,
 };
-pub use wasserstein::{assignment, exact_w2sq, sliced_w2, sliced_w2sq, EXACT_W2_MAX_N};
+pub use wasserstein::{
+    assignment, exact_w2sq, optimal_matching, sliced_w2, sliced_w2sq, EXACT_W2_MAX_N,
+};
 
 use crate::linalg::{Mat, MatRef, Real};
 use crate::{Error, Result};

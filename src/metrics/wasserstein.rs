@@ -71,8 +71,7 @@ pub fn exact_w2sq<T: Real>(x: MatRef<'_, T>, y: MatRef<'_, T>) -> Result<f64> {
             "non-finite coordinate",
         ));
     }
-    let cost = sq_dist_matrix(&x, &y);
-    let sigma = assignment(cost.as_slice(), n);
+    let sigma = optimal_matching(&x, &y);
     let total: f64 = (0..n)
         .map(|i| {
             x.row(i)
@@ -83,6 +82,19 @@ pub fn exact_w2sq<T: Real>(x: MatRef<'_, T>, y: MatRef<'_, T>) -> Result<f64> {
         })
         .sum();
     Ok(total / n as f64)
+}
+
+/// The optimal matching of two equal-size uniform samples: `σ` with row i of x sent to row `σ(i)` of y,
+/// minimising `Σ_i ‖x_i − y_σ(i)‖²` (the exact W2 plan, see the module doc). Any size: O(n³) time and n²
+/// f64 of memory, so the caller bounds n ([`exact_w2sq`] allows [`EXACT_W2_MAX_N`]). Panics if the
+/// shapes differ; the coordinates must be finite (preconditions: [`exact_w2sq`] checks both first).
+pub fn optimal_matching(x: &Mat<f64>, y: &Mat<f64>) -> Vec<usize> {
+    assert_eq!(
+        (x.rows(), x.cols()),
+        (y.rows(), y.cols()),
+        "optimal matching: shapes differ"
+    );
+    assignment(sq_dist_matrix(x, y).as_slice(), x.rows())
 }
 
 /// `C_ij = ‖x_i − y_j‖²` by `‖x_i‖² + ‖y_j‖² − 2 x_i·y_j` (one gemm), clamped at 0.
