@@ -107,11 +107,13 @@ fn known_map_table() {
 #[test]
 #[ignore = "seconds to minutes per pair: the oracle fit of each architecture (run with --ignored --nocapture)"]
 fn architecture_ceiling() {
-    let dims: Vec<usize> = list(&env("MONGE_KM_DIMS", "2,8,32,64"));
-    let seeds: Vec<u64> = list(&env("MONGE_KM_SEEDS", "0"));
-    let n: usize = env("MONGE_KM_N", "4096").parse().unwrap();
-    let steps: usize = env("MONGE_KM_STEPS", "5000").parse().unwrap();
-    let lr: f64 = env("MONGE_KM_LR", "1e-3").parse().unwrap();
+    let Sweep {
+        dims,
+        seeds,
+        n,
+        steps,
+        lr,
+    } = Sweep::from_env("2,8,32,64", "0", 5000);
     let specs = env("MONGE_KM_CONFIGS", "default,default+depth=1+width=256");
     println!("oracle fit: L2-UVP (%) on 2048 fresh points, n = {n}, {steps} steps at lr {lr}");
     for &d in &dims {
@@ -144,11 +146,13 @@ fn architecture_ceiling() {
 #[ignore = "minutes per pair: the empirical plan's maps (run with --ignored --nocapture)"]
 fn empirical_plan_reference() {
     use monge::metrics::optimal_matching;
-    let dims: Vec<usize> = list(&env("MONGE_KM_DIMS", "2,8"));
-    let seeds: Vec<u64> = list(&env("MONGE_KM_SEEDS", "0,1,2"));
-    let n: usize = env("MONGE_KM_N", "4096").parse().unwrap();
-    let steps: usize = env("MONGE_KM_STEPS", "3000").parse().unwrap();
-    let lr: f64 = env("MONGE_KM_LR", "1e-3").parse().unwrap();
+    let Sweep {
+        dims,
+        seeds,
+        n,
+        steps,
+        lr,
+    } = Sweep::from_env("2,8", "0,1,2", 3000);
     println!("empirical plan: L2-UVP (%) on 2048 fresh points, n = {n}, {steps} steps at lr {lr}");
     for &d in &dims {
         for &seed in &seeds {
@@ -175,6 +179,28 @@ fn empirical_plan_reference() {
                 k.uvp(&affine),
                 k.uvp(&fit.unwrap())
             );
+        }
+    }
+}
+
+/// The knobs of the oracle sweeps: `MONGE_KM_DIMS`, `MONGE_KM_SEEDS`, `MONGE_KM_N` (4096),
+/// `MONGE_KM_STEPS` and `MONGE_KM_LR` (1e-3), with each sweep's own defaults for the first two and steps.
+struct Sweep {
+    dims: Vec<usize>,
+    seeds: Vec<u64>,
+    n: usize,
+    steps: usize,
+    lr: f64,
+}
+
+impl Sweep {
+    fn from_env(dims: &str, seeds: &str, steps: usize) -> Self {
+        Sweep {
+            dims: list(&env("MONGE_KM_DIMS", dims)),
+            seeds: list(&env("MONGE_KM_SEEDS", seeds)),
+            n: env("MONGE_KM_N", "4096").parse().unwrap(),
+            steps: env("MONGE_KM_STEPS", &steps.to_string()).parse().unwrap(),
+            lr: env("MONGE_KM_LR", "1e-3").parse().unwrap(),
         }
     }
 }
