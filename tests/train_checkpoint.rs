@@ -117,3 +117,44 @@ fn w1_resumed_in_either_phase_is_bit_identical_at_1_and_2_threads() {
         }
     }
 }
+
+/// A checkpoint is refused by a trainer built on data of another dimension, with a shape error that
+/// names both (W2 and W1; 2-D toy data against the same points with a third, zero column). Mutation:
+/// the `check_dim` call removed from either `restore` fails it (the parameter-length check then
+/// reports something else, or the restore succeeds).
+#[test]
+fn a_checkpoint_for_other_features_is_refused_by_name() {
+    use monge::ot::w1::{W1Config, W1Trainer};
+    use monge::Error;
+    let (x, y) = toy("moons", 3);
+    let widen =
+        |m: &Mat<f32>| Mat::from_fn(m.rows(), 3, |i, j| if j < 2 { m.get(i, j) } else { 0.0 });
+    let (x3, y3) = (widen(&x), widen(&y));
+    let refused = |r: monge::Result<()>, what: &str| match r {
+        Err(Error::Shape(msg)) => assert!(
+            msg.contains("the checkpoint is for d = 2, the data have 3 features"),
+            "{what}: {msg}"
+        ),
+        other => panic!("{what}: expected a shape error, got {other:?}"),
+    };
+    let w2 = W2Config {
+        hidden: vec![8],
+        iterations: 2,
+        eval_every: 0,
+        ..W2Config::default()
+    };
+    let mut tr = W2Trainer::new(&x, &y, &w2).unwrap();
+    tr.run_until(2, &mut go);
+    let saved = tr.checkpoint(&[]);
+    refused(W2Trainer::new(&x3, &y3, &w2).unwrap().restore(&saved), "W2");
+    let w1 = W1Config {
+        potential_iters: 2,
+        gan_iters: 2,
+        eval_every: 0,
+        ..W1Config::default()
+    };
+    let mut tr = W1Trainer::new(&x, &y, &w1).unwrap();
+    tr.run_segment(2, &mut go);
+    let saved = tr.checkpoint(&[]);
+    refused(W1Trainer::new(&x3, &y3, &w1).unwrap().restore(&saved), "W1");
+}
