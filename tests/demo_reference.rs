@@ -9,15 +9,31 @@
 //! targets, beside the floor W2²(ν', ν) of a second target sample against the same test targets. Per seed
 //! (`MONGE_DEMO_SEEDS`, default 0–4) this prints
 //! 1. **the perfect map on the demo's own statistic**: T*#μ' is a fresh draw from ν, so the ratio a
-//!    perfect map would print is W2²(ν'', ν)/W2²(ν', ν) with ν'' a third target sample — how far the
-//!    single-draw ratio moves with no map error at all;
-//! 2. **mean ratios over `MONGE_DEMO_DRAWS` (default 20) fresh test pairs** — Σ W2²(·, ν_k) / Σ
-//!    W2²(ν'_k, ν_k) — for the demo's own map (`W2Config::demo()`, the demo's samples, streams and
-//!    held-out pair, 1 thread: the map `monge demo --seed S --threads 1` returns) and for two
-//!    references that know the target only through the training sample, as every estimator does:
-//!    *resample*, a draw with replacement from the n training targets (what a map onto the training
-//!    sample's empirical measure, T̂#μ = ν̂_n, pushes fresh source points to), and *smoothed*, the same
-//!    plus N(0, 0.1² I) (a kernel estimate of ν; the toy's clusters have std 0.35).
+//!    perfect map would print is W2²(ν'', ν)/W2²(ν', ν), with ν'' a third target sample and ν, ν' the
+//!    demo's own test and floor samples. Over `MONGE_DEMO_DRAWS` (default 50) draws of ν'': the median
+//!    ratio and the fraction at most 1.3 (the chance that the exact map passes the issue's test on that
+//!    seed), and at the end their product over the seeds (the chance that it passes on all of them);
+//! 2. **mean ratios over as many fresh test pairs**, Σ_k W2²(·, ν_k) / Σ_k W2²(ν'_k, ν_k), for the
+//!    demo's own map (`W2Config::demo()`, the demo's samples, streams and held-out pair, 1 thread: the
+//!    map `monge demo --seed S --threads 1` returns) and for two references that know the target only
+//!    through the training sample, as every estimator does: *resample*, a draw with replacement from
+//!    the n training targets (what a map onto the training sample's empirical measure, T̂#μ = ν̂_n,
+//!    pushes fresh source points to), and *smoothed*, the same plus N(0, 0.1² I) (a kernel estimate of
+//!    ν; the toy's clusters have std 0.35).
+//!
+//! Measured (2026-12-06, seeds 0 / 1 / 2 / 3 / 4, 50 draws, 500 s):
+//!
+//! | | seed 0 | 1 | 2 | 3 | 4 |
+//! |---|---|---|---|---|---|
+//! | perfect map on the demo's pair: median | 1.617 | 0.441 | 0.825 | 1.384 | 1.274 |
+//! | … ≤ 1.3 in | 26 % | 100 % | 94 % | 40 % | 54 % |
+//! | mean over 50 pairs: demo map | 1.808 | 2.139 | 1.960 | 1.750 | 1.527 |
+//! | … resample | 1.656 | 1.757 | 1.594 | 1.279 | 1.475 |
+//! | … smoothed | 1.600 | 1.689 | 1.532 | 1.218 | 1.407 |
+//!
+//! The exact map passes "≤ 1.3 × floor on seeds 0–4" with probability 5.3 %: the single-pair figure
+//! cannot carry that target. Averaged, the demo map is 0.05–0.38 × floor above what the training
+//! sample itself supports.
 
 use monge::data::toys::Toy;
 use monge::linalg::Mat;
@@ -71,13 +87,22 @@ fn demo_map(toy: Toy, seed: u64) -> impl TransportMap<f32> {
 fn demo_statistical_reference() {
     let toy = Toy::EightGaussians;
     let seeds = env_list("MONGE_DEMO_SEEDS", "0,1,2,3,4");
-    let draws = env_list("MONGE_DEMO_DRAWS", "20")[0];
+    let draws = env_list("MONGE_DEMO_DRAWS", "50")[0];
     println!("8gaussians, n = {N}: ratios to the sampling floor");
+    let mut all_pass = 1.0;
     for seed in seeds {
         // 1. the demo's own statistic for a perfect map
         let y_test = target(toy, seed, streams::DATA_4);
         let floor = exact_w2sq(target(toy, seed, streams::DATA_5).view(), y_test.view()).unwrap();
-        let perfect = exact_w2sq(target(toy, seed, FRESH - 1).view(), y_test.view()).unwrap();
+        let mut perfect: Vec<f64> = (0..draws)
+            .map(|k| {
+                let nu2 = target(toy, seed, FRESH + 3 * draws + k);
+                exact_w2sq(nu2.view(), y_test.view()).unwrap() / floor
+            })
+            .collect();
+        perfect.sort_by(f64::total_cmp);
+        let pass = perfect.iter().filter(|&&r| r <= 1.3).count() as f64 / draws as f64;
+        all_pass *= pass;
         // 2. mean ratios over fresh test pairs
         let map = demo_map(toy, seed);
         let y_train = target(toy, seed, streams::DATA_2);
@@ -102,13 +127,19 @@ fn demo_statistical_reference() {
         }
         let r = |i: usize| sums[i] / sums[3];
         println!(
-            "seed {seed}: perfect map on the demo's pair {:.3} (floor {floor:.4}); mean over {draws} \
-             pairs: demo map {:.3}, resample {:.3}, smoothed {:.3} (floor {:.4})",
-            perfect / floor,
+            "seed {seed}: perfect map on the demo's pair: median {:.3}, ≤ 1.3 in {:.0} % (floor \
+             {floor:.4}); mean over {draws} pairs: demo map {:.3}, resample {:.3}, smoothed {:.3} \
+             (floor {:.4})",
+            perfect[perfect.len() / 2],
+            100.0 * pass,
             r(0),
             r(1),
             r(2),
             sums[3] / draws as f64
         );
     }
+    println!(
+        "the exact map passes ≤ 1.3 × floor on every seed with probability {:.1} %",
+        100.0 * all_pass
+    );
 }
