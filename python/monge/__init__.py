@@ -172,6 +172,8 @@ def _columns(features, d, var_names=None):
     if features is None:
         return None
     f = _np.asarray(features)
+    if f.size == 0:
+        return []  # the core's "features: the list is empty"
     if f.dtype.kind in "US":
         if var_names is None:
             raise TypeError("features: names need var_names (the feature names); otherwise give columns")

@@ -87,3 +87,38 @@ def test_threads_beyond_the_cores_are_capped_with_a_warning(xy):
     with pytest.warns(RuntimeWarning, match=r"threads=4096 capped at the \d+ cores"):
         m = monge.fit(*xy, method="mean-shift", threads=4096, quiet=True)
     assert m.dim == 2
+
+
+def test_evaluate_errors_name_the_set_the_option_or_the_cell(xy):
+    x, y = xy
+    with pytest.raises(ValueError, match=r"mapped has 2 features but target has 3"):
+        monge.evaluate(x, x, np.zeros((10, 3)))
+    with pytest.raises(ValueError, match=r"source is 99×2 but mapped is 100×2 \(row i of the mapped"):
+        monge.evaluate(x[:99], x, y)
+    with pytest.raises(ValueError, match=r"true_mapped must have the mapped set's shape 100×2"):
+        monge.evaluate(x, x, y, true_mapped=y[:50])
+    with pytest.raises(ValueError, match=r"heldout_target has 3 features but target has 2"):
+        monge.evaluate(x, x, y, baselines=True, heldout_target=np.zeros((5, 3)))
+    for opt in ("top_genes", "baselines"):
+        with pytest.raises(ValueError, match=opt + r" needs source \(the cells the mapped set came"):
+            monge.evaluate(None, x, y, **{opt: 1 if opt == "top_genes" else True})
+    with pytest.raises(ValueError, match=r"max_cells must be at least 2"):
+        monge.evaluate(x, x, y, max_cells=1)
+    with pytest.raises(ValueError, match=r"projections must be at least 1"):
+        monge.evaluate(x, x, y, projections=0)
+    with pytest.raises(ValueError, match=r"threshold -1(\.0)?: a displacement threshold is at least 0"):
+        monge.evaluate(x, x, y, threshold=-1.0)
+    with pytest.raises(ValueError, match=r"features: column 5 does not exist \(the data have 2 columns"):
+        monge.evaluate(x, x, y, features=[5])
+    with pytest.raises(ValueError, match=r"features: the list is empty"):
+        monge.evaluate(x, x, y, features=[])
+    with pytest.raises(ValueError, match=r"3 feature names for data with 2 features"):
+        monge.evaluate(x, x, y, var_names=["a", "b", "c"])
+    with pytest.raises(ValueError, match=r"features: 'z' is not in var_names"):
+        monge.evaluate(x, x, y, features=["z"], var_names=["a", "b"])
+    with pytest.raises(ValueError, match=r"mapped: the data set is empty \(0×2\)"):
+        monge.evaluate(x, x[:0], y)
+    bad = y.copy()
+    bad[6, 1] = np.inf
+    with pytest.raises(ValueError, match=r"heldout_target.*row 7.*column 2.*value is not finite"):
+        monge.evaluate(x, x, y, baselines=True, heldout_target=bad)

@@ -137,10 +137,25 @@ impl EvalOptions {
     }
 }
 
-/// Checks that the sets fit together: the same features everywhere, and the source and the true map
-/// row-aligned with the mapped set.
+/// Checks that the sets fit together: every value finite (the error names the set, row and column),
+/// the same features everywhere, and the source and the true map row-aligned with the mapped set.
 fn check(s: &EvalSets, d: usize) -> Result<()> {
     let (mapped, target) = (&s.mapped, &s.target);
+    for set in [mapped, target].into_iter().chain(
+        [&s.source, &s.true_mapped, &s.heldout_target]
+            .into_iter()
+            .flatten(),
+    ) {
+        let cols = set.data.cols().max(1);
+        if let Some(i) = set.data.as_slice().iter().position(|v| !v.is_finite()) {
+            return Err(Error::data(
+                set.name.clone(),
+                Some(i / cols + 1),
+                Some(i % cols + 1),
+                "value is not finite",
+            ));
+        }
+    }
     if target.data.cols() != d {
         return Err(Error::Shape(format!(
             "{} has {d} features but {} has {}",
@@ -539,5 +554,51 @@ mod tests {
         };
         let e = o.validate(false, &|n| n.replace('-', "_")).unwrap_err();
         assert!(e.to_string().contains("baselines needs source"), "{e}");
+    }
+
+    /// A NaN or ±Inf in any set is refused with the set, row and column named (1-based), before any
+    /// metric runs. Mutation: the finiteness loop of `check` removed → the exact W2 fails later
+    /// without a row, or the held-out set is never checked.
+    #[test]
+    fn a_non_finite_value_is_named_by_set_row_and_column() {
+        let (s, t) = (cloud(20, 3, 0.0), cloud(20, 3, 0.5));
+        for (who, row, col) in [("mapped", 4, 2), ("heldout", 20, 3)] {
+            let mut bad = t.clone();
+            bad.set(
+                row - 1,
+                col - 1,
+                if who == "mapped" {
+                    f64::NAN
+                } else {
+                    f64::INFINITY
+                },
+            );
+            let named = |m: &Mat<f64>, n: &str| {
+                Named::new(if n == who { bad.clone() } else { m.clone() }, n)
+            };
+            let sets = EvalSets {
+                mapped: named(&s, "mapped"),
+                target: named(&t, "target"),
+                source: Some(named(&s, "source")),
+                true_mapped: None,
+                heldout_target: Some(named(&t, "heldout")),
+                var_names: None,
+            };
+            let o = EvalOptions {
+                baselines: true,
+                ..EvalOptions::default()
+            };
+            match evaluate(sets, &o) {
+                Err(Error::Data {
+                    file,
+                    row: r,
+                    col: c,
+                    ..
+                }) => {
+                    assert_eq!((file.as_str(), r, c), (who, Some(row), Some(col)))
+                }
+                other => panic!("{who}: expected a data error, got {other:?}"),
+            }
+        }
     }
 }
