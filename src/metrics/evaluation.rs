@@ -137,8 +137,9 @@ impl EvalOptions {
     }
 }
 
-/// Checks that the sets fit together: every value finite (the error names the set, row and column),
-/// the same features everywhere, and the source and the true map row-aligned with the mapped set.
+/// Checks that the sets fit together: each set non-empty with every value finite (the error names the
+/// set, row and column: [`check_set`](crate::ot::train::split::check_set)), the same features
+/// everywhere, and the source and the true map row-aligned with the mapped set.
 fn check(s: &EvalSets, d: usize) -> Result<()> {
     let (mapped, target) = (&s.mapped, &s.target);
     for set in [mapped, target].into_iter().chain(
@@ -146,15 +147,7 @@ fn check(s: &EvalSets, d: usize) -> Result<()> {
             .into_iter()
             .flatten(),
     ) {
-        let cols = set.data.cols().max(1);
-        if let Some(i) = set.data.as_slice().iter().position(|v| !v.is_finite()) {
-            return Err(Error::data(
-                set.name.clone(),
-                Some(i / cols + 1),
-                Some(i % cols + 1),
-                "value is not finite",
-            ));
-        }
+        crate::ot::train::split::check_set(&set.data, &set.name)?;
     }
     if target.data.cols() != d {
         return Err(Error::Shape(format!(
