@@ -1,7 +1,7 @@
 //! Reproducible experiments of the seed papers, callable from the library, the CLI
 //! (`monge experiment scrna`) and the tests.
 //!
-//! # The synthetic scRNA experiment of [C25] (issue 5)
+//! # The synthetic scRNA experiment of \[C25\] (issue 5)
 //! Data: [`crate::data::scrna`] (control → perturbed, k drastically affected genes, noise genes). Each row
 //! of the table trains one map from control to perturbed cells (unpaired) and measures, over all control
 //! cells x with their images T(x):

@@ -1,4 +1,4 @@
-//! `monge experiment scrna`: the synthetic single-cell table of [C25] (see `monge::experiments`).
+//! `monge experiment scrna`: the synthetic single-cell table of \[C25\] (see `monge::experiments`).
 
 use super::args::Args;
 use super::common::ProgressPrinter;

@@ -1,4 +1,4 @@
-//! `monge synth`: generate data sets — the 2-D toys, the synthetic scRNA perturbation of [C25], and
+//! `monge synth`: generate data sets — the 2-D toys, the synthetic scRNA perturbation of \[C25\], and
 //! known-map pairs.
 
 use super::args::{check_memory, Args};

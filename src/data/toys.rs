@@ -14,9 +14,9 @@
 //!   coordinates 0 and 2), then `/5`.
 //! - `checkerboard`: `x₁ = 4U − 2`, `x₂ = U − 2·Bernoulli(½) + (⌊x₁⌋ mod 2)`, then `×2`
 //!   (`mod` is Python's: the result is in {0, 1} also for negative ⌊x₁⌋).
-//! - `bookshelf` ([W1]): source `(U(0, 1), N(0, 0.001²))`, target `(U(2, 3), N(0, 0.001²))`. The W2 and W1
+//! - `bookshelf` (\[W1\]): source `(U(0, 1), N(0, 0.001²))`, target `(U(2, 3), N(0, 0.001²))`. The W2 and W1
 //!   optimal maps are the monotone shift x ↦ x + 2 of the first coordinate.
-//! - `circles-pair` ([W1] monotonicity): source = ⌊n/2⌋ points on the circle of radius 1 (the "inner" set)
+//! - `circles-pair` (\[W1\] monotonicity): source = ⌊n/2⌋ points on the circle of radius 1 (the "inner" set)
 //!   and the rest on radius 3, uniform random angles, N(0, 0.05² I) noise; target = the same construction with
 //!   radii 1.5 and 4. Both share the centre, so an order-preserving (monotone) map sends inner to inner.
 //!   Rows are ordered inner first (use [`circles_pair_is_inner`] to label them).

@@ -1,4 +1,4 @@
-//! Björck orthonormalisation [A19] with the exact derivative of the unrolled iteration (SPEC §1, §7.6).
+//! Björck orthonormalisation \[A19\] with the exact derivative of the unrolled iteration (SPEC §1, §7.6).
 //!
 //! # Forward
 //! Work in the *tall* orientation: for `W ∈ ℝ^{r×c}` let `R = W` if `r ≥ c`, else `R = Wᵀ`, so `R` is

@@ -1,4 +1,4 @@
-//! Cayley orthonormalisation [TK21] of a rectangular matrix, with an optional learnable scale (w1ot, SPEC
+//! Cayley orthonormalisation \[TK21\] of a rectangular matrix, with an optional learnable scale (w1ot, SPEC
 //! §1, §7.6), and its exact derivative.
 //!
 //! # Forward

@@ -1,4 +1,4 @@
-//! GroupSort activation [A19] (SPEC §2.2, §7.6).
+//! GroupSort activation \[A19\] (SPEC §2.2, §7.6).
 //!
 //! # Forward
 //! Each row of a `B × w` batch is split into `w / k` consecutive groups of `k` features; each group is

@@ -1,4 +1,4 @@
-//! Input-convex neural network (ICNN) of [M20]/[B23] with hand-derived first and second-order gradients
+//! Input-convex neural network (ICNN) of \[M20\]/\[B23\] with hand-derived first and second-order gradients
 //! (SPEC §2.1, §7.1).
 //!
 //! # Architecture
@@ -9,7 +9,7 @@
 //! ul = z_{l−1} Wlᵀ + x Alᵀ + bl,     zl = σ(ul)            l = 1..L−1,   Wl ≥ 0
 //! u_L = z_{L−1} W_Lᵀ + x A_Lᵀ + b_L, g(x) = ρ(u_L)          W_L ≥ 0
 //! ```
-//! with ρ = identity (CellOT, the default) or ρ = σ (the 2-D TensorFlow code of [M20]/[C25]; option
+//! with ρ = identity (CellOT, the default) or ρ = σ (the 2-D TensorFlow code of \[M20\]/\[C25\]; option
 //! `output_activation`). All `A_l` (`l = 0..L`) are stacked row-wise into one `(H+1) × d` block
 //! `A = [A0; …; A_L]`, `H = Σ h_l`, so every product with x (or with a tangent v) is **one** gemm
 //! `x Aᵀ` of shape `B × (H+1)`, and `∇g = E A` below is one gemm too.

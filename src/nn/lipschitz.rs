@@ -1,7 +1,7 @@
-//! 1-Lipschitz potential network `LipschitzNet` ([A19], [W1]; SPEC §2.2, §7.6).
+//! 1-Lipschitz potential network `LipschitzNet` (\[A19\], \[W1\]; SPEC §2.2, §7.6).
 //!
 //! # Architecture
-//! Widths `w_0 = d, w_1, …, w_L` (default hidden [64]×4). Layer l = 0..L−1:
+//! Widths `w_0 = d, w_1, …, w_L` (default hidden \[64\]×4). Layer l = 0..L−1:
 //! `z_l = h_l Q_lᵀ + 1 b_lᵀ`, `h_{l+1} = GroupSort(z_l)`, with `h_0 = x` (batch rows) and
 //! `Q_l = orth(W_l)` (Björck or Cayley, [`Orthonormaliser`]); output `f = h_L qᵀ + b_out` with
 //! `q = orth(w_out)` a unit-norm 1×w_L row; no output activation. Every `Q_l` has spectral norm ≤ 1

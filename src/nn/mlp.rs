@@ -2,7 +2,7 @@
 //! discriminator D(x) (a logit), plus the logit-form binary cross-entropy they are trained with.
 //!
 //! # Architecture
-//! Widths `w_0 = d, w_1, …, w_L` (default [64]×4), LeakyReLU σ with slope 0.01 (w1ot §7.6):
+//! Widths `w_0 = d, w_1, …, w_L` (default \[64\]×4), LeakyReLU σ with slope 0.01 (w1ot §7.6):
 //! `u_l = a_{l−1} W_lᵀ + 1 b_lᵀ`, `a_l = σ(u_l)` (l = 1..L, `a_0 = x`); output `o = a_L w_outᵀ + b_out`
 //! (a scalar per sample) and `y = φ(o)` with φ = softplus (η, so η ≥ 0) or the identity (D's logit).
 //! Parameters, one flat buffer, per layer: `W_l` (w_l × w_{l−1}, row-major), `b_l`; then `w_out`
@@ -38,7 +38,7 @@ pub enum OutputAct {
 /// Architecture of an [`Mlp`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct MlpConfig {
-    /// Hidden widths (default [64]×4).
+    /// Hidden widths (default \[64\]×4).
     pub hidden: Vec<usize>,
     /// Negative slope of the LeakyReLU (0.01).
     pub leaky_slope: f64,
@@ -47,7 +47,7 @@ pub struct MlpConfig {
 }
 
 impl MlpConfig {
-    /// The step size η(x) of w1ot: [64]×4, LeakyReLU(0.01), softplus output.
+    /// The step size η(x) of w1ot: \[64\]×4, LeakyReLU(0.01), softplus output.
     pub fn step_size() -> Self {
         MlpConfig {
             hidden: vec![64; 4],

@@ -1,6 +1,6 @@
 //! The quadratic (affine-map) path of a potential: `q(x) = ½ xᵀ(L Lᵀ + diag(softplus(s)))x + βᵀx`,
 //! with hand-derived value, input gradient, parameter gradients and double backprop (issue 13; the
-//! "PosDefPotentials" idea of [A23]/ott-jax written out for monge's minimax).
+//! "PosDefPotentials" idea of \[A23\]/ott-jax written out for monge's minimax).
 //!
 //! A potential with this path is `φ(x) = q(x) + ICNN(x)` ([`crate::nn::icnn::Icnn::with_quadratic`]):
 //! its gradient `∇φ(x) = M x + β + ∇ICNN(x)` with `M = L Lᵀ + diag(softplus(s))` carries any symmetric

@@ -1,14 +1,14 @@
-//! Dynamic sparsity weight λ: simulated annealing on λ ([C25] Alg. 1) and the displacement-dimensionality
-//! budget ([C25] Alg. 2), as coded in the paper's public code (SPEC §7.3, §7.4).
+//! Dynamic sparsity weight λ: simulated annealing on λ (\[C25\] Alg. 1) and the displacement-dimensionality
+//! budget (\[C25\] Alg. 2), as coded in the paper's public code (SPEC §7.3, §7.4).
 //!
 //! Both drive any solver that implements [`LambdaTrainee`] (the W2 trainer does): they call
 //! `train_step` for whole outer iterations, read the last batch (source x, mapped T(x), target y), and set λ.
-//! λ is in monge's batch-**mean** convention throughout; [C25]'s code sums the penalty over the batch, so its
-//! λ values convert as `λ_mean = B · λ_sum` ([`lambda_mean_from_sum`]).
+//! λ is in monge's batch-**mean** convention throughout; \[C25\]'s code sums the penalty over the batch, so its
+//! λ values convert as `λ_mean = B · λ_sum` ([`lambda_mean_from_sum`](crate::ot::penalty::lambda_mean_from_sum)).
 //!
 //! # Algorithm 1 (simulated annealing), per SPEC §7.3
 //! Measured on the current batch, with Δ = T(x) − x:
-//! - `Spa = Σ_batch τ_STVS,γ(Δ)` (γ = 100; summed over the batch as in [C25]'s `eval_function`),
+//! - `Spa = Σ_batch τ_STVS,γ(Δ)` (γ = 100; summed over the batch as in \[C25\]'s `eval_function`),
 //! - `Err = SW2(T#μ_batch, ν_batch) · balance` (100 projections, balance 1e5),
 //! - `Eval = −α·Spa − (1 − α)·Err` (α = 0.8), to be maximised.
 //!
@@ -17,7 +17,7 @@
 //!    (Eval before), train `adjust_iters` at λ', measure `E₁`; with `ΔE = E₁ − E₀` and
 //!    `T = max(T_min, T₀·decayᵏ)` accept iff `ΔE > 0` or `U(0, 1) < exp(ΔE / T)`; otherwise revert λ (the
 //!    weights are not rolled back) and, if `smooth_iters > 0`, train that many iterations at the reverted λ
-//!    ([C25]'s text; its code skips this);
+//!    (\[C25\]'s text; its code skips this);
 //! 3. `T_sa ← T_sa · decay`; stop when `T_sa < T_min` (or after `max_steps`).
 //!
 //! # Algorithm 2 (dimensionality budget l), per SPEC §7.4
@@ -25,7 +25,7 @@
 //! iterations ends with a **block dim**, by [`DimEstimate`]:
 //! - `MappedSample` (default): the dim of the current map — the one that would be returned — on the
 //!   trainee's fixed evaluation sample ([`LambdaTrainee::mapped_sample`]);
-//! - `BatchWindow` ([C25]'s code): the average of the batch dims of the block's last `window` iterations.
+//! - `BatchWindow` (\[C25\]'s code): the average of the batch dims of the block's last `window` iterations.
 //!
 //! 1. warm up `warmup_iters` at λ₀;
 //! 2. increase: train blocks of `block_iters`; if the block's dim < l stop increasing, else `λ ← 1.5·λ`
@@ -37,8 +37,8 @@
 //! 5. repair: while the final block's dim is > l, resume the increase phase (`λ ← 1.5·λ`, one block each;
 //!    these blocks are appended to `increases`), within the same `max_increases` in total.
 //!
-//! Steps 4–5 and the `MappedSample` default are monge's, not [C25]'s. Measured on the reduced synthetic
-//! scRNA task (issue 5, l = 24): with [C25]'s rule (batch window, no repair) the returned map moved 29.2
+//! Steps 4–5 and the `MappedSample` default are monge's, not \[C25\]'s. Measured on the reduced synthetic
+//! scRNA task (issue 5, l = 24): with \[C25\]'s rule (batch window, no repair) the returned map moved 29.2
 //! genes per cell on the whole control set although the window estimate had met the budget (two ways
 //! this happens: the window averages maps that are still moving, and a rejected proposal trains the
 //! weights at the smaller λ' which one block at λ need not undo); with these steps it moves 23.3. The

@@ -11,7 +11,7 @@
 //! shift, identity) ignore the held-out option and report no stop reason; Sinkhorn's convergence is in
 //! [`FitReport::sinkhorn`].
 //!
-//! [`Method::W2Schedule`] drives W2's penalty weight λ by one of [C25]'s schedules (Alg. 1, simulated
+//! [`Method::W2Schedule`] drives W2's penalty weight λ by one of \[C25\]'s schedules (Alg. 1, simulated
 //! annealing; Alg. 2, a dimensionality budget): λ is set from outside, so the map returned is the one at
 //! the final λ (held-out selection across different λ would prefer the least sparse map); it is still
 //! scored on the held-out cells, and the schedule's trajectory is in [`FitReport::schedule`]. A
@@ -81,7 +81,7 @@ pub struct W2Schedule {
     pub cap: Option<usize>,
 }
 
-/// One of [C25]'s λ schedules.
+/// One of \[C25\]'s λ schedules.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LambdaSchedule {
     /// Alg. 1: simulated annealing of λ.

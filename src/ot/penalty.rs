@@ -4,7 +4,7 @@
 //! Every τ is a sum over features, `τ(Δ) = Σ_i φ(Δ_i)`; per coordinate:
 //! - **L1**: `φ(z) = |z|`, `φ'(z) = sign(z)` (subgradient 0 at 0);
 //!   `prox_{tφ}(v) = sign(v)·max(|v| − t, 0)` (soft threshold).
-//! - **STVS** with parameter γ ([CKA23]): `φ(z) = γ² [u + ½ − ½ e^{−2u}]`, `u = asinh(|z|/(2γ))`.
+//! - **STVS** with parameter γ (\[CKA23\]): `φ(z) = γ² [u + ½ − ½ e^{−2u}]`, `u = asinh(|z|/(2γ))`.
 //!   Evaluated in a form without cancellation ([`StvsCoord`], the one implementation: the W2 penalty,
 //!   the elastic Sinkhorn cost and Alg. 1's Spa all call it). With `s = |z|/(2γ)`, `r = √(1 + s²)`:
 //!   1. `e^{u} = s + r` and `e^{−u} = r − s` (as r² − s² = 1);
@@ -27,7 +27,7 @@
 //!
 //! # Batch convention
 //! Solvers add `λ · mean_x τ(T(x) − x)` (the batch **mean**, so λ does not depend on the batch size B).
-//! [C25]'s code sums over the batch; its λ converts as `λ_mean = B · λ_sum` (e.g. their λ0 = 5e-4 at
+//! \[C25\]'s code sums over the batch; its λ converts as `λ_mean = B · λ_sum` (e.g. their λ0 = 5e-4 at
 //! B = 256 is λ_mean = 0.128). See [`lambda_mean_from_sum`].
 
 use crate::linalg::{MatRef, Real};
@@ -41,7 +41,7 @@ pub enum Penalty {
     None,
     /// `Σ|Δ_i|`.
     L1,
-    /// Soft-thresholding vanishing shrinkage ([CKA23]) with parameter γ > 0.
+    /// Soft-thresholding vanishing shrinkage (\[CKA23\]) with parameter γ > 0.
     Stvs {
         /// γ
         gamma: f64,
@@ -53,7 +53,7 @@ pub enum Penalty {
     },
 }
 
-/// `λ_mean = B · λ_sum` (from [C25]'s batch-sum convention to monge's batch mean).
+/// `λ_mean = B · λ_sum` (from \[C25\]'s batch-sum convention to monge's batch mean).
 pub fn lambda_mean_from_sum(lambda_sum: f64, batch: usize) -> f64 {
     lambda_sum * batch as f64
 }

@@ -1,7 +1,7 @@
 //! The two W2 potentials f and g before training: their architecture ([`Potential`]) and where they start
 //! ([`MapInit`]) (issue 13).
 //!
-//! - [`Potential::Icnn`]: the plain ICNN of [M20]/[B23] (CellOT), `φ = ICNN(x)`.
+//! - [`Potential::Icnn`]: the plain ICNN of \[M20\]/\[B23\] (CellOT), `φ = ICNN(x)`.
 //! - [`Potential::QuadraticIcnn`]: `φ(x) = ½ xᵀ(LLᵀ + diag(softplus(s)))x + βᵀx + ICNN(x)` with L of rank
 //!   `min(rank, d)` ([`crate::nn::quadratic`]): an affine path in the map `∇φ`.
 //!

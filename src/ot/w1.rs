@@ -1,4 +1,4 @@
-//! Wasserstein-1 neural OT solver ([W1], w1ot; SPEC §3.4, §7.6).
+//! Wasserstein-1 neural OT solver (\[W1\], w1ot; SPEC §3.4, §7.6).
 //!
 //! # Phase 1 — the Kantorovich potential
 //! Maximise `mean_x f(x) − mean_y f(y)` over the 1-Lipschitz [`LipschitzNet`] f, i.e. minimise

@@ -1,4 +1,4 @@
-//! The W2 minimax solver of [M20]/[B23] with the displacement-sparsity penalty of [C25] (SPEC §3.1, §7.1).
+//! The W2 minimax solver of \[M20\]/\[B23\] with the displacement-sparsity penalty of \[C25\] (SPEC §3.1, §7.1).
 //!
 //! Two ICNNs: f (the dual potential on the target side) and g (the map `T = ∇g`). One **outer iteration**
 //! ([`W2Trainer::step`]) is, as CellOT's training loop:

@@ -2,14 +2,14 @@
 //!
 //! # Convexity constraint
 //! [`Icnn::clamp_nonneg`]: `Wl ← max(Wl, 0)` (l = 1..L). [`Icnn::w_penalty`]: `P = Σ_l ‖relu(−Wl)‖_F`
-//! (not squared, as [B23]); `∂P/∂Wl = −relu(−Wl)/‖relu(−Wl)‖_F` where the norm is positive, 0 otherwise.
+//! (not squared, as \[B23\]); `∂P/∂Wl = −relu(−Wl)/‖relu(−Wl)‖_F` where the norm is positive, 0 otherwise.
 //! The quadratic path is convex for every parameter value and is not touched.
 
 use super::Icnn;
 use crate::linalg::Real;
 
 impl<T: Real> Icnn<T> {
-    /// `Wl ← max(Wl, 0)` for l = 1..L (f's convexity constraint in [B23]).
+    /// `Wl ← max(Wl, 0)` for l = 1..L (f's convexity constraint in \[B23\]).
     pub fn clamp_nonneg(&mut self) {
         let r = self.w_all_range();
         for w in &mut self.params[r] {

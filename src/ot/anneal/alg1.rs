@@ -1,4 +1,4 @@
-//! Algorithm 1 of [C25], simulated annealing on λ (module doc of [`super`]), as a resumable state
+//! Algorithm 1 of \[C25\], simulated annealing on λ (module doc of [`super`]), as a resumable state
 //! machine: [`Alg1`] holds everything the schedule depends on — the phase and its iteration counter,
 //! T_sa and the step index, the proposal/acceptance stream and the projection stream, the steps so far —
 //! so it can stop at any outer-iteration boundary ([`Alg1::run`] with a bound), be checkpointed
@@ -11,14 +11,14 @@ use crate::ot::train::criterion::sliced_w2;
 use crate::random::{streams, Stream};
 use crate::Result;
 
-/// Settings of [`anneal_lambda`] (Alg. 1). Defaults are [C25]'s code (λ₀ converted for batch 256).
+/// Settings of [`anneal_lambda`] (Alg. 1). Defaults are \[C25\]'s code (λ₀ converted for batch 256).
 #[derive(Clone, Debug, PartialEq)]
 pub struct AnnealConfig {
     /// Warm-up outer iterations at λ₀ (20 000).
     pub initial_iters: usize,
     /// Outer iterations trained per proposal (2 000).
     pub adjust_iters: usize,
-    /// Iterations trained at the reverted λ after a rejection (default = `adjust_iters`; 0 = [C25]'s code).
+    /// Iterations trained at the reverted λ after a rejection (default = `adjust_iters`; 0 = \[C25\]'s code).
     pub smooth_iters: usize,
     /// Initial λ, batch-mean convention (default 5e-4 · 256).
     pub lambda0: f64,

@@ -1,4 +1,4 @@
-//! Algorithm 2 of [C25], the displacement-dimensionality budget (module doc of [`super`]), as a
+//! Algorithm 2 of \[C25\], the displacement-dimensionality budget (module doc of [`super`]), as a
 //! resumable state machine: [`Alg2`] holds the phase, the block in progress (its iteration and the
 //! window's sums), the increase count, T_sa and the step index, the last block's measurement, the
 //! proposal and projection streams and the trajectory so far, so it can stop at any outer-iteration
@@ -11,7 +11,7 @@ use crate::ot::train::criterion::sliced_w2;
 use crate::random::{streams, Stream};
 use crate::Result;
 
-/// Settings of [`dim_budget`] (Alg. 2). Defaults are [C25]'s high-dimensional code (λ₀ for batch 128).
+/// Settings of [`dim_budget`] (Alg. 2). Defaults are \[C25\]'s high-dimensional code (λ₀ for batch 128).
 #[derive(Clone, Debug, PartialEq)]
 pub struct DimBudgetConfig {
     /// The budget l on the mean displacement dimensionality (150).
@@ -40,7 +40,7 @@ pub struct DimBudgetConfig {
     pub decay: f64,
     /// Safety cap on annealing steps.
     pub max_steps: usize,
-    /// How a block's dimensionality is measured (default `MappedSample`; `BatchWindow` is [C25]'s code).
+    /// How a block's dimensionality is measured (default `MappedSample`; `BatchWindow` is \[C25\]'s code).
     pub estimate: DimEstimate,
     /// Seed of the proposal stream.
     pub seed: u64,
@@ -52,7 +52,7 @@ pub enum DimEstimate {
     /// The current map on the trainee's fixed evaluation sample, at the end of the block.
     #[default]
     MappedSample,
-    /// The mean of the batch dims over the block's last `window` iterations ([C25]'s code).
+    /// The mean of the batch dims over the block's last `window` iterations (\[C25\]'s code).
     BatchWindow,
 }
 

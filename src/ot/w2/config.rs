@@ -10,7 +10,7 @@ use crate::{Error, Result};
 /// The smallest factor [`W2Config::lr_reference_dim`] applies (1e-3 · 0.1 = the papers' 1e-4).
 pub const LR_DIM_FLOOR: f64 = 0.1;
 
-/// Every knob of the W2 solver. `Default` gives the papers' settings ([B23] CellOT).
+/// Every knob of the W2 solver. `Default` gives the papers' settings (\[B23\] CellOT).
 #[derive(Clone, Debug, PartialEq)]
 pub struct W2Config {
     /// Hidden widths of both ICNNs (default `[64; 4]`).
@@ -120,8 +120,8 @@ impl Default for W2Config {
 impl W2Config {
     /// The short-budget setting recommended for `monge demo` on the 2-D toys (and used by the tests):
     /// 1500 outer iterations, Adam lr 1e-3 for both networks with cosine decay to 1e-5, LeakyReLU on the
-    /// ICNN outputs (as the 2-D TensorFlow code of [M20]/[C25]), held-out evaluation every 250
-    /// iterations; paper defaults otherwise (batch 256, 10 g steps, betas (0.5, 0.9), [64]×4,
+    /// ICNN outputs (as the 2-D TensorFlow code of \[M20\]/\[C25\]), held-out evaluation every 250
+    /// iterations; paper defaults otherwise (batch 256, 10 g steps, betas (0.5, 0.9), \[64\]×4,
     /// U(0, 0.1) init). The rate, measured with the demo's held-out selection on fresh toy samples
     /// (`monge demo --seed S --threads 1`, W2²(T#μ, ν) over the sampling floor, seeds 0–14, issue 13):
     /// 3e-4 mean 2.46 (worst 6.19), 1e-3 mean 1.83 (worst 4.23), 2e-3 mean 1.76 on seeds 0–4 (1e-3:
@@ -144,7 +144,7 @@ impl W2Config {
     /// monge's measured best setting (issue 13; `monge fit` without `--preset cellot`): quadratic-ICNN
     /// potentials (rank ≤ 64) started at the Gaussian map, Adam lr 1e-3 with cosine decay over 3000 outer
     /// iterations, held-out evaluation every 250; the papers' values otherwise (batch 256, 10 g steps,
-    /// betas (0.5, 0.9), [64]×4). On known-map pairs the map improves fastest in the first ~1000
+    /// betas (0.5, 0.9), \[64\]×4). On known-map pairs the map improves fastest in the first ~1000
     /// iterations and then drifts (L2-UVP up by 20–50 % from its best), so the evaluation interval
     /// matters more than the budget; conjugate refinement, regression amortisation, smaller networks,
     /// batch 512, betas (0.9, 0.999), 5 g steps and a 10× smaller f rate were measured and did not
@@ -164,9 +164,9 @@ impl W2Config {
     /// D = 8 the same setting on 16 384 points per side returns 0.223 / 0.228 % (seeds 0 / 1; 4096:
     /// 0.528 / 0.900 %). Measured there and not kept: Gaussian noise on the batches (σ 0.05–0.5), a
     /// decoupled weight decay of the ICNN part (0.1–10), an average of 6 independently seeded fits
-    /// (D = 8: 0.545 → 0.454 % mean), and other widths without the rate scaling (seeds 0/1/2): [256]×1
+    /// (D = 8: 0.545 → 0.454 % mean), and other widths without the rate scaling (seeds 0/1/2): \[256\]×1
     /// D = 2 1.53 / 1.53 / 0.97, D = 8 0.71 / 0.61 / 0.72, D = 32 0.345 / 0.322 / 0.427, D = 64
-    /// 0.446 / 0.431 / 0.449 %; [128]×2 D = 2 0.61 / 0.33 / 0.69, D = 8 0.57 / 0.57 / 0.83, D = 32
+    /// 0.446 / 0.431 / 0.449 %; \[128\]×2 D = 2 0.61 / 0.33 / 0.69, D = 8 0.57 / 0.57 / 0.83, D = 32
     /// 0.467 / 0.469 / 0.450, D = 64 0.498 / 0.536 / 0.721 % — each better on some rows, worse on
     /// others. Session of 2026-12-06, the sample size at D = 8 (this setting, seeds 0 / 1 / 2; best
     /// affine 0.53 / 0.55 / 0.76 %): n = 8192 0.332 / 0.850 / 0.218 %, n = 16 384 0.223 / 0.228 /
