@@ -444,3 +444,122 @@ mod dimension_scaled_rates {
         );
     }
 }
+
+/// Mean and covariance (1/(n − 1)) of the rows of `x`, in f64.
+fn sample_moments(x: &Mat<f64>) -> (Vec<f64>, nalgebra::DMatrix<f64>) {
+    let (n, d) = (x.rows(), x.cols());
+    let m: Vec<f64> = (0..d)
+        .map(|j| (0..n).map(|i| x.get(i, j)).sum::<f64>() / n as f64)
+        .collect();
+    let c = nalgebra::DMatrix::from_fn(n, d, |i, j| x.get(i, j) - m[j]);
+    (m, c.transpose() * &c / (n - 1) as f64)
+}
+
+/// `count` draws from N(m, S) (S = L Lᵀ by Cholesky).
+fn gaussian_draws(
+    m: &[f64],
+    s: &nalgebra::DMatrix<f64>,
+    count: usize,
+    rng: &mut Stream,
+) -> Mat<f64> {
+    let l = s
+        .clone()
+        .cholesky()
+        .expect("a positive-definite covariance")
+        .l();
+    let d = m.len();
+    let mut out = Mat::zeros(count, d);
+    let mut z = vec![0.0; d];
+    for i in 0..count {
+        z.iter_mut().for_each(|v| *v = rng.normal_f64());
+        for j in 0..d {
+            let lz: f64 = (0..=j).map(|k| l[(j, k)] * z[k]).sum();
+            out.set(i, j, m[j] + lz);
+        }
+    }
+    out
+}
+
+/// How much of issue 13's target the affine part's sampling noise alone takes at n points per side.
+/// Per pair (`MONGE_KM_DIMS` default 2,8,32,64, `MONGE_KM_SEEDS`, `MONGE_KM_N`), L2-UVP % on the 2048
+/// fresh points: the best affine fit (the oracle) and half of it (the target); the Gaussian map of the
+/// n-point sample (the trainer's start) and of 2¹⁸ points per side (its population value, the bias of
+/// the moment-matched affine map); then over `MONGE_KM_REPS` (10) fresh n-point samples the mean squared
+/// distance of the n-point Gaussian map to its population value, in L2-UVP units, (a) on samples of the
+/// pair itself and (b) on samples of the Gaussians with the pair's population moments, where the
+/// Gaussian map of the sample moments is the maximum-likelihood estimate of the OT map and so
+/// asymptotically efficient: no estimator of a Gaussian pair's map from n points per side does better.
+///
+/// Measured (2026-12-06, n = 4096, seeds 0 / 1 / 2, 17 s in all):
+///
+/// | D | best affine | target (½) | Gaussian map, n | Gaussian map, 2¹⁸ | noise: the pair | noise: Gaussian pair |
+/// |---|---|---|---|---|---|---|
+/// | 2 | 1.69 / 1.59 / 3.09 | 0.84 / 0.79 / 1.54 | 1.74 / 1.94 / 6.18 | 1.75 / 1.72 / 6.21 | 0.067 / 0.052 / 0.054 | 0.076 / 0.057 / 0.090 |
+/// | 8 | 0.527 / 0.548 / 0.763 | 0.264 / 0.274 / 0.382 | 0.960 / 0.837 / 1.350 | 0.735 / 0.577 / 1.153 | 0.065 / 0.061 / 0.060 | 0.081 / 0.101 / 0.100 |
+/// | 32 | 0.355 / 0.369 / 0.350 | 0.178 / 0.184 / 0.175 | 0.477 / 0.473 / 0.470 | 0.377 / 0.394 / 0.367 | 0.099 / 0.095 / 0.089 | 0.121 / 0.132 / 0.097 |
+/// | 64 | 0.313 / 0.279 / 0.298 | 0.156 / 0.139 / 0.149 | 0.415 / 0.404 / 0.432 | 0.338 / 0.290 / 0.308 | 0.126 / 0.108 / 0.146 | 0.148 / 0.144 / 0.128 |
+///
+/// At D = 32 and 64 the moment-matched affine map is nearly the best affine map (2¹⁸ column), and the
+/// sampling noise of its n-point estimate alone is 50–100 % of the target: an estimator meeting it
+/// must recover the affine part more precisely than the efficient estimator of a Gaussian pair with
+/// the same moments does, and the nonlinear part besides. (Not a proof: the pair's mixture source
+/// is not Gaussian, and its clusters may carry more information than a Gaussian's moments.)
+#[test]
+#[ignore = "a minute: the affine part's sampling floor (run with --ignored --nocapture)"]
+fn affine_sampling_floor() {
+    use monge::ot::gaussian::GaussianMap;
+    let sweep = Sweep::from_env("2,8,32,64", "0,1,2", 0);
+    let reps: usize = env("MONGE_KM_REPS", "10").parse().unwrap();
+    const POP: usize = 1 << 18;
+    println!(
+        "L2-UVP %, n = {} per side: best affine | target (½) | Gaussian map on n | on 2^18 | \
+         noise of the n-point Gaussian map: the pair, the Gaussian pair ({reps} samples)",
+        sweep.n
+    );
+    for &d in &sweep.dims {
+        for &seed in &sweep.seeds {
+            let k = Oracle::new(d, seed, sweep.n);
+            let map = known_map_pair::<f64>(8, 8, d, 3, seed).unwrap().map;
+            let mut rng = Stream::new(seed, 3000);
+            let pair = |n: usize, rng: &mut Stream| {
+                let x = map.sample_source::<f64>(n, rng);
+                let y = map.map::<f64>(map.sample_source::<f64>(n, rng).view());
+                (x, y)
+            };
+            let (xp, yp) = pair(POP, &mut rng);
+            let pop = GaussianMap::from_samples(xp.view(), yp.view()).unwrap();
+            let pop_fresh = pop.transport(k.fresh.view());
+            let start = GaussianMap::from_samples(k.x.view(), k.target.view()).unwrap();
+            let ((ms, ss), (mt, st)) = (sample_moments(&xp), sample_moments(&yp));
+            let zfresh = gaussian_draws(&ms, &ss, 2048, &mut rng);
+            let pop_z = pop.transport(zfresh.view());
+            let (mut noise_pair, mut noise_gauss) = (0.0, 0.0);
+            for _ in 0..reps {
+                let (x, y) = pair(sweep.n, &mut rng);
+                let g = GaussianMap::from_samples(x.view(), y.view()).unwrap();
+                noise_pair += l2_uvp(
+                    g.transport(k.fresh.view()).view(),
+                    pop_fresh.view(),
+                    k.target.view(),
+                );
+                let xg = gaussian_draws(&ms, &ss, sweep.n, &mut rng);
+                let yg = gaussian_draws(&mt, &st, sweep.n, &mut rng);
+                let g = GaussianMap::from_samples(xg.view(), yg.view()).unwrap();
+                noise_gauss += l2_uvp(
+                    g.transport(zfresh.view()).view(),
+                    pop_z.view(),
+                    k.target.view(),
+                );
+            }
+            let a = k.uvp(&k.affine);
+            println!(
+                "D={d:<3} seed={seed} {a:.3} | {:.3} | {:.3} | {:.3} | {:.3}, {:.3}",
+                a / 2.0,
+                k.uvp(&start.transport(k.fresh.view())),
+                k.uvp(&pop_fresh),
+                noise_pair / reps as f64,
+                noise_gauss / reps as f64
+            );
+        }
+    }
+}
