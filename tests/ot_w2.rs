@@ -418,11 +418,12 @@ fn demo_heldout(toy: &str, seed: u64) -> Heldout<f32> {
 }
 
 /// The demo budget on 8gaussians (n = 1000, selection on 1000 fresh held-out cells per side): the
-/// selected map reaches exact W2²(T#μ, ν) ≤ 2 × 0.111 (twice the sampling floor of SPEC §5, averaged
-/// over 4 fresh sample pairs); a second run is bit-identical; the trained f is convex along segments and
-/// ∇g is monotone.
+/// selected map reaches exact W2²(T#μ, ν) ≤ 1.5 × 0.111 (the sampling floor of SPEC §5, averaged over 4
+/// fresh sample pairs; measured 0.133, and 0.193 with the setting before the conjugate refinement — 10
+/// g steps, no L-BFGS — which fails it); a second run is bit-identical; the trained f is convex along
+/// segments and ∇g is monotone.
 #[test]
-fn w2_demo_fits_8gaussians_within_twice_the_sampling_floor() {
+fn w2_demo_fits_8gaussians_within_one_and_a_half_sampling_floors() {
     let cfg = W2Config::demo();
     let (x, y) = toy_data("8gaussians", 1000, cfg.seed);
     let held = demo_heldout("8gaussians", cfg.seed);
@@ -439,7 +440,7 @@ fn w2_demo_fits_8gaussians_within_twice_the_sampling_floor() {
         tr.report().best_iteration,
         tr.report().seconds
     );
-    assert!(w2sq <= 2.0 * 0.111, "exact W2²(T#μ, ν) = {w2sq}");
+    assert!(w2sq <= 1.5 * 0.111, "exact W2²(T#μ, ν) = {w2sq}");
     // bit-identical second run
     let tr2 = train();
     let bits = |m: &W2Map<f32>| -> Vec<u32> {
