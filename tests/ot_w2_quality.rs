@@ -11,7 +11,8 @@
 //! `plain` (the CellOT ICNN of `--preset cellot`, 10 000 iterations), `default` (`W2Config::monge()`) —
 //! followed by `+key=value` overrides: `it`, `lr` (both networks), `lrf`, `lrg`, `g` (g steps),
 //! `batch`, `eval`, `cos` (0/1), `min` (lr_min_factor), `b1`, `b2`, `fnorm`, `lrq` (the quadratic path's rate factor), `ema` (the decay of g's parameter average), `dim`
-//! (`lr_reference_dim`, 0 = off), `width` (every hidden width), `depth` (number of hidden layers).
+//! (`lr_reference_dim`, 0 = off), `width` (every hidden width), `depth` (number of hidden layers),
+//! `conj` (the conjugate solver: 0 none, 1 L-BFGS, 2 Adam), `steps` (its step count).
 //! `architecture_ceiling` fits each configuration's g to the exact map instead (the oracle fit).
 
 use monge::data::known_map::known_map_pair;
@@ -20,6 +21,7 @@ use monge::experiments::known_map::{
 };
 use monge::linalg::Mat;
 use monge::metrics::l2_uvp;
+use monge::ot::conjugate::ConjugateSolver;
 use monge::ot::w2::W2Config;
 use monge::random::Stream;
 
@@ -66,6 +68,14 @@ fn config(spec: &str) -> W2Config {
             "dim" => cfg.lr_reference_dim = f as usize,
             "width" => cfg.hidden.iter_mut().for_each(|h| *h = f as usize),
             "depth" => cfg.hidden.resize(f as usize, cfg.hidden[0]),
+            "conj" => {
+                cfg.conjugate.solver = [
+                    ConjugateSolver::None,
+                    ConjugateSolver::Lbfgs,
+                    ConjugateSolver::Adam,
+                ][f as usize]
+            }
+            "steps" => cfg.conjugate.steps = f as usize,
             other => panic!("unknown key {other}"),
         }
     }
