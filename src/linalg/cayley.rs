@@ -76,7 +76,7 @@ simd_dispatch! {
     /// Inverse of the m×m row-major `a` (f64) by Gauss–Jordan elimination with partial pivoting on the
     /// augmented rows `[a | I]` (row-contiguous updates), into `inv`; `work` (m × 2m) and `piv` (m) are
     /// scratch. Returns false if a pivot is exactly zero (cannot happen for `I + A` above). The row updates
-    /// vectorise: the widest instruction set of the CPU is used ([`super::simd`]).
+    /// vectorise: the widest instruction set of the CPU is used (`linalg::simd`).
     pub fn inverse_f64[][](
         m: usize,
         a: &[f64],

@@ -3,7 +3,7 @@
 //! prints it as JSON or as text, the Python package returns it as a dict).
 //!
 //! The keys, in order:
-//! - the distribution metrics on all features ([`distribution`]): `mmd` (on a seeded subsample of at
+//! - the distribution metrics on all features (`distribution`): `mmd` (on a seeded subsample of at
 //!   most `max_cells` rows of each set), `sw2`, `r2`, `pearson`, `r2_delta`, `pearson_delta` (with the
 //!   source), `l2_means`; then `mmd_max_cells`, `mmd_subsampled`;
 //! - `w2sq` (exact, both sets ≤ [`metrics::EXACT_W2_MAX_N`] rows; the larger set subsampled, seeded, to

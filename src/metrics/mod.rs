@@ -2,7 +2,7 @@
 //!
 //! Every metric takes row-major views (`n × d`, one sample per row), is generic over `T: Real`, and computes
 //! in f64 whatever `T` is (inputs are widened once), so an f32 model is scored with f64 arithmetic.
-//! - [`mmd`]: biased RBF maximum mean discrepancy averaged over bandwidths (CellOT / w1ot `eval.py`);
+//! - [`mmd()`]: biased RBF maximum mean discrepancy averaged over bandwidths (CellOT / w1ot `eval.py`);
 //! - [`wasserstein`]: sliced W2 (random projections) and exact W2² by an assignment solver;
 //! - [`summary`]: feature-mean r² / Pearson / ℓ2, displacement dimensionality, L2-UVP, moved-gene
 //!   precision and recall;

@@ -16,7 +16,7 @@
 //!   permutation of the input (a NaN compares false, swaps with nothing and stays in its group). Compiled
 //!   also for AVX-512 and AVX2 and chosen at run time.
 //! - **f32 with k = 16 on an AVX-512 CPU** (the training default): one group per 16-lane register, sorted
-//!   in registers by the 10 stages of the bitonic network ([`bitonic16_f32`]; same order, same swap rule).
+//!   in registers by the 10 stages of the bitonic network (`bitonic16_f32`; same order, same swap rule).
 //! - **any other k**: a stable rank count, `ρ(j) = #{t : x_t before x_j, or x_t = x_j and t < j}`, O(k²)
 //!   per group.
 //!

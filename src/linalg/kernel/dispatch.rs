@@ -17,7 +17,7 @@ pub fn has_own_kernel() -> bool {
 
 /// [`crate::linalg::gemm`] (same contract) on the kernels of `isa`; `false`, doing nothing, when this CPU
 /// cannot run them. For tests that compare the instruction sets. (Its argument list is `gemm`'s on
-/// purpose, so `duplicates` pairs the two signatures; the bodies share [`Product::of_views`].)
+/// purpose, so `duplicates` pairs the two signatures; the bodies share `Product::of_views`.)
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_on<T: OwnKernel>(
     isa: Isa,

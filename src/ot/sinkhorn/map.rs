@@ -13,7 +13,7 @@
 //! `p_j(x_i) = P_ij / a_i` after step 1 of the solver.
 //!
 //! # Evaluation
-//! Points are mapped in blocks of [`MAP_BLOCK`] rows (each block × all targets: O(block·m) memory per
+//! Points are mapped in blocks of `MAP_BLOCK` rows (each block × all targets: O(block·m) memory per
 //! worker), one contiguous range of rows per worker of the caller's [`Pool`]
 //! ([`TransportMap::transport_on`], through [`crate::ot::map_rows`]; `transport` runs on the caller
 //! alone, whatever threads the fit used). Each point's arithmetic does not depend on its block or worker,
