@@ -191,7 +191,10 @@ impl W2Config {
     /// others. Session of 2026-12-06, the sample size at D = 8 (this setting, seeds 0 / 1 / 2; best
     /// affine 0.53 / 0.55 / 0.76 %): n = 8192 0.332 / 0.850 / 0.218 %, n = 16 384 0.223 / 0.228 /
     /// 0.310 % — under half the best affine fit on every seed, as the issue asks of n = 4096 (1000
-    /// iterations at n = 16 384: 0.291 / 0.375 / 0.528 %, tests/ot_w2_quadratic.rs).
+    /// iterations at n = 16 384: 0.291 / 0.375 / 0.528 %, tests/ot_w2_quadratic.rs). Second session of
+    /// 2026-12-06: the demo's new combination (3 L-BFGS conjugate steps, 2 g steps; `+conj=1+g=2+steps=3`
+    /// in tests/ot_w2_quality.rs) gives D = 2 0.186 / 0.226 / 1.043 % and D = 8 0.598 / 0.735 / 1.007 %
+    /// against this setting's 0.086 / 0.192 / 0.727 and 0.528 / 0.900 / 1.005 % — not taken here.
     pub fn monge() -> Self {
         W2Config {
             potential: Potential::QuadraticIcnn { rank: 64 },
