@@ -248,6 +248,7 @@ fn bench_quick_json_lists_every_workload() {
         "w2_outer_lbfgs",
         "w2_outer_adam",
         "w2_outer_regression",
+        "w2_outer_demo",
         "w1_potential",
         "w1_gan",
         "sinkhorn_l1_map",
@@ -269,7 +270,7 @@ fn bench_quick_json_lists_every_workload() {
     ] {
         assert!(js.contains(key), "{key}");
     }
-    // 9 solver workloads × 3 dimensions + Sinkhorn + 6 gemm shapes, every median positive
-    assert_eq!(js.matches("\"name\":").count(), 34);
+    // 10 solver workloads × 3 dimensions + Sinkhorn + 6 gemm shapes, every median positive
+    assert_eq!(js.matches("\"name\":").count(), 37);
     assert!(!js.contains("\"ms_median\":0,"));
 }

@@ -25,7 +25,9 @@ Workloads (batch 256, f32): w2_outer (10 g + 1 f steps, ICNN [64]×4), w2_outer_
 penalty), w2_outer_quad (quadratic-ICNN potentials, rank ≤ 64), w2_outer_quad_ema (and g's parameter
 average, the quadratic path at a tenth of the rate), w2_outer_lbfgs (and 5 L-BFGS steps of
 conjugate refinement before the f step), w2_outer_adam (5 Adam steps instead), w2_outer_regression
-(L-BFGS refinement, and g trained by regression on the refined points), w1_potential (Cayley, GroupSort), w1_gan (step size + discriminator), each at d = 2, 50, 1000;
+(L-BFGS refinement, and g trained by regression on the refined points), w2_outer_demo (monge demo's
+setting: 3 L-BFGS steps, 2 g + 1 f steps), w1_potential (Cayley, GroupSort), w1_gan (step size +
+discriminator), each at d = 2, 50, 1000;
 sinkhorn_l1_map (elastic L1, n = d = 1000, fit + map); gemm at the SPEC shapes. Each: warm-up, then the
 median of repeated runs; GFLOP/s counts the gemm FLOPs of one step as issued (2·m·k·n per product).
 --quick uses fewer repetitions (under a minute).";
@@ -156,6 +158,8 @@ pub fn run(mut a: Args) -> Result<()> {
                     ..W2Config::monge()
                 },
             ),
+            // `monge demo`'s setting: 3 L-BFGS steps and 2 g steps (against w2_outer's 10 unrefined)
+            ("w2_outer_demo", Penalty::None, 0.0, W2Config::demo()),
         ] {
             let cfg = W2Config {
                 penalty,
