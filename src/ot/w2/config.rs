@@ -195,8 +195,10 @@ impl W2Config {
     /// 0.310 % — under half the best affine fit on every seed, as the issue asks of n = 4096 (1000
     /// iterations at n = 16 384: 0.291 / 0.375 / 0.528 %, tests/ot_w2_quadratic.rs). Second session of
     /// 2026-12-06: the demo's new combination (3 L-BFGS conjugate steps, 2 g steps; `+conj=1+g=2+steps=3`
-    /// in tests/ot_w2_quality.rs) gives D = 2 0.186 / 0.226 / 1.043 % and D = 8 0.598 / 0.735 / 1.007 %
-    /// against this setting's 0.086 / 0.192 / 0.727 and 0.528 / 0.900 / 1.005 % — not taken here.
+    /// in tests/ot_w2_quality.rs) gives D = 2 0.186 / 0.226 / 1.043 %, D = 8 0.598 / 0.735 / 1.007 %,
+    /// D = 32 0.457 / 0.465 / 0.574 % and D = 64 0.531 / 0.419 / 0.448 % against this setting's
+    /// 0.086 / 0.192 / 0.727, 0.528 / 0.900 / 1.005, 0.453 / 0.460 / 0.455 and 0.420 / 0.431 / 0.443 %
+    /// — not taken here.
     pub fn monge() -> Self {
         W2Config {
             potential: Potential::QuadraticIcnn { rank: 64 },
