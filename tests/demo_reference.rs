@@ -79,6 +79,13 @@ fn target(toy: Toy, seed: u64, stream: u64, n: usize) -> Mat<f64> {
         .cast()
 }
 
+/// The demo's test targets ν_test and its floor W2²(ν_floor, ν_test) for `seed` (streams DATA_4, DATA_5).
+fn test_targets(toy: Toy, seed: u64) -> (Mat<f64>, f64) {
+    let y_test = target(toy, seed, streams::DATA_4, N);
+    let floor = exact_w2sq(target(toy, seed, streams::DATA_5, N).view(), y_test.view()).unwrap();
+    (y_test, floor)
+}
+
 /// The map `monge demo --seed S --threads 1` fits (its samples, streams and held-out pair), with
 /// `n` points in each training and held-out set (the demo: N).
 fn demo_map(toy: Toy, seed: u64, n: usize) -> impl TransportMap<f32> {
@@ -111,9 +118,7 @@ fn demo_statistical_reference() {
     let mut all_pass = 1.0;
     for seed in seeds {
         // 1. the demo's own statistic for a perfect map
-        let y_test = target(toy, seed, streams::DATA_4, N);
-        let floor =
-            exact_w2sq(target(toy, seed, streams::DATA_5, N).view(), y_test.view()).unwrap();
+        let (y_test, floor) = test_targets(toy, seed);
         let mut perfect: Vec<f64> = (0..draws)
             .map(|k| {
                 let nu2 = target(toy, seed, FRESH + 3 * draws + k, N);
@@ -204,9 +209,7 @@ fn the_exact_map_on_the_demo_pair() {
         let x_test: Mat<f64> = toy
             .sample_source::<f32>(N, &mut Stream::new(seed, streams::DATA_3))
             .cast();
-        let y_test = target(toy, seed, streams::DATA_4, N);
-        let floor =
-            exact_w2sq(target(toy, seed, streams::DATA_5, N).view(), y_test.view()).unwrap();
+        let (y_test, floor) = test_targets(toy, seed);
         let counts = |m: &Mat<f64>| {
             let mut c = [0usize; 8];
             (0..m.rows()).for_each(|i| c[wedge(m.row(i))] += 1);
