@@ -175,6 +175,39 @@ fn wedge(p: &[f64]) -> usize {
     (a.round() as i64).rem_euclid(8) as usize
 }
 
+/// How many rows of `m` lie in each wedge.
+fn wedge_counts(m: &Mat<f64>) -> [usize; 8] {
+    let mut c = [0usize; 8];
+    (0..m.rows()).for_each(|i| c[wedge(m.row(i))] += 1);
+    c
+}
+
+/// Σ_k |a_k − b_k| / 2: the points that must change wedge to turn counts `a` into `b`.
+fn moved(a: &[usize; 8], b: &[usize; 8]) -> usize {
+    a.iter().zip(b).map(|(p, q)| p.abs_diff(*q)).sum::<usize>() / 2
+}
+
+/// Σ_k counts_k points, counts_k of them independent draws from ν restricted to wedge k (ν drawn and
+/// sorted into wedges until every count is filled).
+fn wedge_sample(toy: Toy, counts: [usize; 8], rng: &mut Stream) -> Mat<f64> {
+    let n: usize = counts.iter().sum();
+    let mut left = counts;
+    let mut pushed = Mat::zeros(n, 2);
+    let mut row = 0;
+    while row < n {
+        let y: Mat<f64> = toy.sample_target::<f64>(256, rng);
+        for i in 0..y.rows() {
+            let k = wedge(y.row(i));
+            if left[k] > 0 && row < n {
+                left[k] -= 1;
+                pushed.row_mut(row).copy_from_slice(y.row(i));
+                row += 1;
+            }
+        }
+    }
+    pushed
+}
+
 /// **The exact map's own figure on each seed's demo pair.** μ = N(0, I) and 8gaussians are both
 /// invariant under the 16 rotations and reflections of the octagon, and the optimal map is unique, so
 /// T* commutes with them: a point on a reflection axis maps onto that axis, and T* carries each 45°
@@ -210,31 +243,12 @@ fn the_exact_map_on_the_demo_pair() {
             .sample_source::<f32>(N, &mut Stream::new(seed, streams::DATA_3))
             .cast();
         let (y_test, floor) = test_targets(toy, seed);
-        let counts = |m: &Mat<f64>| {
-            let mut c = [0usize; 8];
-            (0..m.rows()).for_each(|i| c[wedge(m.row(i))] += 1);
-            c
-        };
-        let (a, b) = (counts(&x_test), counts(&y_test));
-        let imbalance: usize = a.iter().zip(&b).map(|(p, q)| p.abs_diff(*q)).sum::<usize>() / 2;
+        let (a, b) = (wedge_counts(&x_test), wedge_counts(&y_test));
+        let imbalance = moved(&a, &b);
         let mut rng = Stream::new(seed, FRESH + 7000);
         let mut ratios: Vec<f64> = (0..draws)
             .map(|_| {
-                let mut left = a;
-                let mut pushed = Mat::zeros(N, 2);
-                let mut row = 0;
-                while row < N {
-                    let y: Mat<f64> = toy.sample_target::<f64>(256, &mut rng);
-                    for i in 0..y.rows() {
-                        let k = wedge(y.row(i));
-                        if left[k] > 0 && row < N {
-                            left[k] -= 1;
-                            pushed.row_mut(row).copy_from_slice(y.row(i));
-                            row += 1;
-                        }
-                    }
-                }
-                exact_w2sq(pushed.view(), y_test.view()).unwrap() / floor
+                exact_w2sq(wedge_sample(toy, a, &mut rng).view(), y_test.view()).unwrap() / floor
             })
             .collect();
         ratios.sort_by(f64::total_cmp);
@@ -254,4 +268,98 @@ fn the_exact_map_on_the_demo_pair() {
         "the exact map passes ≤ 1.3 × floor on every seed with probability {:.1} %",
         100.0 * all_pass
     );
+}
+
+/// **Where the demo map's excess comes from: its wedge allocation.** Per seed (`MONGE_DEMO_SEEDS`,
+/// default 0–4): the demo's map (`monge demo --seed S --threads 1`), and
+/// - its allocation of μ: the share of 50 000 fresh source points it sends into each wedge, per 1000,
+///   beside the training targets' wedge counts t_k and the exact ⅛ (125): the points that must change
+///   wedge between each two (Σ|·|/2);
+/// - on the demo's pair: its wedge counts c_k on T̂#μ_test against the exact map's a_k (μ_test's own) and
+///   ν_test's b_k, its figure W2²(T̂#μ_test, ν_test)/floor, and two references with the exact shape
+///   within each wedge (counts drawn from ν restricted to each wedge, medians of `MONGE_DEMO_DRAWS`,
+///   default 30, as in [`the_exact_map_on_the_demo_pair`]): with the map's counts c_k, and with the
+///   counts a map would give that learned its training sample's allocation exactly, a_k + t_k − 125.
+///
+/// Measured (2026-12-06, `W2Config::demo()` with 3 L-BFGS conjugate steps and 2 g steps, 100 s):
+///
+/// | seed | 0 | 1 | 2 | 3 | 4 |
+/// |---|---|---|---|---|---|
+/// | wedge changes: allocation–⅛ / training–⅛ / allocation–training | 25 / 34 / 26 | 39 / 43 / 46 | 45 / 38 / 48 | 23 / 29 / 26 | 52 / 29 / 54 |
+/// | figure: the demo map | 1.413 | 0.561 | 1.021 | 1.374 | 1.534 |
+/// | … its allocation, the exact shape | 1.157 | 0.462 | 0.901 | 1.236 | 1.857 |
+/// | … the training sample's allocation, the exact shape | 1.646 | 0.848 | 0.986 | 0.711 | 1.221 |
+/// | … the exact map (above) | 0.876 | 0.266 | 0.535 | 1.349 | 1.082 |
+///
+/// - Within the wedges the map is about as good as exact: with its own allocation and the exact shape
+///   the figure moves by −0.26 to +0.32, and averages 1.12 against the map's 1.18. The excess over the
+///   exact map is where the map puts its wedge boundaries.
+/// - Its allocation is off ⅛ by about as much as the training sample's (37 against 35 points per 1000
+///   on average) and lies as far from the training sample's (40): it does not follow its sample's
+///   proportions closely, and the optimisation adds an error of the sample's size. (`W2Config::demo`'s
+///   doc lists what was tried against it: batch 1000 and g's parameter average did not help; 2500
+///   iterations with 5 L-BFGS steps did on average, in 1.7× the demo's time, with seed 4 at 1.72.)
+/// - Neither error-free reference meets the issue's ≤ 1.3 on all five seeds: the exact map fails
+///   seed 3 (1.35), and a map that learns its 1000 training targets' allocation without error fails
+///   seed 0 (1.65). Seed 0's training sample has 147 points in wedge 0 where ν_test has 114; an
+///   estimator that sees only that sample cannot know the wedge is over-full. Meeting the target on
+///   seeds 0 and 3 at once takes an allocation closer to exact than the training sample on one and
+///   closer to the training sample than exact on the other: luck, not accuracy.
+#[test]
+#[ignore = "minutes: the demo map's wedge allocation against the training sample's (--ignored --nocapture)"]
+fn the_demo_maps_wedge_allocation() {
+    let toy = Toy::EightGaussians;
+    let seeds = env_list("MONGE_DEMO_SEEDS", "0,1,2,3,4");
+    let draws = env_list("MONGE_DEMO_DRAWS", "30")[0] as usize;
+    const BIG: usize = 50_000;
+    println!("8gaussians, n = {N}: the demo map's wedge allocation (points per 1000)");
+    for seed in seeds {
+        let map = demo_map(toy, seed, N);
+        let x_test: Mat<f32> = toy.sample_source(N, &mut Stream::new(seed, streams::DATA_3));
+        let (y_test, floor) = test_targets(toy, seed);
+        let mapped: Mat<f64> = map.transport(&x_test).cast();
+        let figure = exact_w2sq(mapped.view(), y_test.view()).unwrap() / floor;
+        // the allocation of μ, per 1000, rounded so that it sums to about 1000
+        let big: Mat<f32> = toy.sample_source(BIG, &mut Stream::new(seed, FRESH + 8000));
+        let q = wedge_counts(&map.transport(&big).cast()).map(|c| (c * N + BIG / 2) / BIG);
+        let t = wedge_counts(&target(toy, seed, streams::DATA_2, N));
+        let even = [N / 8; 8];
+        let (a, b) = (wedge_counts(&x_test.cast()), wedge_counts(&y_test));
+        let c = wedge_counts(&mapped);
+        let mut rng = Stream::new(seed, FRESH + 9000);
+        let mut shaped: Vec<f64> = (0..draws)
+            .map(|_| {
+                exact_w2sq(wedge_sample(toy, c, &mut rng).view(), y_test.view()).unwrap() / floor
+            })
+            .collect();
+        shaped.sort_by(f64::total_cmp);
+        // a map that learns the training sample's allocation exactly: μ_test's wedge counts moved by the
+        // training targets' deviations from ⅛ (Σ a_k = Σ t_k = N, so the counts still sum to N)
+        let follow: [usize; 8] = std::array::from_fn(|k| a[k] + t[k] - N / 8);
+        let mut trained: Vec<f64> = (0..draws)
+            .map(|_| {
+                exact_w2sq(wedge_sample(toy, follow, &mut rng).view(), y_test.view()).unwrap()
+                    / floor
+            })
+            .collect();
+        trained.sort_by(f64::total_cmp);
+        println!(
+            "seed {seed}: allocation of μ {q:?}, training targets {t:?}; changes: allocation–training \
+             {}, allocation–⅛ {}, training–⅛ {}",
+            moved(&q, &t),
+            moved(&q, &even),
+            moved(&t, &even)
+        );
+        println!(
+            "        on the pair: map {c:?}, exact {a:?}, ν_test {b:?}; changes map–exact {}, map–ν_test \
+             {}, exact–ν_test {}; figure {figure:.3}, with the map's allocation and the exact shape \
+             {:.3}, with the training sample's allocation {follow:?} and the exact shape {:.3} (medians \
+             of {draws})",
+            moved(&c, &a),
+            moved(&c, &b),
+            moved(&a, &b),
+            shaped[draws / 2],
+            trained[draws / 2]
+        );
+    }
 }
