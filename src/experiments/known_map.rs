@@ -169,7 +169,7 @@ pub struct TracePoint {
     pub sliced: f64,
     /// Held-out sliced W2 over [`MANY_DIRECTIONS`] fixed directions.
     pub sliced_many: f64,
-    /// The held-out semi-dual ([`crate::ot::w2::dual`]; −Ŵ2²).
+    /// The held-out semi-dual ([`crate::ot::w2::dual`]; −Ŵ2²; NaN unless [`Trace::Full`]).
     pub dual: f64,
     /// Its solve's largest residual and iterations.
     pub dual_resid: f64,
@@ -215,15 +215,27 @@ pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
     sab / (saa * sbb).sqrt()
 }
 
+/// Which criteria a trace scores each iterate by, beside its L2-UVP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trace {
+    /// No trace.
+    Off,
+    /// The sliced W2 over 200 and [`MANY_DIRECTIONS`] directions (seconds per pair).
+    Sliced,
+    /// Also the held-out and all-cell semi-duals (minutes per pair: an L-BFGS conjugate solve over
+    /// every target cell per point).
+    Full,
+}
+
 /// The fresh points' L2-UVP of every row for one pair (module doc). `n` points per side; each W2
-/// configuration runs for its `iterations` in f32. With `trace`, the current iterate is also scored at
-/// every `eval_every` iterations (run in segments; training and selection are unchanged by it).
+/// configuration runs for its `iterations` in f32. With a `trace`, the current iterate is also scored
+/// at every `eval_every` iterations (run in segments; training and selection are unchanged by it).
 pub fn known_map_rows(
     d: usize,
     seed: u64,
     n: usize,
     configs: &[(String, W2Config)],
-    trace: bool,
+    trace: Trace,
 ) -> Result<Vec<KnownMapRow>> {
     let pair = known_map_pair::<f64>(n, n, d, 3, seed)?;
     let fresh: Mat<f64> = pair
@@ -252,8 +264,8 @@ pub fn known_map_rows(
         let t0 = Instant::now();
         let mut tr = W2Trainer::new(&xs, &ys, cfg)?;
         let mut traced = Vec::new();
-        let mut probe = if trace && tr.heldout().0.rows() > 0 {
-            Some(Probe::new(&tr, cfg.seed, &xs, &ys))
+        let mut probe = if trace != Trace::Off && tr.heldout().0.rows() > 0 {
+            Some(Probe::new(&tr, cfg.seed, &xs, &ys, trace == Trace::Full))
         } else {
             None
         };
@@ -261,7 +273,7 @@ pub fn known_map_rows(
             traced.push(p.point(&tr, &uvp, &fresh32));
         }
         let mut quiet = |_: &crate::ot::Progress| ControlFlow::Continue(());
-        let every = if trace && cfg.eval_every > 0 {
+        let every = if trace != Trace::Off && cfg.eval_every > 0 {
             cfg.eval_every
         } else {
             cfg.iterations.max(1)
@@ -301,20 +313,24 @@ struct Probe {
     many_theta_seed: u64,
     held_src: Mat<f32>,
     held_tgt: Mat<f32>,
-    dual: DualEvaluator,
-    dual_all: DualEvaluator,
+    /// The held-out and the all-cell semi-dual ([`Trace::Full`]).
+    duals: Option<(DualEvaluator, DualEvaluator)>,
     pool: Pool,
 }
 
 impl Probe {
-    fn new(tr: &W2Trainer<f32>, seed: u64, xs: &Mat<f32>, ys: &Mat<f32>) -> Self {
+    fn new(tr: &W2Trainer<f32>, seed: u64, xs: &Mat<f32>, ys: &Mat<f32>, duals: bool) -> Self {
         let (src, tgt) = tr.heldout();
         let mut pool = Pool::new(1);
         Probe {
             sliced: Evaluator::new(Criterion::SlicedW2, tgt.view(), seed, &mut pool),
             many_theta_seed: seed,
-            dual: DualEvaluator::new(src.view(), tgt.view(), tr.g(), tr.f()),
-            dual_all: DualEvaluator::new(xs.view(), ys.view(), tr.g(), tr.f()),
+            duals: duals.then(|| {
+                (
+                    DualEvaluator::new(src.view(), tgt.view(), tr.g(), tr.f()),
+                    DualEvaluator::new(xs.view(), ys.view(), tr.g(), tr.f()),
+                )
+            }),
             held_tgt: tgt.clone(),
             held_src: src,
             pool,
@@ -329,7 +345,14 @@ impl Probe {
     ) -> TracePoint {
         let map = tr.map();
         let mapped = map.transport(&self.held_src);
-        let dv = self.dual.eval(map.potential(), tr.f());
+        let (dual, dual_resid, dual_iters, dual_all) = match self.duals.as_mut() {
+            Some((held, all)) => {
+                let dv = held.eval(map.potential(), tr.f());
+                let all = all.eval(map.potential(), tr.f()).value;
+                (dv.value, dv.max_grad, dv.iterations, all)
+            }
+            None => (f64::NAN, f64::NAN, 0, f64::NAN),
+        };
         let mut rng = Stream::new(
             self.many_theta_seed,
             crate::random::streams::PROJECTIONS + 1000,
@@ -345,10 +368,10 @@ impl Probe {
                 &mut rng,
             )
             .sqrt(),
-            dual: dv.value,
-            dual_resid: dv.max_grad,
-            dual_iters: dv.iterations,
-            dual_all: self.dual_all.eval(map.potential(), tr.f()).value,
+            dual,
+            dual_resid,
+            dual_iters,
+            dual_all,
         }
     }
 }

@@ -200,7 +200,12 @@ impl W2Config {
     /// in tests/ot_w2_quality.rs) gives D = 2 0.186 / 0.226 / 1.043 %, D = 8 0.598 / 0.735 / 1.007 %,
     /// D = 32 0.457 / 0.465 / 0.574 % and D = 64 0.531 / 0.419 / 0.448 % against this setting's
     /// 0.086 / 0.192 / 0.727, 0.528 / 0.900 / 1.005, 0.453 / 0.460 / 0.455 and 0.420 / 0.431 / 0.443 %
-    /// — not taken here.
+    /// — not taken here. Third session of 2026-12-06, the held-out selection against the last iterate
+    /// (`MONGE_KM_TRACE=sliced`, seeds 0 / 1 / 2, selected → last): D = 2 0.086 → 0.080, 0.192 → 0.173,
+    /// 0.727 → 0.438 %; D = 8 0.528 → 0.537, 0.900 → 0.788, 1.005 → 1.019 %; D = 32 0.453 → 0.453,
+    /// 0.460 → 0.452, 0.455 → 0.683 %; D = 64 0.420 → 0.394, 0.431 → 0.463, 0.443 → 0.525 % — the last
+    /// iterate wins at D = 2 and loses where training drifts (D = 32 and 64, seed 2), so the selection
+    /// stays; neither choice meets the targets at D ≥ 8.
     pub fn monge() -> Self {
         W2Config {
             potential: Potential::QuadraticIcnn { rank: 64 },
