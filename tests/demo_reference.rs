@@ -47,6 +47,13 @@
 //! averaged 1.115 / 1.441 / 1.174 / 1.439 / 1.320. At 20 pairs a mean ratio still moves by about ±0.15
 //! (resample on 4000 points, seed 4: 0.849).
 //!
+//! The denominator is one draw: the demo's floor W2²(ν_floor, ν_test) on seeds 0–11 reads 0.082 0.185
+//! 0.102 0.075 0.074 0.062 0.082 0.310 0.177 0.044 0.172 0.174 (mean 0.128; SPEC §5 gives 0.111 at
+//! n = 1000), so the ratio moves with the floor's luck as much as with the map. Against the SPEC's
+//! 0.111 the demo map's W2² (`monge demo --seed S --json`, 2 threads) is 1.02 / 0.96 / 0.98 / 0.92 /
+//! 1.02 × on seeds 0–4 and 1.16 / 1.02 / 2.78 / 1.48 / 1.19 × on seeds 5–9 (seed 7's ν_test is far from
+//! every sample: its own floor is 0.310).
+//!
 //! Maps fitted on 32 768 points per side (batch 1024, 6000 iterations, the demo's setting otherwise;
 //! a scratch run) are no exact reference: two independent fits scored 3.63 and 1.88 on seed 0, 1.23
 //! and 1.94 on seed 3, and lay 3.5 and 1.9 floors apart — the wedge argument is what gives the exact
