@@ -215,6 +215,22 @@ fn wedge_sample(toy: Toy, counts: [usize; 8], rng: &mut Stream) -> Mat<f64> {
     pushed
 }
 
+/// `draws` figures W2²(·, ν_test)/floor of [`wedge_sample`]s with these counts, sorted.
+fn wedge_ratios(
+    toy: Toy,
+    counts: [usize; 8],
+    y_test: &Mat<f64>,
+    floor: f64,
+    draws: usize,
+    rng: &mut Stream,
+) -> Vec<f64> {
+    let mut r: Vec<f64> = (0..draws)
+        .map(|_| exact_w2sq(wedge_sample(toy, counts, rng).view(), y_test.view()).unwrap() / floor)
+        .collect();
+    r.sort_by(f64::total_cmp);
+    r
+}
+
 /// **The exact map's own figure on each seed's demo pair.** μ = N(0, I) and 8gaussians are both
 /// invariant under the 16 rotations and reflections of the octagon, and the optimal map is unique, so
 /// T* commutes with them: a point on a reflection axis maps onto that axis, and T* carries each 45°
@@ -240,7 +256,7 @@ fn wedge_sample(toy: Toy, counts: [usize; 8], rng: &mut Stream) -> Mat<f64> {
 fn the_exact_map_on_the_demo_pair() {
     let toy = Toy::EightGaussians;
     let seeds = env_list("MONGE_DEMO_SEEDS", "0,1,2,3,4");
-    let draws = env_list("MONGE_DEMO_DRAWS", "100")[0];
+    let draws = env_list("MONGE_DEMO_DRAWS", "100")[0] as usize;
     println!(
         "8gaussians, n = {N}: the exact map's W2²(T*#μ_test, ν_test) / floor on the demo's pair"
     );
@@ -253,12 +269,7 @@ fn the_exact_map_on_the_demo_pair() {
         let (a, b) = (wedge_counts(&x_test), wedge_counts(&y_test));
         let imbalance = moved(&a, &b);
         let mut rng = Stream::new(seed, FRESH + 7000);
-        let mut ratios: Vec<f64> = (0..draws)
-            .map(|_| {
-                exact_w2sq(wedge_sample(toy, a, &mut rng).view(), y_test.view()).unwrap() / floor
-            })
-            .collect();
-        ratios.sort_by(f64::total_cmp);
+        let ratios = wedge_ratios(toy, a, &y_test, floor, draws, &mut rng);
         let q = |p: f64| ratios[((draws as f64 - 1.0) * p).round() as usize];
         let pass = ratios.iter().filter(|&&r| r <= 1.3).count() as f64 / draws as f64;
         all_pass *= pass;
@@ -334,22 +345,11 @@ fn the_demo_maps_wedge_allocation() {
         let (a, b) = (wedge_counts(&x_test.cast()), wedge_counts(&y_test));
         let c = wedge_counts(&mapped);
         let mut rng = Stream::new(seed, FRESH + 9000);
-        let mut shaped: Vec<f64> = (0..draws)
-            .map(|_| {
-                exact_w2sq(wedge_sample(toy, c, &mut rng).view(), y_test.view()).unwrap() / floor
-            })
-            .collect();
-        shaped.sort_by(f64::total_cmp);
+        let shaped = wedge_ratios(toy, c, &y_test, floor, draws, &mut rng);
         // a map that learns the training sample's allocation exactly: μ_test's wedge counts moved by the
         // training targets' deviations from ⅛ (Σ a_k = Σ t_k = N, so the counts still sum to N)
         let follow: [usize; 8] = std::array::from_fn(|k| a[k] + t[k] - N / 8);
-        let mut trained: Vec<f64> = (0..draws)
-            .map(|_| {
-                exact_w2sq(wedge_sample(toy, follow, &mut rng).view(), y_test.view()).unwrap()
-                    / floor
-            })
-            .collect();
-        trained.sort_by(f64::total_cmp);
+        let trained = wedge_ratios(toy, follow, &y_test, floor, draws, &mut rng);
         println!(
             "seed {seed}: allocation of μ {q:?}, training targets {t:?}; changes: allocation–training \
              {}, allocation–⅛ {}, training–⅛ {}",
