@@ -147,8 +147,9 @@ impl W2Config {
     /// ([`W2Config::ema`]) on seeds 0–4: ρ 0.99 mean excess 0.41, ρ 0.998 3.11 (the average still
     /// carries the start), against this setting's 0.36 on those seeds; batch 512 0.38, batch 1000 0.35
     /// (4.5× the time), f rate 3e-3 0.52. The excess is the map's wedge allocation
-    /// (`tests/demo_reference.rs::the_demo_maps_wedge_allocation`): this setting sends 38 points per
-    /// 1000 of μ to the wrong wedge on average, batch 1000 26 (its training samples are 35 off ⅛).
+    /// (`tests/demo_reference.rs::the_demo_maps_wedge_allocation`): this setting sends 37–38 points per
+    /// 1000 of μ to the wrong wedge on average (measured on 50 000 / 20 000 source points), batch 1000
+    /// 26 (on 20 000); the training samples themselves are 35 off ⅛.
     pub fn demo() -> Self {
         W2Config {
             iterations: 1500,
