@@ -146,7 +146,8 @@ impl W2Config {
     /// seeds 0–14, and the paper's constant 1e-4 is under-trained at this budget. g's parameter average
     /// ([`W2Config::ema`]) on seeds 0–4: ρ 0.99 mean excess 0.41, ρ 0.998 3.11 (the average still
     /// carries the start), against this setting's 0.36 on those seeds; batch 512 0.38, batch 1000 0.35
-    /// (4.5× the time), f rate 3e-3 0.52. The excess is the map's wedge allocation
+    /// (4.5× the time), f rate 3e-3 0.52, 10 / 20 L-BFGS steps 0.37 / 0.38 (3× / 6×), 3000 iterations
+    /// 0.39 (2×), 5 g steps with 10 L-BFGS steps 0.65. The excess is the map's wedge allocation
     /// (`tests/demo_reference.rs::the_demo_maps_wedge_allocation`): this setting sends 37–38 points per
     /// 1000 of μ to the wrong wedge on average (measured on 50 000 / 20 000 source points), batch 1000
     /// 26 (on 20 000); the training samples themselves are 35 off ⅛.
