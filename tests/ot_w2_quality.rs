@@ -8,8 +8,8 @@
 //! Environment (all optional): `MONGE_KM_DIMS` (default `2,8,32,64`), `MONGE_KM_SEEDS` (`0,1,2`),
 //! `MONGE_KM_N` (points per side, 4096), `MONGE_KM_CONFIGS` (comma-separated, default `plain,default`),
 //! `MONGE_KM_TRACE=1` (L2-UVP of the current iterate at every evaluation, with the held-out criteria
-//! that could select it; `MONGE_KM_TRACE=sliced` leaves out the slow semi-duals). A configuration is a base —
-//! `plain` (the CellOT ICNN of `--preset cellot`, 10 000 iterations), `default` (`W2Config::monge()`) —
+//! that could select it; `MONGE_KM_TRACE=sliced` leaves out the slow semi-duals). A configuration is a
+//! base — `plain` (the CellOT ICNN of `--preset cellot`, 10 000 iterations), `default` (`W2Config::monge()`) —
 //! followed by `+key=value` overrides: `it`, `lr` (both networks), `lrf`, `lrg`, `g` (g steps),
 //! `batch`, `eval`, `cos` (0/1), `min` (lr_min_factor), `b1`, `b2`, `fnorm`, `lrq` (the quadratic path's rate factor), `ema` (the decay of g's parameter average), `dim`
 //! (`lr_reference_dim`, 0 = off), `width` (every hidden width), `depth` (number of hidden layers),
@@ -95,7 +95,8 @@ fn known_map_table() {
     let trace = match env("MONGE_KM_TRACE", "0").as_str() {
         "1" => Trace::Full,
         "sliced" => Trace::Sliced,
-        _ => Trace::Off,
+        "0" => Trace::Off,
+        other => panic!("MONGE_KM_TRACE: '{other}' (expected 0, 1 or sliced)"),
     };
     let configs: Vec<(String, W2Config)> = env("MONGE_KM_CONFIGS", "plain,default")
         .split(',')

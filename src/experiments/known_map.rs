@@ -171,11 +171,12 @@ pub struct TracePoint {
     pub sliced_many: f64,
     /// The held-out semi-dual ([`crate::ot::w2::dual`]; −Ŵ2²; NaN unless [`Trace::Full`]).
     pub dual: f64,
-    /// Its solve's largest residual and iterations.
+    /// Its solve's largest residual (NaN unless [`Trace::Full`]).
     pub dual_resid: f64,
-    /// L-BFGS iterations of the held-out solve.
+    /// L-BFGS iterations of the held-out solve (0 unless [`Trace::Full`]).
     pub dual_iters: usize,
-    /// The semi-dual on all n + n cells of the pair (training and held-out).
+    /// The semi-dual on all n + n cells of the pair (training and held-out; NaN unless
+    /// [`Trace::Full`]).
     pub dual_all: f64,
 }
 
