@@ -200,3 +200,26 @@ fn baseline_models_are_checked_too() {
     };
     assert!(load_error(&id).contains("dimension 0"));
 }
+
+#[test]
+fn the_w2_activation_is_read_back_and_an_unknown_one_is_refused() {
+    let mut m = w2_model(3, &[4, 5]);
+    // points where u0 < 0 for some units: ELU and the squared LeakyReLU differ there
+    let x = Mat::from_fn(4, 3, |i, j| (i as f64 - 1.5) * (j as f64 + 1.0));
+    let leaky = W2Map::from_saved(&m).unwrap().transport(&x);
+    set_hyper(&mut m, "activation", "elu");
+    let map = W2Map::from_saved(&m).unwrap();
+    assert_eq!(TransportMap::<f64>::to_saved(&map), m);
+    let elu = map.transport(&x);
+    let gap = leaky
+        .as_slice()
+        .iter()
+        .zip(elu.as_slice())
+        .fold(0.0f64, |g, (a, b)| g.max((a - b).abs()));
+    assert!(
+        gap > 1e-3,
+        "the ELU model maps as the LeakyReLU one (gap {gap})"
+    );
+    set_hyper(&mut m, "activation", "tanh");
+    assert!(load_error(&m).contains("activation 'tanh'"));
+}

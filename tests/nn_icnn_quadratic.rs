@@ -9,7 +9,7 @@ mod nn_common;
 
 use monge::gradcheck::GradCheck;
 use monge::linalg::Mat;
-use monge::nn::icnn::{Icnn, IcnnConfig};
+use monge::nn::icnn::{Activation, Icnn, IcnnConfig};
 use monge::random::Stream;
 use nn_common::{grad_map, seeded_value, with_params, Case, Shape};
 use proptest::prelude::*;
@@ -24,6 +24,7 @@ fn case(seed: u64, d: usize, hidden: Vec<usize>, b: usize, rank: usize, oa: bool
         hidden,
         b,
         output_activation: oa,
+        activation: Activation::LeakyRelu,
         std: 0.7,
         quadratic: Some(rank),
         scale: 1.0,

@@ -6,6 +6,7 @@
 
 use monge::gradcheck::GradCheck;
 use monge::linalg::Mat;
+use monge::nn::icnn::Activation;
 use monge::nn::lipschitz::{LipschitzConfig, LipschitzNet};
 use monge::random::Stream;
 use nn_common::{grad_map, seeded_value, with_params, Case, Shape};
@@ -25,6 +26,7 @@ fn case(seed: u64) -> Case {
         hidden: vec![64; 4],
         b: B,
         output_activation: false,
+        activation: Activation::LeakyRelu,
         // std ≈ 1/√fan-in keeps the activations of order 1 through four layers of 64
         std: 0.12,
         quadratic: None,

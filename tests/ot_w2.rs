@@ -21,6 +21,7 @@ fn nets(seed: u64, d: usize, hidden: Vec<usize>, oa: bool) -> (Icnn<f64>, Icnn<f
         hidden,
         init: IcnnInit::Normal { std: 0.5 },
         output_activation: oa,
+        ..IcnnConfig::default()
     };
     let f = Icnn::new(d, &cfg, &mut Stream::new(seed, 0));
     let g = Icnn::new(d, &cfg, &mut Stream::new(seed, 1));

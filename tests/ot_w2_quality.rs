@@ -13,7 +13,9 @@
 //! followed by `+key=value` overrides: `it`, `lr` (both networks), `lrf`, `lrg`, `g` (g steps),
 //! `batch`, `eval`, `cos` (0/1), `min` (lr_min_factor), `b1`, `b2`, `fnorm`, `lrq` (the quadratic path's rate factor), `ema` (the decay of g's parameter average), `dim`
 //! (`lr_reference_dim`, 0 = off), `width` (every hidden width), `depth` (number of hidden layers),
-//! `conj` (the conjugate solver: 0 none, 1 L-BFGS, 2 Adam), `steps` (its step count).
+//! `conj` (the conjugate solver: 0 none, 1 L-BFGS, 2 Adam), `steps` (its step count), `act` (the ICNN's
+//! activation: 0 LeakyReLU, 1 ELU), `oa` (0/1: the activation on the output), `std` (weights drawn N(0, std²)
+//! instead of U(0, 0.1)).
 //! `architecture_ceiling` fits each configuration's g to the exact map instead (the oracle fit).
 
 use monge::data::known_map::known_map_pair;
@@ -23,6 +25,7 @@ use monge::experiments::known_map::{
 };
 use monge::linalg::Mat;
 use monge::metrics::l2_uvp;
+use monge::nn::icnn::{Activation, IcnnInit};
 use monge::ot::conjugate::ConjugateSolver;
 use monge::ot::w2::W2Config;
 use monge::random::Stream;
@@ -78,6 +81,9 @@ fn config(spec: &str) -> W2Config {
                 ][f as usize]
             }
             "steps" => cfg.conjugate.steps = f as usize,
+            "act" => cfg.activation = [Activation::LeakyRelu, Activation::Elu][f as usize],
+            "oa" => cfg.output_activation = f != 0.0,
+            "std" => cfg.init = IcnnInit::Normal { std: f },
             other => panic!("unknown key {other}"),
         }
     }

@@ -23,6 +23,12 @@
 //! q(u) = σ(u)², q' = 2σσ' (= 2u or 0.08u), q'' = 2σ'² (= 2 or 0.08) — q is C¹, q'' jumps at 0 only.
 //! Derivatives at a kink (u = 0 exactly) use the u ≤ 0 branch, a valid one-sided derivative.
 //!
+//! With [`Activation::Elu`] (Amos 2023's w2ot ICNN) σ = q = ELU on every layer (and ρ = ELU with
+//! `output_activation`): σ(u) = u or eᵘ − 1, σ' = 1 or eᵘ, σ'' = 0 or eᵘ — convex, non-decreasing and
+//! C¹, so ∇g is continuous where the LeakyReLU network's map jumps across the kinks of layers ≥ 1. The
+//! passes take the activation as a type (`Leaky`, `Elu`: one compiled copy each); σ'' ≠ 0 adds the
+//! second adjoint of every layer to steps D and J (`icnn/second_order.rs`, D6–D8).
+//!
 //! # The passes, one file each
 //! - `icnn/workspace.rs`: the per-batch scratch [`IcnnWorkspace`], sized once;
 //! - `icnn/forward.rs`: step F, the forward pass (the value g(x));
@@ -86,8 +92,10 @@ pub struct IcnnConfig {
     pub hidden: Vec<usize>,
     /// Initial distribution of the weights.
     pub init: IcnnInit,
-    /// Apply LeakyReLU(0.2) to the scalar output (the 2-D TensorFlow code); CellOT has none.
+    /// Apply the activation σ to the scalar output (LeakyReLU: the 2-D TensorFlow code); CellOT has none.
     pub output_activation: bool,
+    /// The activation of every layer (default LeakyReLU with a squared first layer, CellOT).
+    pub activation: Activation,
 }
 
 impl Default for IcnnConfig {
@@ -96,43 +104,158 @@ impl Default for IcnnConfig {
             hidden: vec![64; 4],
             init: IcnnInit::default(),
             output_activation: false,
+            activation: Activation::LeakyRelu,
         }
     }
 }
 
-#[inline(always)]
-fn sigma<T: Real>(u: T) -> T {
-    if u > T::ZERO {
-        u
-    } else {
-        T::from_f64(LEAKY_SLOPE) * u
+/// The activations of an [`Icnn`] (σ on layers 1..L−1, q on layer 0, ρ on the output when enabled).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Activation {
+    /// σ = LeakyReLU(0.2), q = σ² (\[M20\]/\[B23\] CellOT; the default). σ'' = 0 a.e., so the map ∇g is
+    /// piecewise affine and jumps where a unit of layer ≥ 1 changes sign.
+    #[default]
+    LeakyRelu,
+    /// σ = q = ρ = ELU, `u` (u > 0) or `eᵘ − 1` (u ≤ 0), on every layer (Amos 2023's w2ot ICNN): convex,
+    /// increasing and C¹ (σ' = 1 or eᵘ, σ'' = 0 or eᵘ), so the map ∇g is continuous. The second-order
+    /// passes carry the σ'' terms of every layer (`icnn/second_order.rs`).
+    Elu,
+}
+
+impl Activation {
+    /// The spelling of the CLI and the model file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::LeakyRelu => "leaky-relu",
+            Activation::Elu => "elu",
+        }
+    }
+
+    /// Parses [`Activation::name`]'s spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "leaky-relu" => Some(Activation::LeakyRelu),
+            "elu" => Some(Activation::Elu),
+            _ => None,
+        }
     }
 }
-#[inline(always)]
-fn dsigma<T: Real>(u: T) -> T {
-    if u > T::ZERO {
-        T::ONE
-    } else {
-        T::from_f64(LEAKY_SLOPE)
+
+/// One activation as the passes use it: σ, σ' and `r = σ''/σ'` on layers ≥ 1 and the output, q, q', q''
+/// on layer 0. `SMOOTH` = σ'' is not identically 0 (the second-order passes then run the second adjoint
+/// through every layer; without it only layer 0's q'' term is non-zero).
+pub(super) trait Act {
+    const SMOOTH: bool;
+    fn sigma<T: Real>(u: T) -> T;
+    fn dsigma<T: Real>(u: T) -> T;
+    /// σ''/σ' (0 where σ'' = 0).
+    fn ratio<T: Real>(u: T) -> T;
+    fn q<T: Real>(u: T) -> T;
+    fn dq<T: Real>(u: T) -> T;
+    fn d2q<T: Real>(u: T) -> T;
+}
+
+/// [`Activation::LeakyRelu`].
+pub(super) struct Leaky;
+/// [`Activation::Elu`].
+pub(super) struct Elu;
+
+impl Act for Leaky {
+    const SMOOTH: bool = false;
+    #[inline(always)]
+    fn sigma<T: Real>(u: T) -> T {
+        if u > T::ZERO {
+            u
+        } else {
+            T::from_f64(LEAKY_SLOPE) * u
+        }
+    }
+    #[inline(always)]
+    fn dsigma<T: Real>(u: T) -> T {
+        if u > T::ZERO {
+            T::ONE
+        } else {
+            T::from_f64(LEAKY_SLOPE)
+        }
+    }
+    #[inline(always)]
+    fn ratio<T: Real>(_: T) -> T {
+        T::ZERO
+    }
+    /// q = σ²
+    #[inline(always)]
+    fn q<T: Real>(u: T) -> T {
+        let s = Self::sigma(u);
+        s * s
+    }
+    /// q' = 2σσ'
+    #[inline(always)]
+    fn dq<T: Real>(u: T) -> T {
+        T::TWO * Self::sigma(u) * Self::dsigma(u)
+    }
+    /// q'' = 2σ'² (σ'' = 0 a.e.)
+    #[inline(always)]
+    fn d2q<T: Real>(u: T) -> T {
+        let d = Self::dsigma(u);
+        T::TWO * d * d
     }
 }
-/// q = σ²
-#[inline(always)]
-fn q<T: Real>(u: T) -> T {
-    let s = sigma(u);
-    s * s
+
+impl Act for Elu {
+    const SMOOTH: bool = true;
+    #[inline(always)]
+    fn sigma<T: Real>(u: T) -> T {
+        if u > T::ZERO {
+            u
+        } else {
+            u.exp_m1()
+        }
+    }
+    #[inline(always)]
+    fn dsigma<T: Real>(u: T) -> T {
+        if u > T::ZERO {
+            T::ONE
+        } else {
+            u.exp()
+        }
+    }
+    /// σ''/σ' = eᵘ/eᵘ = 1 (u ≤ 0), 0 (u > 0)
+    #[inline(always)]
+    fn ratio<T: Real>(u: T) -> T {
+        if u > T::ZERO {
+            T::ZERO
+        } else {
+            T::ONE
+        }
+    }
+    #[inline(always)]
+    fn q<T: Real>(u: T) -> T {
+        Self::sigma(u)
+    }
+    #[inline(always)]
+    fn dq<T: Real>(u: T) -> T {
+        Self::dsigma(u)
+    }
+    #[inline(always)]
+    fn d2q<T: Real>(u: T) -> T {
+        if u > T::ZERO {
+            T::ZERO
+        } else {
+            u.exp()
+        }
+    }
 }
-/// q' = 2σσ'
-#[inline(always)]
-fn dq<T: Real>(u: T) -> T {
-    T::TWO * sigma(u) * dsigma(u)
+
+/// Runs `$f::<T, A>(args)` with A the network's activation type.
+macro_rules! with_act {
+    ($act:expr, $f:ident :: <$t:ty> ($($arg:expr),* $(,)?)) => {
+        match $act {
+            $crate::nn::icnn::Activation::LeakyRelu => $f::<$t, $crate::nn::icnn::Leaky>($($arg),*),
+            $crate::nn::icnn::Activation::Elu => $f::<$t, $crate::nn::icnn::Elu>($($arg),*),
+        }
+    };
 }
-/// q'' = 2σ'² (σ'' = 0 a.e.)
-#[inline(always)]
-fn d2q<T: Real>(u: T) -> T {
-    let d = dsigma(u);
-    T::TWO * d * d
-}
+pub(super) use with_act;
 
 /// An input-convex network g: ℝᵈ → ℝ (see the module doc for the architecture and the derivations).
 #[derive(Clone, Debug, PartialEq)]
@@ -140,6 +263,7 @@ pub struct Icnn<T> {
     dim: usize,
     hidden: Vec<usize>,
     output_activation: bool,
+    activation: Activation,
     params: Vec<T>,
     /// Column offset of layer l's block in the stacked `H+1` columns (`h_off[L] = H`, the output column).
     h_off: Vec<usize>,
@@ -157,7 +281,8 @@ impl<T: Real> Icnn<T> {
     /// Panics if `dim == 0` or a width is 0 or `hidden` is empty (internal invariants: options are
     /// validated by the solver).
     pub fn new(dim: usize, cfg: &IcnnConfig, rng: &mut Stream) -> Self {
-        let mut net = Self::zeros(dim, &cfg.hidden, cfg.output_activation);
+        let mut net =
+            Self::zeros(dim, &cfg.hidden, cfg.output_activation).with_activation(cfg.activation);
         let (off_b, nb) = (net.off_b, net.h_total() + 1);
         let draw = |rng: &mut Stream| -> T {
             match cfg.init {
@@ -201,11 +326,31 @@ impl<T: Real> Icnn<T> {
             dim,
             hidden: hidden.to_vec(),
             output_activation,
+            activation: Activation::LeakyRelu,
             params: vec![T::ZERO; off],
             h_off,
             off_b,
             off_w,
             quad: None,
+        }
+    }
+
+    /// The network with activation `act` (the parameters and their layout do not depend on it).
+    pub fn with_activation(mut self, act: Activation) -> Self {
+        self.activation = act;
+        self
+    }
+
+    /// The activation of every layer.
+    pub fn activation(&self) -> Activation {
+        self.activation
+    }
+
+    /// Whether σ'' is not identically 0 (the second-order passes then need the second adjoint).
+    pub(super) fn smooth(&self) -> bool {
+        match self.activation {
+            Activation::LeakyRelu => Leaky::SMOOTH,
+            Activation::Elu => Elu::SMOOTH,
         }
     }
 
@@ -254,7 +399,7 @@ impl<T: Real> Icnn<T> {
     pub fn hidden(&self) -> &[usize] {
         &self.hidden
     }
-    /// Whether LeakyReLU is applied to the output.
+    /// Whether the activation σ is applied to the output.
     pub fn output_activation(&self) -> bool {
         self.output_activation
     }

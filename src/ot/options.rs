@@ -420,8 +420,9 @@ fn w2_preset(src: &mut impl OptionSource) -> Result<W2Config> {
     }
 }
 
-/// `potential`, `quad-rank`, `init`, `conjugate*`, `amortization` over the preset's values.
+/// `potential`, `quad-rank`, `activation`, `init`, `conjugate*`, `amortization` over the preset's values.
 fn w2_potentials(src: &mut impl OptionSource, base: &W2Config, cfg: &mut W2Config) -> Result<()> {
+    use crate::nn::icnn::Activation;
     use crate::ot::conjugate::{amortization_from_name, solver_from_name};
     use crate::ot::potentials::{MapInit, Potential};
     let base_rank = match base.potential {
@@ -440,6 +441,13 @@ fn w2_potentials(src: &mut impl OptionSource, base: &W2Config, cfg: &mut W2Confi
             )))
         }
     };
+    let act = text_or(src, "activation", base.activation.name())?;
+    cfg.activation = Activation::parse(&act).ok_or_else(|| {
+        usage(format!(
+            "{}: unknown '{act}' (expected leaky-relu or elu)",
+            src.spell("activation")
+        ))
+    })?;
     let init_given = src.given("init");
     let init = text_or(src, "init", base.map_init.name())?;
     cfg.map_init = MapInit::from_name(&init)?;

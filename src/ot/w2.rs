@@ -56,7 +56,7 @@ pub use config::W2Config;
 pub use trainer::{fit, StepStats, W2Report, W2Trainer, SAMPLE_ROWS};
 
 use crate::linalg::{Mat, MatMut, Real};
-use crate::nn::icnn::{Icnn, IcnnWorkspace};
+use crate::nn::icnn::{Activation, Icnn, IcnnWorkspace};
 use crate::ot::conjugate::{
     refine, regression_residual, Amortization, ConjugateConfig, ConjugateWorkspace,
 };
@@ -64,6 +64,9 @@ use crate::ot::penalty::Penalty;
 use crate::ot::{map_rows, SavedModel, TransportMap};
 use crate::parallel::Pool;
 use crate::Result;
+
+/// The model file's `activation` for LeakyReLU (what every model before the ELU option says).
+const LEAKY_HYPER: &str = "leaky_relu(0.2), squared first layer";
 
 /// A fitted W2 map `T = ∇g` (g an ICNN).
 #[derive(Clone, Debug, PartialEq)]
@@ -112,6 +115,14 @@ impl<T: Real> W2Map<T> {
         }
         let hidden = m.hyper_widths("hidden", false)?;
         let out_act: bool = m.hyper_parse("output_activation")?;
+        let activation = match m.hyper("activation") {
+            None | Some(LEAKY_HYPER) => Activation::LeakyRelu,
+            Some(a) => Activation::parse(a).ok_or_else(|| {
+                SavedModel::<T>::fail(format!(
+                    "activation '{a}' (expected '{LEAKY_HYPER}' or 'elu')"
+                ))
+            })?,
+        };
         let n_l = hidden.len();
         let width = |l: usize| if l < n_l { hidden[l] } else { 1 };
         let mut index = m.tensor_index()?;
@@ -145,7 +156,7 @@ impl<T: Real> W2Map<T> {
         };
         index.finish()?;
         // every size is now paid for by values in the file: allocate once
-        let mut g = Icnn::<T>::zeros(m.dim, &hidden, out_act);
+        let mut g = Icnn::<T>::zeros(m.dim, &hidden, out_act).with_activation(activation);
         if let Some(r) = rank {
             g = g.with_quadratic(r);
         }
@@ -226,7 +237,11 @@ impl<T: Real> TransportMap<T> for W2Map<T> {
                 ("hidden".into(), hidden),
                 (
                     "activation".into(),
-                    "leaky_relu(0.2), squared first layer".into(),
+                    match g.activation() {
+                        Activation::LeakyRelu => LEAKY_HYPER,
+                        a => a.name(),
+                    }
+                    .into(),
                 ),
                 (
                     "output_activation".into(),

@@ -5,7 +5,7 @@
 #![allow(dead_code)] // each test crate uses its own subset
 
 use monge::linalg::Mat;
-use monge::nn::icnn::{Icnn, IcnnConfig, IcnnInit};
+use monge::nn::icnn::{Activation, Icnn, IcnnConfig, IcnnInit};
 use monge::random::Stream;
 
 /// A network and the batch it is checked on.
@@ -24,6 +24,7 @@ pub struct Shape {
     /// Batch rows.
     pub b: usize,
     pub output_activation: bool,
+    pub activation: Activation,
     /// Standard deviation of the initial weights.
     pub std: f64,
     /// Rank of a quadratic path (its parameters all drawn N(0, 1)); None: random biases N(0, ¼) instead.
@@ -39,6 +40,7 @@ pub fn case(seed: u64, s: Shape) -> Case {
         hidden: s.hidden,
         init: IcnnInit::Normal { std: s.std },
         output_activation: s.output_activation,
+        activation: s.activation,
     };
     let (d, b) = (s.d, s.b);
     let mut net = Icnn::<f64>::new(d, &cfg, &mut rng);

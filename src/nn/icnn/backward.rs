@@ -12,7 +12,7 @@
 //! B5 (parameter gradient of the value, [`Icnn::value_param_grad`]): `el` is the adjoint of `ul`, so
 //! `∂A += Eᵀ X`, `∂b += 1ᵀ E`, `∂Wl += E_lᵀ Z_{l−1}` (l = 1..L, with `E_L = s`).
 
-use super::{dq, dsigma, Icnn, IcnnWorkspace};
+use super::{with_act, Act, Icnn, IcnnWorkspace};
 use crate::linalg::simd::simd_dispatch;
 use crate::linalg::{gemm, Mat, MatMut, MatRef, Op, Real};
 
@@ -20,7 +20,7 @@ impl<T: Real> Icnn<T> {
     /// Step B (B1–B3): backward pass of the last forward with per-row seed `w` (`None` = all ones),
     /// filling the adjoints E.
     pub fn backward(&self, ws: &mut IcnnWorkspace<T>, seed: Option<&[T]>) {
-        backward_simd(self, ws, seed);
+        with_act!(self.activation, backward_simd::<T>(self, ws, seed));
         if let Some(q) = &self.quad {
             let b = ws.rows;
             match seed {
@@ -134,11 +134,11 @@ impl<T: Real> Icnn<T> {
 // The elementwise loops vectorise: each pass is compiled per instruction set (`linalg::simd`, same bits).
 
 simd_dispatch! {
-    fn backward_simd[T: Real][T](net: &Icnn<T>, ws: &mut IcnnWorkspace<T>, seed: Option<&[T]>) -> () = backward_body;
+    fn backward_simd[T: Real, A: Act][T, A](net: &Icnn<T>, ws: &mut IcnnWorkspace<T>, seed: Option<&[T]>) -> () = backward_body;
 }
 
 #[inline(always)]
-fn backward_body<T: Real>(net: &Icnn<T>, ws: &mut IcnnWorkspace<T>, seed: Option<&[T]>) {
+fn backward_body<T: Real, A: Act>(net: &Icnn<T>, ws: &mut IcnnWorkspace<T>, seed: Option<&[T]>) {
     assert!(ws.state >= 1, "ICNN backward before forward");
     let b = ws.rows;
     let l_n = net.hidden.len();
@@ -152,7 +152,7 @@ fn backward_body<T: Real>(net: &Icnn<T>, ws: &mut IcnnWorkspace<T>, seed: Option
     for i in 0..b {
         let w = seed.map_or(T::ONE, |w| w[i]);
         let r = if net.output_activation {
-            dsigma(ws.u[i * h1 + h])
+            A::dsigma(ws.u[i * h1 + h])
         } else {
             T::ONE
         };
@@ -182,7 +182,7 @@ fn backward_body<T: Real>(net: &Icnn<T>, ws: &mut IcnnWorkspace<T>, seed: Option
             let ur = &ws.u[i * h1 + o0..i * h1 + o0 + wl];
             let er = &mut ws.e[i * h1 + o0..i * h1 + o0 + wl];
             for ((ev, &av), &uv) in er.iter_mut().zip(ar).zip(ur) {
-                *ev = av * dsigma(uv);
+                *ev = av * A::dsigma(uv);
             }
         }
         let el = MatRef::new(&ws.e[..], b, h1, h1)
@@ -203,7 +203,7 @@ fn backward_body<T: Real>(net: &Icnn<T>, ws: &mut IcnnWorkspace<T>, seed: Option
         let ur = &ws.u[i * h1..i * h1 + h0];
         let er = &mut ws.e[i * h1..i * h1 + h0];
         for ((ev, &av), &uv) in er.iter_mut().zip(ar).zip(ur) {
-            *ev = av * dq(uv);
+            *ev = av * A::dq(uv);
         }
     }
     ws.state = if seed.is_none() { 2 } else { 3 };

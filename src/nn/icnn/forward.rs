@@ -6,14 +6,14 @@
 //!
 //! F caches U and Z in the workspace: every other pass starts from them.
 
-use super::{q, sigma, Icnn, IcnnWorkspace};
+use super::{with_act, Act, Icnn, IcnnWorkspace};
 use crate::linalg::simd::simd_dispatch;
 use crate::linalg::{gemm, MatMut, MatRef, Op, Real};
 
 impl<T: Real> Icnn<T> {
     /// Step F: forward pass over the rows of `x` (≤ capacity), caching what the other passes need.
     pub fn forward(&self, x: MatRef<'_, T>, ws: &mut IcnnWorkspace<T>) {
-        forward_simd(self, x, ws);
+        with_act!(self.activation, forward_simd::<T>(self, x, ws));
         if let Some(q) = &self.quad {
             let (b, d) = (x.rows(), self.dim);
             for i in 0..b {
@@ -34,11 +34,11 @@ impl<T: Real> Icnn<T> {
 // baseline, and the widest the CPU has runs (`linalg::simd`; same operations, same bits).
 
 simd_dispatch! {
-    fn forward_simd[T: Real][T](net: &Icnn<T>, x: MatRef<'_, T>, ws: &mut IcnnWorkspace<T>) -> () = forward_body;
+    fn forward_simd[T: Real, A: Act][T, A](net: &Icnn<T>, x: MatRef<'_, T>, ws: &mut IcnnWorkspace<T>) -> () = forward_body;
 }
 
 #[inline(always)]
-fn forward_body<T: Real>(net: &Icnn<T>, x: MatRef<'_, T>, ws: &mut IcnnWorkspace<T>) {
+fn forward_body<T: Real, A: Act>(net: &Icnn<T>, x: MatRef<'_, T>, ws: &mut IcnnWorkspace<T>) {
     let b = x.rows();
     assert!(
         b <= ws.cap,
@@ -64,7 +64,7 @@ fn forward_body<T: Real>(net: &Icnn<T>, x: MatRef<'_, T>, ws: &mut IcnnWorkspace
     for i in 0..b {
         let (ur, zr) = (&ws.u[i * h1..i * h1 + h0], &mut ws.z[i * h..i * h + h0]);
         for (zv, &uv) in zr.iter_mut().zip(ur) {
-            *zv = q(uv);
+            *zv = A::q(uv);
         }
     }
     // F3. ul += z_{l−1} Wlᵀ, zl = σ(ul)
@@ -76,7 +76,7 @@ fn forward_body<T: Real>(net: &Icnn<T>, x: MatRef<'_, T>, ws: &mut IcnnWorkspace
                 let ur = &ws.u[i * h1 + o0..i * h1 + o0 + wl];
                 let zr = &mut ws.z[i * h + o0..i * h + o0 + wl];
                 for (zv, &uv) in zr.iter_mut().zip(ur) {
-                    *zv = sigma(uv);
+                    *zv = A::sigma(uv);
                 }
             }
         }
@@ -84,7 +84,11 @@ fn forward_body<T: Real>(net: &Icnn<T>, x: MatRef<'_, T>, ws: &mut IcnnWorkspace
     // F4. g = ρ(u_L)
     for i in 0..b {
         let ul = ws.u[i * h1 + h];
-        ws.val[i] = if net.output_activation { sigma(ul) } else { ul };
+        ws.val[i] = if net.output_activation {
+            A::sigma(ul)
+        } else {
+            ul
+        };
     }
 }
 

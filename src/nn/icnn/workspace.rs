@@ -1,6 +1,6 @@
 //! Per-batch scratch of an [`Icnn`]: every buffer the passes F, B, D and J write, sized once for a
 //! largest batch (no allocation per call). Shapes, with `H = Σ h_l`: U, E, U̇ are `B × (H+1)` (the
-//! column layout of the stacked A), Z and Ż are `B × H`, a0 and Ū0 are `B × h0`, the scratch a_l is
+//! column layout of the stacked A; so is the second adjoint Ū of a smooth activation), Z and Ż are `B × H`, a0 and Ū0 are `B × h0`, the scratch a_l is
 //! `B × max h`; the quadratic path adds X (`B × d`), K, K̃, V L (`B × r`), the seed w and softplus(s).
 
 use super::Icnn;
@@ -29,6 +29,8 @@ pub struct IcnnWorkspace<T> {
     pub(super) zd: Vec<T>,
     /// Ū0, `cap × h0`.
     pub(super) ub0: Vec<T>,
+    /// The second adjoint Ū of a smooth activation (steps D6–D8), `cap × (H+1)`; empty otherwise.
+    pub(super) ub: Vec<T>,
     /// Quadratic path: the batch X (cap × d; step Q-B needs it), K = X L and K̃ = diag(w) K (cap × r),
     /// scratch for V L (cap × r), the seed w (cap). Empty without the path.
     pub(super) qx: Vec<T>,
@@ -75,6 +77,7 @@ impl<T: Real> Icnn<T> {
             ud: z(h1),
             zd: z(h),
             ub0: z(h0),
+            ub: z(if self.smooth() { h1 } else { 0 }),
             qx: z(qd),
             qk: z(qr),
             qkw: z(qr),

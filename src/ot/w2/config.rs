@@ -1,6 +1,6 @@
 //! The options of the W2 solver ([`W2Config`]).
 
-use crate::nn::icnn::{IcnnConfig, IcnnInit};
+use crate::nn::icnn::{Activation, IcnnConfig, IcnnInit};
 use crate::ot::conjugate::{ConjugateConfig, ConjugateSolver};
 use crate::ot::penalty::Penalty;
 use crate::ot::potentials::{MapInit, Potential};
@@ -17,8 +17,10 @@ pub struct W2Config {
     pub hidden: Vec<usize>,
     /// Weight initialisation (default U(0, 0.1)).
     pub init: IcnnInit,
-    /// LeakyReLU on the ICNN output (the 2-D TensorFlow code; default off as CellOT).
+    /// The activation on the ICNN output (the 2-D TensorFlow code; default off as CellOT).
     pub output_activation: bool,
+    /// The ICNN's activation (default LeakyReLU with a squared first layer, CellOT; or ELU, w2ot).
+    pub activation: Activation,
     /// Architecture of f and g: plain ICNN (default, CellOT) or ICNN + quadratic path
     /// ([`crate::ot::potentials`]).
     pub potential: Potential,
@@ -89,6 +91,7 @@ impl Default for W2Config {
             hidden: vec![64; 4],
             init: IcnnInit::default(),
             output_activation: false,
+            activation: Activation::LeakyRelu,
             potential: Potential::Icnn,
             map_init: MapInit::Random,
             conjugate: ConjugateConfig::default(),
@@ -240,6 +243,7 @@ impl W2Config {
             hidden: self.hidden.clone(),
             init: self.init,
             output_activation: self.output_activation,
+            activation: self.activation,
         }
     }
 

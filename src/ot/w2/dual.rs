@@ -113,7 +113,8 @@ pub struct DualEvaluator {
 
 /// An f64 network of `net`'s architecture (parameters copied by [`copy_params`]).
 fn f64_like<T: Real>(net: &Icnn<T>) -> Icnn<f64> {
-    let mut c = Icnn::<f64>::zeros(net.dim(), net.hidden(), net.output_activation());
+    let mut c = Icnn::<f64>::zeros(net.dim(), net.hidden(), net.output_activation())
+        .with_activation(net.activation());
     if let Some(q) = net.quadratic() {
         c = c.with_quadratic(q.rank);
     }
