@@ -66,6 +66,7 @@ static GLOBAL: Counting = Counting;
 
 use monge::linalg::kernel::has_own_kernel;
 use monge::linalg::{gemm, Mat, Op};
+use monge::nn::icnn::Activation;
 use monge::nn::lipschitz::LipschitzConfig;
 use monge::nn::mlp::MlpConfig;
 use monge::ot::conjugate::{Amortization, ConjugateConfig, ConjugateSolver};
@@ -160,21 +161,37 @@ fn main() {
         }
         // issue 13: quadratic-ICNN potentials at the Gaussian start, with each conjugate solver and
         // regression amortisation
-        for (cname, solver, amortization) in [
-            ("quadratic", ConjugateSolver::None, Amortization::Objective),
+        // (and ELU networks: the second adjoint of every layer in steps D and J)
+        let (leaky, elu) = (Activation::LeakyRelu, Activation::Elu);
+        for (cname, solver, amortization, activation) in [
+            (
+                "quadratic",
+                ConjugateSolver::None,
+                Amortization::Objective,
+                leaky,
+            ),
             (
                 "quadratic+lbfgs",
                 ConjugateSolver::Lbfgs,
                 Amortization::Objective,
+                leaky,
             ),
             (
                 "quadratic+adam+regression",
                 ConjugateSolver::Adam,
                 Amortization::Regression,
+                leaky,
+            ),
+            (
+                "quadratic+elu+lbfgs",
+                ConjugateSolver::Lbfgs,
+                Amortization::Objective,
+                elu,
             ),
         ] {
             let cfg = W2Config {
                 hidden: vec![16, 16],
+                activation,
                 batch: 64,
                 eval_every: 0,
                 threads,

@@ -231,6 +231,11 @@ fn penalty_options_are_checked() {
         &["choose one"],
     );
     expect_fail(&with(&["--dtype", "f16"]), 2, &["--dtype"]);
+    expect_fail(
+        &with(&["--activation", "tanh"]),
+        2,
+        &["--activation", "tanh"],
+    );
 }
 
 #[test]
@@ -244,6 +249,7 @@ fn bench_quick_json_lists_every_workload() {
         "w2_outer",
         "w2_outer_l0",
         "w2_outer_quad",
+        "w2_outer_quad_elu",
         "w2_outer_quad_ema",
         "w2_outer_lbfgs",
         "w2_outer_adam",

@@ -4,6 +4,7 @@ use super::args::Args;
 use super::fit::default_threads;
 use super::json::Json;
 use monge::linalg::{count_flops, gemm, Mat, Op};
+use monge::nn::icnn::Activation;
 use monge::ot::conjugate::{Amortization, ConjugateConfig, ConjugateSolver};
 use monge::ot::penalty::Penalty;
 use monge::ot::sinkhorn::{ElasticCost, ElasticSinkhornMap, SinkhornConfig};
@@ -23,7 +24,7 @@ USAGE:
     monge bench [--json] [--threads N] [--quick]
 
 Workloads (batch 256, f32): w2_outer (10 g + 1 f steps, ICNN [64]×4), w2_outer_l0 (with the smoothed-L0
-penalty), w2_outer_quad (quadratic-ICNN potentials, rank ≤ 64), w2_outer_quad_ema (and g's parameter
+penalty), w2_outer_quad (quadratic-ICNN potentials, rank ≤ 64), w2_outer_quad_elu (and ELU networks), w2_outer_quad_ema (and g's parameter
 average, the quadratic path at a tenth of the rate), w2_outer_lbfgs (and 5 L-BFGS steps of
 conjugate refinement before the f step), w2_outer_adam (5 Adam steps instead), w2_outer_regression
 (L-BFGS refinement, and g trained by regression on the refined points), w2_outer_demo (monge demo's
@@ -120,6 +121,17 @@ pub fn run(mut a: Args) -> Result<()> {
             ),
             // issue 13: quadratic-ICNN potentials at the Gaussian start, and with L-BFGS refinement
             ("w2_outer_quad", Penalty::None, 0.0, W2Config::monge()),
+            // the same with ELU networks (w2ot's activation: an exp per unit, and the second
+            // adjoint of every layer in the g step)
+            (
+                "w2_outer_quad_elu",
+                Penalty::None,
+                0.0,
+                W2Config {
+                    activation: Activation::Elu,
+                    ..W2Config::monge()
+                },
+            ),
             // issue 13's measured-but-off options: parameter averaging and a 10× smaller rate of
             // the quadratic path (cost of the options, not of their accuracy)
             (

@@ -79,8 +79,8 @@ W2 OPTIONS:
     --potential NAME               quadratic-icnn (default): ICNN + affine path ½xᵀ(LLᵀ + diag)x + βᵀx, or
                                    icnn: the plain ICNN (CellOT)
     --quad-rank R                  rank of L in the affine path (default 64; at most d)
-    --activation NAME              leaky-relu (default; squared on the first layer, CellOT) or elu (every
-                                   layer, Amos 2023's w2ot: a continuous map ∇g)
+    --activation NAME              leaky-relu (default), squared on the first layer (CellOT), or elu on
+                                   every layer (Amos 2023's w2ot: a continuous map ∇g)
     --init NAME                    gaussian (default): ∇g starts at the Gaussian map of the data, identity,
                                    or random (CellOT; the only start of the plain ICNN)
     --conjugate NAME               none (default), lbfgs or adam: refine the conjugate per sample before
