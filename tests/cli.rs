@@ -276,7 +276,7 @@ fn bench_quick_json_lists_every_workload() {
     ] {
         assert!(js.contains(key), "{key}");
     }
-    // 10 solver workloads × 3 dimensions + Sinkhorn + 6 gemm shapes, every median positive
-    assert_eq!(js.matches("\"name\":").count(), 37);
+    // 11 solver workloads × 3 dimensions + Sinkhorn + 6 gemm shapes, every median positive
+    assert_eq!(js.matches("\"name\":").count(), 40);
     assert!(!js.contains("\"ms_median\":0,"));
 }
