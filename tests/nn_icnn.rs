@@ -85,15 +85,7 @@ fn check_map_param_grad(c: &Case) {
     let mut g = vec![0.0; c.net.n_params()];
     c.net
         .param_grad_of_map(c.x.view(), c.v.view(), &mut ws, &mut g);
-    let f = |th: &[f64]| {
-        let n = with_params(&c.net, th);
-        let t = grad_map(&n, &c.x);
-        t.as_slice()
-            .iter()
-            .zip(c.v.as_slice())
-            .map(|(a, b)| a * b)
-            .sum::<f64>()
-    };
+    let f = |th: &[f64]| nn_common::map_dot(&with_params(&c.net, th), &c.x, &c.v);
     GradCheck::default()
         .check(f, c.net.params(), &g)
         .assert_below(TOL, "Σ ⟨V, ∇g(x)⟩ w.r.t. θ");

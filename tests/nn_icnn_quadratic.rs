@@ -75,10 +75,7 @@ proptest! {
         let mut ws = c.net.workspace(b);
         let mut g = vec![0.0; c.net.n_params()];
         c.net.param_grad_of_map(c.x.view(), c.v.view(), &mut ws, &mut g);
-        let f = |th: &[f64]| {
-            let t = grad_map(&with_params(&c.net, th), &c.x);
-            t.as_slice().iter().zip(c.v.as_slice()).map(|(a, b)| a * b).sum::<f64>()
-        };
+        let f = |th: &[f64]| nn_common::map_dot(&with_params(&c.net, th), &c.x, &c.v);
         GradCheck::default().check(f, c.net.params(), &g).assert_below(TOL, "Σ ⟨V, ∇φ(x)⟩ w.r.t. θ");
     }
 

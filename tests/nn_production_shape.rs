@@ -65,14 +65,7 @@ fn icnn_map_param_grad_matches_finite_differences_at_the_production_shape() {
     let mut g = vec![0.0; c.net.n_params()];
     c.net
         .param_grad_of_map(c.x.view(), c.v.view(), &mut ws, &mut g);
-    let f = |th: &[f64]| {
-        let t = grad_map(&with_params(&c.net, th), &c.x);
-        t.as_slice()
-            .iter()
-            .zip(c.v.as_slice())
-            .map(|(a, b)| a * b)
-            .sum::<f64>()
-    };
+    let f = |th: &[f64]| nn_common::map_dot(&with_params(&c.net, th), &c.x, &c.v);
     GradCheck::default()
         .check_coords(f, c.net.params(), &g, &coords(g.len(), 4))
         .assert_below(TOL, "Σ ⟨V, ∇g(x)⟩ w.r.t. θ, [64]×4, d = 50, B = 256");

@@ -81,6 +81,16 @@ pub fn grad_map(net: &Icnn<f64>, x: &Mat<f64>) -> Mat<f64> {
     out
 }
 
+/// `Σ_i ⟨V_i, ∇g(x_i)⟩` (the scalar step D differentiates).
+pub fn map_dot(net: &Icnn<f64>, x: &Mat<f64>, v: &Mat<f64>) -> f64 {
+    let t = grad_map(net, x);
+    t.as_slice()
+        .iter()
+        .zip(v.as_slice())
+        .map(|(a, b)| a * b)
+        .sum()
+}
+
 /// `Σ_i w_i g(x_i)`.
 pub fn seeded_value(net: &Icnn<f64>, x: &Mat<f64>, w: &[f64]) -> f64 {
     let mut ws = net.workspace(x.rows());
