@@ -31,6 +31,7 @@ CASES = [
     ("mean-shift", {}, "f32"),
     ("w2", {"iters": 80, "batch": 64, "eval_every": 40, "latent": "pca:1"}, "f32"),
     ("sinkhorn", {"latent": "pca:1", "decode": "full"}, "f64"),
+    ("w2", {"iters": 60, "batch": 64, "eval_every": 30, "activation": "elu"}, "f32"),
 ]
 
 

@@ -25,6 +25,8 @@ def test_option_types_and_values(xy):
         monge.fit(*xy, seed=-1, quiet=True)
     with pytest.raises(ValueError, match=r"penalty: unknown 'l2' \(expected none, l1, stvs or l0\)"):
         monge.fit(*xy, penalty="l2", quiet=True)
+    with pytest.raises(ValueError, match=r"activation: unknown 'tanh' \(expected leaky-relu or elu\)"):
+        monge.fit(*xy, activation="tanh", quiet=True)
     with pytest.raises(ValueError, match=r"dtype: unknown 'f16'"):
         monge.fit(*xy, dtype="f16", quiet=True)
     with pytest.raises(ValueError, match=r"method: unknown 'w3'"):
