@@ -16,6 +16,10 @@
 //!   [`W2Trainer::best_map`] returns (held-out selection as `monge fit`), its wall time, and optionally the
 //!   L2-UVP of the current iterate at every held-out evaluation (the trace, to see where training
 //!   improves or drifts).
+//!
+//! What the table measured, and every variant of the default tried on it, is in [`record`].
+
+pub mod record;
 
 use crate::data::known_map::known_map_pair;
 use crate::linalg::{gather_rows, Mat, MatRef, Real};

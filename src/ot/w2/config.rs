@@ -138,22 +138,24 @@ impl W2Config {
     /// | 10 g steps, no refinement (until 2026-12-06) | 2.20 1.16 1.71 1.96 1.59 1.95 1.82 1.41 1.32 4.23 | 1.94 | 0.97 |
     /// | 3 L-BFGS steps, 2 g steps (this) | 1.41 0.56 1.02 1.37 1.53 1.99 1.39 1.01 0.93 3.01 | 1.42 | 0.46 |
     ///
-    /// Also measured on seeds 0–4 (mean excess): 5 L-BFGS steps with 10 / 5 / 3 / 2 / 1 g steps 0.61 /
-    /// 0.57 / 0.48 / 0.40 / 0.48, with 3 g steps and 10 L-BFGS steps 0.49, 5 Adam steps (10 g steps)
-    /// 0.75, and without refinement width 128 0.97, batch 1000 1.31, lr 3e-4 1.44, the Gaussian start
-    /// with a rank-2 quadratic path 1.29. With 2 g steps and 5 L-BFGS steps, 2500 iterations reach 0.29
-    /// (1.30 / 0.46 / 0.77 / 1.30 / 1.72) in 1.7× the time of 1500; the demo keeps 1500. From this
-    /// setting, on seeds 0–9: a final rate of 10 % 0.42, 1800 iterations 0.45, lr 5e-4 0.51, 1 g step
-    /// and 2000 iterations 0.60, β1 0.9 0.61 (not taken: none is clearly better). Before the
-    /// held-out selection, the rate: 3e-4 mean 2.46 (worst 6.19) against 1e-3 1.83 (worst 4.23) over
-    /// seeds 0–14, and the paper's constant 1e-4 is under-trained at this budget. g's parameter average
-    /// ([`W2Config::ema`]) on seeds 0–4: ρ 0.99 mean excess 0.41, ρ 0.998 3.11 (the average still
-    /// carries the start), against this setting's 0.36 on those seeds; batch 512 0.38, batch 1000 0.35
-    /// (4.5× the time), f rate 3e-3 0.52, 10 / 20 L-BFGS steps 0.37 / 0.38 (3× / 6×), 3000 iterations
-    /// 0.39 (2×), 5 g steps with 10 L-BFGS steps 0.65. The excess is the map's wedge allocation
-    /// (`tests/demo_reference.rs::the_demo_maps_wedge_allocation`): this setting sends 37–38 points per
-    /// 1000 of μ to the wrong wedge on average (measured on 50 000 / 20 000 source points), batch 1000
-    /// 26 (on 20 000); the training samples themselves are 35 off ⅛.
+    /// Also measured (mean excess over the exact map; none clearly better, so not taken):
+    /// - from the old setting, seeds 0–4: 5 L-BFGS steps with 10 / 5 / 3 / 2 / 1 g steps 0.61 / 0.57 /
+    ///   0.48 / 0.40 / 0.48; 3 g steps with 10 L-BFGS steps 0.49; 5 Adam steps (10 g steps) 0.75; without
+    ///   refinement, width 128 0.97, batch 1000 1.31, lr 3e-4 1.44, the Gaussian start with a rank-2
+    ///   quadratic path 1.29;
+    /// - from this setting, seeds 0–4 (this setting 0.36): 2500 iterations with 5 L-BFGS steps 0.29
+    ///   (1.30 / 0.46 / 0.77 / 1.30 / 1.72 × floor) in 1.7× the time; 3000 iterations 0.39 (2×); 10 / 20
+    ///   L-BFGS steps 0.37 / 0.38 (3× / 6×); 5 g steps with 10 L-BFGS steps 0.65; batch 512 0.38, batch
+    ///   1000 0.35 (4.5×); f rate 3e-3 0.52; g's parameter average ([`W2Config::ema`]) ρ 0.99 0.41, ρ 0.998
+    ///   3.11 (the average still carries the start);
+    /// - from this setting, seeds 0–9: a final rate of 10 % 0.42, 1800 iterations 0.45, lr 5e-4 0.51, 1 g
+    ///   step and 2000 iterations 0.60, β1 0.9 0.61;
+    /// - before the held-out selection, seeds 0–14 (ratio to the floor): lr 3e-4 mean 2.46 (worst 6.19)
+    ///   against 1e-3 1.83 (worst 4.23); the papers' constant 1e-4 is under-trained at this budget.
+    ///
+    /// The excess is the map's wedge allocation (`tests/demo_reference.rs::the_demo_maps_wedge_allocation`):
+    /// this setting sends 37–38 points per 1000 of μ to the wrong wedge on average (measured on 50 000 /
+    /// 20 000 source points), batch 1000 26 (on 20 000); the training samples themselves are 35 off ⅛.
     pub fn demo() -> Self {
         W2Config {
             iterations: 1500,
@@ -175,66 +177,16 @@ impl W2Config {
 
     /// monge's measured best setting (issue 13; `monge fit` without `--preset cellot`): quadratic-ICNN
     /// potentials (rank ≤ 64) started at the Gaussian map, Adam lr 1e-3 with cosine decay over 3000 outer
-    /// iterations, held-out evaluation every 250; the papers' values otherwise (batch 256, 10 g steps,
-    /// betas (0.5, 0.9), \[64\]×4). On known-map pairs the map improves fastest in the first ~1000
-    /// iterations and then drifts (L2-UVP up by 20–50 % from its best), so the evaluation interval
-    /// matters more than the budget; conjugate refinement, regression amortisation, smaller networks,
-    /// batch 512, betas (0.9, 0.999), 5 g steps and a 10× smaller f rate were measured and did not
-    /// improve it (issue 13 report). Session of 2026-12-01 (`tests/ot_w2_quality.rs`'s table): with
-    /// held-out sliced-W2 selection the returned map is worse than its own Gaussian start at D = 32 and
-    /// 64 on every seed tried (e.g. D = 64: 0.58 / 0.70 / 1.01 % against 0.42 / 0.40 / 0.43 %); a 10×
-    /// smaller rate of the quadratic path (`lr_quadratic_factor` 0.1: D = 2 0.35 / 0.68 % against
-    /// 0.086 / 0.19 %) and g's parameter average (`ema` 0.99: D = 8 0.57 vs 0.53 %, D = 32 0.63 vs
-    /// 0.51 %, D = 64 0.46 vs 0.58 % on seed 0) were measured and stay off. Session of 2026-12-02:
-    /// the rates are scaled by `max(8/d, 0.1)` above d = 8 ([`W2Config::lr_reference_dim`]); measured
-    /// on seed 0 at a fixed rate, D = 64: 1e-3 0.582, 3e-4 0.451, 1e-4 0.419, 3e-5 0.445 %; D = 32:
-    /// 1e-3 0.514, 3e-4 0.474, 1e-4 0.478 %; D = 8: 1e-3 0.528, 5e-4 0.523, 2e-4 0.567 %; a 10× slower
-    /// ICNN part alone (`lr` 1e-4 with `lr_quadratic_factor` 10) hurts at D = 2 (1.72 vs 0.086 %) and 8
-    /// (0.71 %); batch 1024 at D = 64: 0.626 %. Second session of 2026-12-02: the architecture is not
-    /// the limit — fitted to the exact map from this start (`experiments::known_map::oracle_fit`), the
-    /// same g reaches 0.050 / 0.051 / 0.135 % at D = 8 / 32 / 64 (seed 0) — the finite sample is: at
-    /// D = 8 the same setting on 16 384 points per side returns 0.223 / 0.228 % (seeds 0 / 1; 4096:
-    /// 0.528 / 0.900 %). Measured there and not kept: Gaussian noise on the batches (σ 0.05–0.5), a
-    /// decoupled weight decay of the ICNN part (0.1–10), an average of 6 independently seeded fits
-    /// (D = 8: 0.545 → 0.454 % mean), and other widths without the rate scaling (seeds 0/1/2): \[256\]×1
-    /// D = 2 1.53 / 1.53 / 0.97, D = 8 0.71 / 0.61 / 0.72, D = 32 0.345 / 0.322 / 0.427, D = 64
-    /// 0.446 / 0.431 / 0.449 %; \[128\]×2 D = 2 0.61 / 0.33 / 0.69, D = 8 0.57 / 0.57 / 0.83, D = 32
-    /// 0.467 / 0.469 / 0.450, D = 64 0.498 / 0.536 / 0.721 % — each better on some rows, worse on
-    /// others. Session of 2026-12-06, the sample size at D = 8 (this setting, seeds 0 / 1 / 2; best
-    /// affine 0.53 / 0.55 / 0.76 %): n = 8192 0.332 / 0.850 / 0.218 %, n = 16 384 0.223 / 0.228 /
-    /// 0.310 % — under half the best affine fit on every seed, as the issue asks of n = 4096 (1000
-    /// iterations at n = 16 384: 0.291 / 0.375 / 0.528 %, tests/ot_w2_quadratic.rs). Second session of
-    /// 2026-12-06: the demo's new combination (3 L-BFGS conjugate steps, 2 g steps; `+conj=1+g=2+steps=3`
-    /// in tests/ot_w2_quality.rs) gives D = 2 0.186 / 0.226 / 1.043 %, D = 8 0.598 / 0.735 / 1.007 %,
-    /// D = 32 0.457 / 0.465 / 0.574 % and D = 64 0.531 / 0.419 / 0.448 % against this setting's
-    /// 0.086 / 0.192 / 0.727, 0.528 / 0.900 / 1.005, 0.453 / 0.460 / 0.455 and 0.420 / 0.431 / 0.443 %
-    /// — not taken here. Third session of 2026-12-06, the held-out selection against the last iterate
-    /// (`MONGE_KM_TRACE=sliced`, seeds 0 / 1 / 2, selected → last): D = 2 0.086 → 0.080, 0.192 → 0.173,
-    /// 0.727 → 0.438 %; D = 8 0.528 → 0.537, 0.900 → 0.788, 1.005 → 1.019 %; D = 32 0.453 → 0.453,
-    /// 0.460 → 0.452, 0.455 → 0.683 %; D = 64 0.420 → 0.394, 0.431 → 0.463, 0.443 → 0.525 % — the last
-    /// iterate wins at D = 2 and loses where training drifts (D = 32 and 64, seed 2), so the selection
-    /// stays; neither choice meets the issue's targets at D ≥ 8. Fourth session of 2026-12-06, ELU
-    /// networks ([`W2Config::activation`], w2ot's activation): fitted to the exact map
-    /// (`architecture_ceiling`, 20 000 steps, D = 2 seed 0) this g reaches 0.004 % against the
-    /// LeakyReLU network's 0.054 % (60 000 steps: 0.051 %; the plain random-start ICNN 0.028 %) — the
-    /// LeakyReLU map jumps across its units' kinks, and its ceiling lies above the issue's ⅓-of-plain
-    /// target there (0.033 %). In the minimax fit ELU does not help: with U(0, 0.1) weights D = 2
-    /// 1.556 / 1.899 % and D = 8 1.034 / 0.912 % (seeds 0 / 1; the Gaussian start is 1.74 / 1.94 and
-    /// 0.96 / 0.84 %: the units stay near their linear part and f sees no discrepancy); with N(0, ½²)
-    /// weights D = 2 0.191 / 1.909 %, D = 8 0.798 / 0.683 / 1.200 % (seeds 0 / 1 / 2; N(0, 0.2²) and
-    /// N(0, 1) at D = 2 seed 0: 0.454 and 0.343 %; with ρ = ELU 0.978 %), against this setting's
-    /// 0.086 / 0.192 and 0.528 / 0.900 / 1.005 %, at 3–4× the time per fit; the trace of D = 2 seed 1
-    /// (N(0, ½²)) stays at 1.88–3.14 % for all 3000 iterations. Also measured there (D = 2, seeds 0 / 1):
-    /// ELU with 3 L-BFGS steps and 2 g steps 1.198 / 1.929 % (N(0, ½²): 0.211 / 1.956 %); f LeakyReLU
-    /// with g ELU 0.110 / 0.891 %; ELU on layers ≥ 1 behind the squared LeakyReLU first layer (also a
-    /// continuous map) 0.191 / 0.836 %, D = 8 0.946 / 0.911 %; and a data-dependent start that
-    /// standardises every hidden unit's pre-activation on the training set (ActNorm's initialisation,
-    /// held fixed): LeakyReLU 0.213 / 1.843 %, ELU 1.463 / 0.819 %. LeakyReLU stays. Non-negative
-    /// weights by softplus rather than clamping (W = softplus(Ŵ), Adam on Ŵ, a W of 0 at the start
-    /// lifted to softplus(−5); a scratch build, seeds 0 / 1 / 2): D = 2 0.375 / 0.188 / 0.792 %, D = 8
-    /// 0.742 / 0.704 / 0.660 % — better on D = 8 seeds 1 and 2, worse on D = 8 seed 0 and D = 2 seeds
-    /// 0 and 2, and nowhere near half the best affine fit; with ELU as well (w2ot's network) D = 2
-    /// 1.556 %, D = 8 0.940 % on seed 0. Not taken.
+    /// iterations, scaled by `max(8/d, 0.1)` above d = 8, held-out evaluation every 250; the papers'
+    /// values otherwise (batch 256, 10 g steps, betas (0.5, 0.9), \[64\]×4, LeakyReLU).
+    ///
+    /// On the known-map pairs (L2-UVP %, D = 2 / 8 / 32 / 64, seed 0) it returns 0.086 / 0.528 / 0.453 /
+    /// 0.420 against the plain CellOT ICNN's 0.099 / 1.220 / 3.181 / 2.478 and the best affine fit's
+    /// 1.69 / 0.527 / 0.355 / 0.313. The map improves fastest in the first ~1000 iterations and then
+    /// drifts, so the evaluation interval matters more than the budget. The full table, the limits the
+    /// sample and the architecture set, and the ~30 variants measured against this setting (conjugate
+    /// refinement, ELU, widths, rates, averaging, softplus weights, …), none kept because none improved
+    /// every row, are in [`crate::experiments::known_map::record`].
     pub fn monge() -> Self {
         W2Config {
             potential: Potential::QuadraticIcnn { rank: 64 },
