@@ -115,6 +115,52 @@ pub fn col_means<T: Real>(m: &Mat<T>) -> Vec<T> {
     out
 }
 
+/// `(eˣ, eˣ − 1)` for x ≤ 0, without a library call: the activation of ELU networks and its
+/// derivatives, in loops that vectorise (libm's `exp` is one call per element). x above 0 is taken as 0
+/// and x below `X_MIN` (−87 for f32, −708 for f64, where 2ᵏ below stays normal) as `X_MIN`; NaN stays
+/// NaN.
+///
+/// 1. Range reduction (Cody–Waite): `k = round(x / ln 2)` (adding and subtracting `M = 1.5/ε` rounds to
+///    the nearest integer), `r = (x − k·ln2_hi) − k·ln2_lo` with `ln 2 = ln2_hi + ln2_lo` and ln2_hi
+///    short enough that `k·ln2_hi` is exact, so `|r| ≤ ln 2 / 2` and r is accurate to an ulp.
+/// 2. `p = eʳ − 1 = Σ_{j=1}^{N} rʲ/j!` by Horner, `p = r(1 + r/2 (1 + r/3 (⋯ (1 + r/N))))`, N = 7 for
+///    f32 and 13 for f64: the remainder `(ln 2/2)^{N+1}/(N+1)!` is 5·10⁻⁹ and 4·10⁻¹⁸, under half an ulp
+///    of 1 in each type.
+/// 3. `eˣ = 2ᵏ(1 + p)` and `eˣ − 1 = 2ᵏp + (2ᵏ − 1)`: for k = 0 this is p itself (accurate near 0, as
+///    expm1); for k ≤ −1, `|eˣ − 1| ≥ 0.29` and both terms are exact up to one rounding each.
+#[inline(always)]
+pub fn exp_nonpositive<T: Real>(x: T) -> (T, T) {
+    let f32_type = T::BYTES == 4;
+    let (x_min, ln2_hi, ln2_lo, n) = if f32_type {
+        (-87.0, 0.693_145_751_953_125, 1.428_606_820_309_417_3e-6, 7)
+    } else {
+        (
+            -708.0,
+            6.931_471_803_691_238e-1,
+            1.908_214_929_270_587_7e-10,
+            13,
+        )
+    };
+    let x_min = T::from_f64(x_min);
+    let x = if x > T::ZERO { T::ZERO } else { x };
+    let x = if x < x_min { x_min } else { x };
+    // 1. k and r
+    let m = T::from_f64(1.5) / T::EPSILON;
+    let k = (x * T::from_f64(core::f64::consts::LOG2_E) + m) - m;
+    let r = (x - k * T::from_f64(ln2_hi)) - k * T::from_f64(ln2_lo);
+    // 2. p = eʳ − 1
+    let mut acc = T::ONE;
+    // (an exclusive range: an inclusive one is not unrolled in time, and the caller's loop would not
+    // vectorise)
+    for j in (2..n + 1).rev() {
+        acc = T::ONE + r * T::from_f64(1.0 / j as f64) * acc;
+    }
+    let p = r * acc;
+    // 3. scale by 2ᵏ
+    let two_k = T::exp2_int(k);
+    (two_k * (T::ONE + p), two_k * p + (two_k - T::ONE))
+}
+
 /// Numerically stable softplus: ln(1 + eˣ) = max(x, 0) + ln(1 + e^{−|x|}).
 #[inline]
 pub fn softplus<T: Real>(x: T) -> T {

@@ -79,6 +79,10 @@ pub trait Real:
     fn sin(self) -> Self;
     /// xⁿ for integer n.
     fn powi(self, n: i32) -> Self;
+    /// 2ᵏ for an integral `k` with 2ᵏ a normal number of the type (k ∈ [−126, 127] for f32,
+    /// [−1022, 1023] for f64), by writing the exponent field: no library call, so a loop using it can
+    /// vectorise ([`crate::linalg::ops::exp_nonpositive`]).
+    fn exp2_int(k: Self) -> Self;
     /// Larger of the two (NaN-ignoring as `f64::max`).
     fn max(self, other: Self) -> Self;
     /// Smaller of the two (NaN-ignoring as `f64::min`).
@@ -126,11 +130,13 @@ macro_rules! forward_unary {
     };
 }
 
-/// `impl Real for $t`. The f32 and f64 impls differ only in the type, its name (`$name`) and its
-/// matrixmultiply entry (`$gemm`: `sgemm` or `dgemm`); every function forwards to the type's inherent
-/// method of the same name, or is an `as` cast.
+/// `impl Real for $t`. The f32 and f64 impls differ only in the type, its name (`$name`), its
+/// matrixmultiply entry (`$gemm`: `sgemm` or `dgemm`) and its bit layout (`$mantissa` bits of
+/// fraction, exponent bias `$bias`); every
+/// function forwards to the type's inherent method of the same name, or is an `as` cast, except
+/// `exp2_int`, which writes the exponent field.
 macro_rules! impl_real {
-    ($t:ty, $name:literal, $gemm:ident) => {
+    ($t:ty, $name:literal, $gemm:ident, $mantissa:literal, $bias:literal) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -158,6 +164,14 @@ macro_rules! impl_real {
             #[inline(always)]
             fn powi(self, n: i32) -> Self {
                 <$t>::powi(self, n)
+            }
+            #[inline(always)]
+            fn exp2_int(k: Self) -> Self {
+                // k + 1.5/ε is exact, and its bit pattern is that of 1.5/ε plus k (the ulp there is 1):
+                // integer arithmetic on the bits, no float-to-int conversion (which would not vectorise).
+                let m: $t = 1.5 / <$t>::EPSILON;
+                let k_bits = (k + m).to_bits().wrapping_sub(m.to_bits());
+                <$t>::from_bits(k_bits.wrapping_add($bias) << $mantissa)
             }
             #[inline(always)]
             fn max(self, other: Self) -> Self {
@@ -201,5 +215,5 @@ macro_rules! impl_real {
     };
 }
 
-impl_real!(f32, "f32", sgemm);
-impl_real!(f64, "f64", dgemm);
+impl_real!(f32, "f32", sgemm, 23, 127);
+impl_real!(f64, "f64", dgemm, 52, 1023);

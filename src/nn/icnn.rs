@@ -55,6 +55,7 @@ mod workspace;
 
 pub use workspace::IcnnWorkspace;
 
+use crate::linalg::ops::exp_nonpositive;
 use crate::linalg::{MatRef, Real};
 use crate::nn::quadratic::Quadratic;
 use crate::random::Stream;
@@ -201,22 +202,26 @@ impl Act for Leaky {
     }
 }
 
+/// ELU: σ(u) = u for u > 0, eᵘ − 1 otherwise. eᵘ comes from [`exp_nonpositive`] (no library call), so
+/// the passes' loops over units vectorise; it is evaluated on every lane and selected.
 impl Act for Elu {
     const SMOOTH: bool = true;
     #[inline(always)]
     fn sigma<T: Real>(u: T) -> T {
+        let em1 = exp_nonpositive(u).1;
         if u > T::ZERO {
             u
         } else {
-            u.exp_m1()
+            em1
         }
     }
     #[inline(always)]
     fn dsigma<T: Real>(u: T) -> T {
+        let e = exp_nonpositive(u).0;
         if u > T::ZERO {
             T::ONE
         } else {
-            u.exp()
+            e
         }
     }
     /// σ''/σ' = eᵘ/eᵘ = 1 (u ≤ 0), 0 (u > 0)
@@ -238,10 +243,11 @@ impl Act for Elu {
     }
     #[inline(always)]
     fn d2q<T: Real>(u: T) -> T {
+        let e = exp_nonpositive(u).0;
         if u > T::ZERO {
             T::ZERO
         } else {
-            u.exp()
+            e
         }
     }
 }
