@@ -190,9 +190,10 @@ impl ElasticCost {
 const LANES: usize = 16;
 
 /// `Σ_k f(a_k − b_k)` in [`LANES`] split accumulators, then the tail, then the lanes in order (the one
-/// reduction of both elastic terms; `f` is inlined, so each term compiles to its own loop).
+/// reduction of both elastic terms and of the solver's row sums; `f` is inlined, so each use compiles
+/// to its own loop).
 #[inline(always)]
-fn lane_sum<T: Real>(a: &[T], b: &[T], f: impl Fn(T) -> T) -> T {
+pub(super) fn lane_sum<T: Real>(a: &[T], b: &[T], f: impl Fn(T) -> T) -> T {
     let mut acc = [T::ZERO; LANES];
     let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let (ra, rb) = (ca.remainder(), cb.remainder());

@@ -9,7 +9,10 @@
 //!    `Σ_i P_ij = b_j exp((g_j − g'_j)/ε)`, so the marginal error `Σ_j b_j |exp((g_j − g'_j)/ε) − 1|`
 //!    (ℓ1, as ott-jax's default criterion) comes for free; stop when it is ≤ `tol`, or after `max_iter`.
 //!
-//! LSE is taken with its maximum subtracted (stable for any ε). ε defaults to `0.05 · mean(C)`, ott-jax's
+//! LSE is taken with its maximum subtracted (stable for any ε), so every exponent is ≤ 0: the
+//! exponentials are [`exp_nonpositive`] (within an ulp of libm's, and vectorised with the loops, which
+//! are compiled per instruction set by `simd_dispatch`), a row's sum in step 1 in `lane_sum`'s
+//! fixed order. ε defaults to `0.05 · mean(C)`, ott-jax's
 //! default (`Geometry`: ε = 5e-2 relative to the mean of the cost matrix).
 //!
 //! # Threads
@@ -19,7 +22,9 @@
 //! f_i and g_j is computed by one worker in a fixed order (a row's sweep over j, a column's sweep over
 //! i: max pass, then sum pass), so the potentials do not depend on the thread count.
 
-use super::cost::{cost_rows, ElasticCost};
+use super::cost::{cost_rows, lane_sum, ElasticCost};
+use crate::linalg::ops::exp_nonpositive;
+use crate::linalg::simd::simd_dispatch;
 use crate::linalg::{Mat, Real};
 use crate::parallel::Pool;
 use crate::{Error, Result};
@@ -223,9 +228,17 @@ fn cost_matrix<T: Real>(
     c
 }
 
-/// Step 1 on the rows of `r`: `f_i ← −ε LSE_j(ln b + (g_j − C_ij)/ε)`.
-fn update_f(c: &[f64], g: &[f64], ln_b: f64, eps: f64, r: &mut Range) {
-    let m = g.len();
+simd_dispatch! {
+    /// Step 1 on the rows of `r`: `f_i ← −ε LSE_j(ln b + (g_j − C_ij)/ε)`; each row's sum in the fixed
+    /// lane-split order of [`lane_sum`].
+    fn update_f[][](c: &[f64], g: &[f64], ln_b: f64, eps: f64, r: &mut Range) -> () = update_f_body;
+}
+
+/// [`update_f`]; its exponents are ≤ 0 (the row maximum is subtracted), the domain of
+/// [`exp_nonpositive`], which vectorises with the sum.
+#[inline(always)]
+fn update_f_body(c: &[f64], g: &[f64], ln_b: f64, eps: f64, r: &mut Range) {
+    let (m, inv_eps) = (g.len(), 1.0 / eps);
     for (k, fi) in r.out.iter_mut().enumerate() {
         let i = r.start + k;
         let row = &c[i * m..(i + 1) * m];
@@ -233,18 +246,21 @@ fn update_f(c: &[f64], g: &[f64], ln_b: f64, eps: f64, r: &mut Range) {
         for (&cij, &gj) in row.iter().zip(g) {
             mx = mx.max(gj - cij);
         }
-        let mut sum = 0.0;
-        for (&cij, &gj) in row.iter().zip(g) {
-            sum += ((gj - cij - mx) / eps).exp();
-        }
+        let sum = lane_sum(g, row, |z| exp_nonpositive((z - mx) * inv_eps).0);
         *fi = -(eps * ln_b + mx + eps * sum.ln());
     }
 }
 
-/// Step 2 on the columns of `r`: `g_j ← −ε LSE_i(ln a + (f_i − C_ij)/ε)`; each column sweeps the rows
-/// in order (max pass, then sum pass), so the result does not depend on the split.
-fn update_g(c: &[f64], f: &[f64], ln_a: f64, eps: f64, m: usize, r: &mut Range) {
-    let (c0, w) = (r.start, r.out.len());
+simd_dispatch! {
+    /// Step 2 on the columns of `r`: `g_j ← −ε LSE_i(ln a + (f_i − C_ij)/ε)`; each column sweeps the
+    /// rows in order (max pass, then sum pass), so the result does not depend on the split.
+    fn update_g[][](c: &[f64], f: &[f64], ln_a: f64, eps: f64, m: usize, r: &mut Range) -> () = update_g_body;
+}
+
+/// [`update_g`] (exponents ≤ 0, as in [`update_f_body`]).
+#[inline(always)]
+fn update_g_body(c: &[f64], f: &[f64], ln_a: f64, eps: f64, m: usize, r: &mut Range) {
+    let (c0, w, inv_eps) = (r.start, r.out.len(), 1.0 / eps);
     r.max.fill(f64::NEG_INFINITY);
     for (i, &fi) in f.iter().enumerate() {
         let row = &c[i * m + c0..i * m + c0 + w];
@@ -256,7 +272,7 @@ fn update_g(c: &[f64], f: &[f64], ln_a: f64, eps: f64, m: usize, r: &mut Range) 
     for (i, &fi) in f.iter().enumerate() {
         let row = &c[i * m + c0..i * m + c0 + w];
         for ((sj, &cij), &mj) in r.sum.iter_mut().zip(row).zip(&r.max) {
-            *sj += ((fi - cij - mj) / eps).exp();
+            *sj += exp_nonpositive((fi - cij - mj) * inv_eps).0;
         }
     }
     for ((gj, &sj), &mj) in r.out.iter_mut().zip(&r.sum).zip(&r.max) {
