@@ -116,7 +116,8 @@ pub fn col_means<T: Real>(m: &Mat<T>) -> Vec<T> {
 }
 
 /// `(eˣ, eˣ − 1)` for x ≤ 0, without a library call: the activation of ELU networks and its
-/// derivatives, in loops that vectorise (libm's `exp` is one call per element). x above 0 is taken as 0
+/// derivatives, and the log-domain Sinkhorn's exponentials, in loops that vectorise (libm's `exp` is
+/// one call per element). x above 0 is taken as 0
 /// and x below `X_MIN` (−87 for f32, −708 for f64, where 2ᵏ below stays normal) as `X_MIN`; NaN stays
 /// NaN.
 ///
