@@ -117,9 +117,9 @@ pub fn col_means<T: Real>(m: &Mat<T>) -> Vec<T> {
 
 /// `(eˣ, eˣ − 1)` for x ≤ 0, without a library call: the activation of ELU networks and its
 /// derivatives, and the log-domain Sinkhorn's exponentials, in loops that vectorise (libm's `exp` is
-/// one call per element). x above 0 is taken as 0
-/// and x below `X_MIN` (−87 for f32, −708 for f64, where 2ᵏ below stays normal) as `X_MIN`; NaN stays
-/// NaN.
+/// one call per element). Within an ulp of libm's `exp` and `exp_m1` (`tests/linalg_ops.rs`). x above 0
+/// is taken as 0, and x below x_min (−87 for f32, −708 for f64: the last x whose 2ᵏ of step 3 is a
+/// normal number) as x_min; NaN stays NaN.
 ///
 /// 1. Range reduction (Cody–Waite): `k = round(x / ln 2)` (adding and subtracting `M = 1.5/ε` rounds to
 ///    the nearest integer), `r = (x − k·ln2_hi) − k·ln2_lo` with `ln 2 = ln2_hi + ln2_lo` and ln2_hi

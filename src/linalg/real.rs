@@ -131,10 +131,9 @@ macro_rules! forward_unary {
 }
 
 /// `impl Real for $t`. The f32 and f64 impls differ only in the type, its name (`$name`), its
-/// matrixmultiply entry (`$gemm`: `sgemm` or `dgemm`) and its bit layout (`$mantissa` bits of
-/// fraction, exponent bias `$bias`); every
-/// function forwards to the type's inherent method of the same name, or is an `as` cast, except
-/// `exp2_int`, which writes the exponent field.
+/// matrixmultiply entry (`$gemm`: `sgemm` or `dgemm`) and its bit layout (`$mantissa` bits of fraction,
+/// exponent bias `$bias`); every function forwards to the type's inherent method of the same name, or
+/// is an `as` cast, except `exp2_int`, which writes the exponent field.
 macro_rules! impl_real {
     ($t:ty, $name:literal, $gemm:ident, $mantissa:literal, $bias:literal) => {
         impl Real for $t {

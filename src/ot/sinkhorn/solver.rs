@@ -11,9 +11,9 @@
 //!
 //! LSE is taken with its maximum subtracted (stable for any ε), so every exponent is ≤ 0: the
 //! exponentials are [`exp_nonpositive`] (within an ulp of libm's, and vectorised with the loops, which
-//! are compiled per instruction set by `simd_dispatch`), a row's sum in step 1 in `lane_sum`'s
-//! fixed order. ε defaults to `0.05 · mean(C)`, ott-jax's
-//! default (`Geometry`: ε = 5e-2 relative to the mean of the cost matrix).
+//! are compiled per instruction set by `simd_dispatch`), and a row's sum in step 1 is taken in
+//! `lane_sum`'s fixed order. ε defaults to `0.05 · mean(C)`, ott-jax's default (`Geometry`: ε = 5e-2
+//! relative to the mean of the cost matrix).
 //!
 //! # Threads
 //! The caller's [`Pool`] (built once per fit) runs the cost matrix by row ranges, step 1 by row ranges
