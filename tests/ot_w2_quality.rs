@@ -15,7 +15,8 @@
 //! (`lr_reference_dim`, 0 = off), `width` (every hidden width), `depth` (number of hidden layers),
 //! `conj` (the conjugate solver: 0 none, 1 L-BFGS, 2 Adam), `steps` (its step count), `act` (the ICNN's
 //! activation: 0 LeakyReLU, 1 ELU), `oa` (0/1: the activation on the output), `std` (weights drawn N(0, std²)
-//! instead of U(0, 0.1)).
+//! instead of U(0, 0.1)), `seed` (the training seed: initialisation, batches, held-out split; default 0
+//! on every pair).
 //! `architecture_ceiling` fits each configuration's g to the exact map instead (the oracle fit).
 
 use monge::data::known_map::known_map_pair;
@@ -84,6 +85,7 @@ fn config(spec: &str) -> W2Config {
             "act" => cfg.activation = [Activation::LeakyRelu, Activation::Elu][f as usize],
             "oa" => cfg.output_activation = f != 0.0,
             "std" => cfg.init = IcnnInit::Normal { std: f },
+            "seed" => cfg.seed = f as u64,
             other => panic!("unknown key {other}"),
         }
     }

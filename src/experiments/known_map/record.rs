@@ -47,6 +47,11 @@
 //! # Variants of the default
 //! One change each from `W2Config::monge()` (top row). A dash: not measured.
 //!
+//! **How far apart two runs of the same setting land.** The table's fits all use training seed 0. With
+//! training seeds 0 / 1 / 2 (`+seed=`) on the same D = 8 pairs: pair 0 0.528 / 0.545 / 0.488, pair 1
+//! 0.900 / 1.021 / 0.757, pair 2 1.005 / 1.051 / 0.986 — the three pairs' mean is 0.811 / 0.872 / 0.744.
+//! So a difference under about 15 % in the D = 8 column below is within one setting's own spread.
+//!
 //! | change | D = 2 | D = 8 | D = 32 | D = 64 |
 //! |---|---|---|---|---|
 //! | none (the default) | 0.086 / 0.192 / 0.727 | 0.528 / 0.900 / 1.005 | 0.453 / 0.460 / 0.455 | 0.420 / 0.431 / 0.443 |
