@@ -241,14 +241,10 @@ impl Act for Elu {
     fn dq<T: Real>(u: T) -> T {
         Self::dsigma(u)
     }
+    /// σ'' = σ' · (σ''/σ'): eᵘ (u ≤ 0), 0 (u > 0)
     #[inline(always)]
     fn d2q<T: Real>(u: T) -> T {
-        let e = exp_nonpositive(u).0;
-        if u > T::ZERO {
-            T::ZERO
-        } else {
-            e
-        }
+        Self::dsigma(u) * Self::ratio(u)
     }
 }
 
