@@ -16,7 +16,7 @@
 //! `conj` (the conjugate solver: 0 none, 1 L-BFGS, 2 Adam), `steps` (its step count), `act` (the ICNN's
 //! activation: 0 LeakyReLU, 1 ELU), `oa` (0/1: the activation on the output), `std` (weights drawn N(0, std²)
 //! instead of U(0, 0.1)), `seed` (the training seed: initialisation, batches, held-out split; default 0
-//! on every pair), `pat` (the early-stopping patience in evaluations, 0 = run every iteration).
+//! on every pair), `pat` (the early-stopping patience in evaluations, 0 = run to the cap).
 //! `architecture_ceiling` fits each configuration's g to the exact map instead (the oracle fit).
 
 use monge::data::known_map::known_map_pair;
