@@ -15,6 +15,7 @@ use monge::linalg::{Mat, Real};
 use monge::ot::fit::report;
 use monge::ot::options::{self, CommonOptions, Dtype, FitOptions, HeldoutChoice};
 use monge::ot::penalty::Penalty;
+use monge::ot::potentials::MapInit;
 use monge::ot::train::{Heldout, HeldoutReport, Stopped};
 use monge::ot::{Progress, SavedModel};
 use monge::report::Value;
@@ -115,8 +116,9 @@ SINKHORN OPTIONS:
     --max-iter N                   Sinkhorn iteration cap (default 2000)
 
 Every w2/w1 fit ends with the held-out criterion of the returned map, the identity and the mean shift
-(a warning when the map does not beat the mean shift) and why training stopped (patience, cap,
-diverged, interrupted). SIGINT/SIGTERM stop at the next iteration: the best model so far is written to
+(a warning when the map does not beat the mean shift; for w2, a note naming the start — e.g. the
+Gaussian map — when no later iterate beat it) and why training stopped (patience, cap, diverged,
+interrupted). SIGINT/SIGTERM stop at the next iteration: the best model so far is written to
 --model (and --history), and monge exits with code 1.";
 
 /// The options of `monge fit` that are the CLI's own (files, printing, checkpoints).
@@ -227,6 +229,17 @@ pub(super) struct Fitted<T> {
     pub what: String,
     /// The divergence error.
     pub error: Option<Error>,
+}
+
+/// What a W2 fit's iteration 0 is, for the note that says the returned map is the start.
+fn start_of(init: MapInit) -> &'static str {
+    match init {
+        MapInit::Gaussian => {
+            "the Gaussian map between the training cells' means and covariances (--init gaussian)"
+        }
+        MapInit::Identity => "the identity (--init identity)",
+        MapInit::Random => "the untrained random network (--init random)",
+    }
 }
 
 /// The held-out cells of the options (the files are read as `T`).
@@ -424,6 +437,13 @@ fn fit_typed<T: Real>(f: &Files, opts: &FitOptions) -> Result<()> {
                 fmt_num(h.mean_shift),
                 h.best_iteration
             );
+            if let (Method::W2(cfg), 0, 1..) = (&opts.method, h.best_iteration, iteration) {
+                say!(
+                    "monge: note: no iterate scored better on the held-out cells than the start, so \
+                     the returned map is the start: {}",
+                    start_of(cfg.map_init)
+                );
+            }
         }
         if let Some(st) = stopped {
             say!("stopped at iteration {iteration}: {}", st.describe());
