@@ -48,7 +48,7 @@
 //!     0 without early stopping reaches 0.304 at iteration 3000 (the default 0.375 there, and 0.271
 //!     only after 12 000); with the default stopping 0.346 / 0.396 on seeds 1 / 2 (last iterates
 //!     0.327 / 0.281), D = 64 seed 0 0.318 (last 0.321). A likely reason (not measured): under
-//!     U(0, 0.1) two first-layer units' input weights have cosine E[u]²/E[u²] = ¾, more tightly so
+//!     U(0, 0.1) two first-layer units' input weights have cosine E\[u\]²/E\[u²\] = ¾, more tightly so
 //!     as D grows, so the units start nearly parallel. N(0, 0.1²) is worse at n = 4096 on D = 2 and 8
 //!     (the variants table), so it was not taken.
 //!   - The same long run at n = 4096, D = 32, seeds 0 / 1 (`MONGE_KM_TRACE=sliced`): last iterate 0.512
