@@ -1,5 +1,6 @@
 //! `monge fit` end to end through the training harness: the held-out report and stop reason in the JSON,
-//! the warning against the mean shift, the note when the returned W2 map is its start, a divergence that keeps and writes the best model, SIGTERM.
+//! the warning against the mean shift, the note when the returned W2 map is its start, a divergence
+//! that keeps and writes the best model, SIGTERM.
 
 mod common;
 
@@ -85,7 +86,7 @@ fn a_w2_fit_that_keeps_its_start_says_which_map_that_is() {
     const NOTE: &str = "no iterate scored better on the held-out cells than the start, so the \
                         returned map is the start: the Gaussian map";
     // two clouds one apart: the Gaussian start is already the shift, and no iterate beats it
-    // (measured: held-out sliced W2 0.1427 from iteration 0 on)
+    // (measured: the map from iteration 0, held-out sliced W2 0.1427 against the mean shift's 0.1401)
     let d = scratch_with_clouds("keeps_start", 100);
     let o = run(
         "fit --method w2 --source a.csv --target b.csv --model m.monge --iters 200 --eval-every 50",

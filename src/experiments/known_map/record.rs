@@ -33,8 +33,8 @@
 //!   - D = 8: the default 0.118 / 0.156 / 0.424 (seed 2's selection took iteration 1000; its last
 //!     iterate is 0.209), the plain ICNN 0.212 / 0.266 / 0.287. With enough data the default is under
 //!     half the best affine fit, but only 1.4–1.8× better than plain, not 3×.
-//!   - D = 32 and 64: the default ends at its Gaussian start (D = 32 0.374 / 0.371 / 0.398 against
-//!     0.379 / 0.397 / 0.370; D = 64 0.327 / 0.321 / 0.360 against 0.342 / 0.295 / 0.322). Run for
+//!   - D = 32 and 64: the default ends at or near its Gaussian start (D = 32 0.374 / 0.371 / 0.398
+//!     against 0.379 / 0.397 / 0.370; D = 64 0.327 / 0.321 / 0.360 against 0.342 / 0.295 / 0.322). Run for
 //!     12 000 iterations without early stopping (`+it=12000+pat=0+eval=1000`, 95–140 s) the map first
 //!     moves away (0.40–0.50 at iteration 1000–2000) and leaves the start only after about 4000
 //!     iterations: last iterate D = 32 0.271 / 0.296 / 0.269 (seed 0 with unscaled rates, `+dim=0`:
